@@ -1,0 +1,1 @@
+"""Reference agents, and mutants with planted resilience bugs that the harness must catch."""

@@ -1,0 +1,32 @@
+"""The reference local router (``AgentRouter.answer``): an LLM picks a specialist, then a
+second LLM call answers with that specialist's prompt. Both calls are journaled steps,
+so a crash after either one resumes without calling the LLM again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import restate
+from restate import RunOptions
+
+from .specialists import SPECIALISTS, Decision, ask_specialist, choose_specialist, unknown_agent_answer
+
+# Bounded retries per step: a broken LLM ends in a clean terminal error, not a retry storm.
+LLM_STEP = RunOptions[Decision](max_attempts=4, max_duration=timedelta(seconds=60))
+ANSWER_STEP = RunOptions[str](max_attempts=4, max_duration=timedelta(seconds=60))
+
+router = restate.Service("AgentRouter")
+
+
+@router.handler()
+async def answer(ctx: restate.Context, question: str) -> str:
+    decision = await ctx.run_typed("route", choose_specialist, LLM_STEP, question=question)
+    agent = decision["agent"]
+    if agent is None:
+        return decision["answer"] or ""
+    if agent not in SPECIALISTS:
+        return unknown_agent_answer(agent)
+    return await ctx.run_typed(f"ask {agent}", ask_specialist, ANSWER_STEP, agent=agent, question=question)
+
+
+app = restate.app(services=[router])

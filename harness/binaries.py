@@ -1,0 +1,42 @@
+"""Where the native servers come from: an explicit environment variable, the project's
+pinned install in ``.tools/bin``, or the PATH, in that order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import HarnessError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
+
+_INSTALL_HINTS = {
+    "restate-server": "npm install @restatedev/restate-server@1.7.12 (or run ./scripts/setup)",
+    "toxiproxy-server": "go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 (or run ./scripts/setup)",
+}
+
+
+def find_binary(name: str, env_var: str) -> str:
+    """The path of ``name``; a HarnessError that says how to install it if there is none."""
+    if explicit := os.environ.get(env_var):
+        if os.access(explicit, os.X_OK):
+            return explicit
+        raise HarnessError(f"{env_var}={explicit} is not an executable file")
+    pinned = _TOOLS_BIN / name
+    if os.access(pinned, os.X_OK):
+        return str(pinned)
+    if found := shutil.which(name):
+        return found
+    raise HarnessError(
+        f"{name} not found: set {env_var}, put it on PATH, or install it: {_INSTALL_HINTS[name]}"
+    )
+
+
+def restate_server() -> str:
+    return find_binary("restate-server", "RESTATE_SERVER_BIN")
+
+
+def toxiproxy_server() -> str:
+    return find_binary("toxiproxy-server", "TOXIPROXY_SERVER_BIN")

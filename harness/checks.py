@@ -1,0 +1,156 @@
+"""Checks: what must hold after a run. Each is a small value that reads the observation
+and the classified LLM calls and returns one ``Finding``; a scenario lists its checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .classify import ClassifiedCall
+from .observation import Observation
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    message: str
+
+
+class Check(Protocol):
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding: ...
+
+
+def _count(calls: list[ClassifiedCall], label: str) -> int:
+    return sum(1 for c in calls if c.label == label)
+
+
+@dataclass(frozen=True)
+class AllCompleted:
+    """Every invocation completed successfully, with ``answer`` as output if given."""
+
+    answer: str | None = None
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        invocations = obs.invocations
+        problems = []
+        for request in obs.requests:
+            inv = invocations.get(request.invocation_id)
+            if inv is None or not inv.done:
+                problems.append(f"{request.invocation_id} is {inv.status if inv else 'missing'}")
+                continue
+            if inv.completion_result != "success":
+                problems.append(f"{request.invocation_id} failed: {inv.completion_failure}")
+                continue
+            status, body = obs.outputs.get(request.invocation_id, (0, None))
+            if self.answer is not None and body != self.answer:
+                problems.append(f"{request.invocation_id} answered {body!r}, expected {self.answer!r}")
+        done = len(obs.requests) - len(problems)
+        return Finding(
+            "all invocations completed",
+            not problems and bool(obs.requests),
+            f"{done}/{len(obs.requests)} completed as expected" + (": " + "; ".join(problems[:5]) if problems else ""),
+        )
+
+
+@dataclass(frozen=True)
+class FailedTerminally:
+    """Every invocation ended in a terminal failure whose message contains ``message``:
+    the expected outcome when, say, the LLM stays down beyond ``max_attempts``."""
+
+    message: str = ""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        invocations = obs.invocations
+        bad = []
+        for request in obs.requests:
+            inv = invocations.get(request.invocation_id)
+            if inv is None or not inv.done or inv.completion_result != "failure":
+                bad.append(f"{request.invocation_id} is {inv.status if inv else 'missing'}/{inv.completion_result if inv else ''}")
+            elif self.message not in (inv.completion_failure or ""):
+                bad.append(f"{request.invocation_id} failed with {inv.completion_failure!r}")
+        return Finding(
+            "failed terminally as expected",
+            not bad and bool(obs.requests),
+            "all failed terminally" if not bad else "; ".join(bad[:5]),
+        )
+
+
+@dataclass(frozen=True)
+class NoDuplicateLLMCalls:
+    """No LLM call was repeated after its answer was journaled or used."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        dups = [c for c in calls if c.label == "duplicate"]
+        return Finding(
+            "no duplicate LLM calls",
+            not dups,
+            f"{len(dups)} duplicate(s)" + "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3]),
+        )
+
+
+@dataclass(frozen=True)
+class Wasted:
+    """The number of wasted LLM calls: ``exactly`` n, or ``at_most`` n."""
+
+    exactly: int | None = None
+    at_most: int | None = None
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        n = _count(calls, "wasted")
+        ok = (self.exactly is None or n == self.exactly) and (self.at_most is None or n <= self.at_most)
+        want = f"exactly {self.exactly}" if self.exactly is not None else f"at most {self.at_most}"
+        return Finding("wasted LLM calls", ok, f"{n} wasted, expected {want}")
+
+
+@dataclass(frozen=True)
+class WastedExplainedByFaults:
+    """Every wasted call overlapped a fault window or was itself an LLM failure; an
+    unexplained retry means the agent or the SDK repeated work on its own."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        unexplained = [
+            c
+            for c in calls
+            if c.label == "wasted"
+            and c.call.outcome == "ok"
+            and not any(f.overlaps(c.call.arrived_at, c.call.finished_at or c.call.disconnected_at) for f in obs.faults)
+        ]
+        return Finding(
+            "wasted calls explained by faults",
+            not unexplained,
+            "all explained" if not unexplained else f"calls {[c.call.id for c in unexplained]} were retried with no fault",
+        )
+
+
+@dataclass(frozen=True)
+class RunStepsOnce:
+    """Every ``ctx.run`` step of a completed invocation appears once and completed."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        problems = []
+        done = {i for i, inv in obs.invocations.items() if inv.done}
+        for inv_id in done:
+            steps = [s for s in obs.steps if s.invocation_id == inv_id]
+            for name, n in Counter(s.name for s in steps).items():
+                if n > 1:
+                    problems.append(f"{inv_id}: Run {name!r} journaled {n} times")
+            problems += [f"{inv_id}: Run {s.name!r} never completed" for s in steps if not s.completed]
+        return Finding("Run entries once and completed", not problems, "; ".join(problems[:5]) or "ok")
+
+
+@dataclass(frozen=True)
+class RetriesPlausible:
+    """Restate retried between ``at_least`` and ``at_most`` times. Read from the highest
+    ``retry_count`` seen while the run was going (completed rows no longer carry it);
+    on 1.7 it counts attempts, so it is 1 while the first attempt runs."""
+
+    at_least: int = 0
+    at_most: int = 20
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        counts = obs.max_retry_count or {}
+        retries = max((max(0, n - 1) for n in counts.values()), default=0)
+        ok = self.at_least <= retries <= self.at_most
+        return Finding("retry count plausible", ok, f"{retries} retries, expected {self.at_least}..{self.at_most}")

@@ -1,0 +1,152 @@
+"""An environment: one isolated set of running parts for a scenario — restate-server,
+Toxiproxy, the fake LLM and the agents — wired so that every network path a fault can
+hit goes through a Toxiproxy link:
+
+    workload --client->restate--> ingress
+    restate  --restate->{agent}--> agent deployment   (registered at the link's address)
+    agent    --{agent}->llm-----> fake LLM
+
+``Environment`` is a context manager: leaving it, normally or by an exception or
+Ctrl-C, stops every process and removes every temp dir.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .binaries import PROJECT_ROOT
+from .errors import HarnessError
+from .fake_llm import FakeLLM
+from .links import Link, ToxiproxyServer
+from .ports import free_port
+from .process import ManagedProcess, http_ready, tcp_ready
+from .restate import RestateAdmin, RestateIngress, RestateServer
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How to run one agent deployment. ``command`` may use ``{port}``; for a Python
+    Restate app, ``python_app("pkg.module:app")`` builds it."""
+
+    name: str
+    command: tuple[str, ...]
+    services: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: Path = PROJECT_ROOT
+    label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
+
+
+def python_app(name: str, app: str, services: Sequence[str] = (), *, label: str = "") -> AgentSpec:
+    """A Restate app served by ``agents.serve`` (hypercorn, in-process, loopback)."""
+    command = (sys.executable, "-m", "agents.serve", app, "--port", "{port}")
+    return AgentSpec(name, command, tuple(services), label=label)
+
+
+@dataclass
+class Environment:
+    """Start with ``with Environment(agents, run_dir) as env:``."""
+
+    agents: Sequence[AgentSpec]
+    run_dir: Path
+    llm_model: str = "gpt-4o-mini"
+    restate_env: dict[str, str] = field(default_factory=dict)
+    restate: RestateServer = field(init=False)
+    toxiproxy: ToxiproxyServer = field(init=False)
+    llm: FakeLLM = field(init=False)
+    admin: RestateAdmin = field(init=False)
+    ingress: RestateIngress = field(init=False)
+    llm_port: int = field(default=0, init=False)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
+    links: dict[str, Link] = field(default_factory=dict, init=False)
+    _stack: ExitStack = field(default_factory=ExitStack, init=False)
+
+    def __enter__(self) -> "Environment":
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        logs = self.run_dir / "logs"
+        self.toxiproxy = ToxiproxyServer(logs).start()
+        self._stack.callback(self.toxiproxy.stop)
+
+        self.restate = RestateServer(logs, extra_env=self.restate_env).start()
+        self._stack.callback(self.restate.stop)
+        self.processes["restate"] = self.restate.process  # type: ignore[assignment]
+        self.admin = RestateAdmin(self.restate.admin_url)
+        self._stack.callback(self.admin.close)
+        client_link = self._link("client->restate", self.restate.ingress_port)
+        self.ingress = RestateIngress(client_link.url)
+        self._stack.callback(self.ingress.close)
+
+        self.llm_port = llm_port = free_port()
+        llm_process = ManagedProcess(
+            name="fake-llm",
+            argv=[sys.executable, "-m", "harness.fake_llm", "--host", "127.0.0.1", "--port", str(llm_port)],
+            log_path=logs / "fake-llm.log",
+            ready=http_ready(f"http://127.0.0.1:{llm_port}/health"),
+            cwd=PROJECT_ROOT,
+        )
+        self._stack.callback(llm_process.stop)
+        llm_process.start()
+        self.processes["llm"] = llm_process
+        self.llm = FakeLLM(f"http://127.0.0.1:{llm_port}")
+
+        for agent in self.agents:
+            self._start_agent(agent, logs)
+
+    def _link(self, name: str, upstream_port: int) -> Link:
+        link = self.toxiproxy.link(name, upstream_port)
+        self.links[name] = link
+        return link
+
+    def _start_agent(self, agent: AgentSpec, logs: Path) -> None:
+        port = free_port()
+        llm_link = self._link(f"{agent.name}->llm", self.llm_port)
+        process = ManagedProcess(
+            name=agent.name,
+            argv=[part.replace("{port}", str(port)) for part in agent.command],
+            env={
+                "OPENAI_BASE_URL": f"{llm_link.url}/v1",
+                "OPENAI_API_KEY": "fake-key-for-the-harness",
+                "OPENAI_MODEL": self.llm_model,
+                "PYTHONUNBUFFERED": "1",
+                **dict(agent.env),
+            },
+            log_path=logs / f"{agent.name}.log",
+            ready=tcp_ready(port),
+            cwd=agent.cwd,
+        )
+        self._stack.callback(process.stop)
+        process.start()
+        self.processes[agent.name] = process
+        deployment_link = self._link(f"restate->{agent.name}", port)
+        registered = self.admin.register(deployment_link.url)
+        found = {s["name"] for s in registered.get("services", [])}
+        missing = set(agent.services) - found
+        if missing:
+            raise HarnessError(
+                f"agent {agent.name} registered, but it does not offer {sorted(missing)} (it offers {sorted(found)})"
+            )
+
+    def process(self, target: str) -> ManagedProcess:
+        try:
+            return self.processes[target]
+        except KeyError:
+            raise HarnessError(f"unknown fault target {target!r}; known: {sorted(self.processes)}") from None
+
+    def link(self, name: str) -> Link:
+        try:
+            return self.links[name]
+        except KeyError:
+            raise HarnessError(f"unknown link {name!r}; known: {sorted(self.links)}") from None

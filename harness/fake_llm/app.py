@@ -1,0 +1,211 @@
+"""The fake LLM server: an OpenAI-compatible chat-completions endpoint answering by rules,
+plus a JSON control API (`/_fake/...`) through which the harness scripts it and reads
+its call ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
+from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, error_body, sse
+from harness.fake_llm.delivery import Answer, client_left
+from harness.fake_llm.ledger import Ledger, LedgerEntry
+from harness.fake_llm.rules import DEFAULT_REPLY, Failure, Hang, Malformed, Reply, Rule, RuleBook
+
+MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
+
+
+class FakeState:
+    """What one fake LLM process remembers: its rules and its ledger."""
+
+    def __init__(self, token_pattern: str) -> None:
+        self.token_pattern = re.compile(token_pattern)
+        self.rules = RuleBook()
+        self.ledger = Ledger()
+
+
+def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Starlette:
+    """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests."""
+    state = FakeState(token_pattern)
+    control = ControlAPI(state)
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/chat/completions", ChatCompletions(state), methods=["POST"]),
+            Route("/_fake/rules", control.list_rules, methods=["GET"]),
+            Route("/_fake/rules", control.replace_rules, methods=["PUT"]),
+            Route("/_fake/rules", control.add_rule, methods=["POST"]),
+            Route("/_fake/calls", control.list_calls, methods=["GET"]),
+            Route("/_fake/calls/{call_id:int}", control.get_call, methods=["GET"]),
+            Route("/_fake/calls/{call_id:int}/release", control.release, methods=["POST"]),
+            Route("/_fake/release-all", control.release_all, methods=["POST"]),
+            Route("/_fake/reset", control.reset, methods=["POST"]),
+        ]
+    )
+    app.state.fake = state
+    return app
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def models(request: Request) -> Response:
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake-llm"} for m in MODELS]
+    return JSONResponse({"object": "list", "data": data})
+
+
+# --- chat completions --------------------------------------------------------------------
+
+
+class ChatCompletions:
+    """`POST /v1/chat/completions`. A raw ASGI endpoint, so it can watch its own `send`."""
+
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            body = await request.json()
+        except ClientDisconnect:
+            return
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            message = "fake LLM: the request body must be a JSON object"
+            await JSONResponse(error_body(400, message), 400)(scope, receive, send)
+            return
+        chat = ChatRequest.parse(body, self.state.token_pattern)
+        entry = self.state.ledger.open(chat)
+        picked = self.state.rules.pick(chat)
+        entry.rule_index = picked.index
+        answer = prepare(chat, entry.id, picked.rule)
+        if await wait_before_answering(request, entry, picked.rule, stream=chat.stream):
+            entry.mark_disconnected()
+            return
+        await answer.send(entry, scope, receive, send)
+
+
+async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule, *, stream: bool) -> bool:
+    """Apply the rule's delay, then its hold (or hang); True if the client left meanwhile."""
+    delay = rule.delay_s + (0.0 if stream else rule.first_token_delay_s)
+    if delay > 0 and await client_left(request, seconds=delay):
+        return True
+    if rule.hold or isinstance(rule.action, Hang):
+        entry.hold()
+        return await client_left(request, until=entry.release_signal)
+    return False
+
+
+def prepare(chat: ChatRequest, call_id: int, rule: Rule) -> Answer:
+    """Compute the answer a rule gives. A released hang answers with the default reply."""
+    action = rule.action
+    if isinstance(action, Hang):
+        action = Reply(DEFAULT_REPLY)
+    if isinstance(action, Failure):
+        body = error_body(action.status, action.message)
+        headers = {} if action.retry_after is None else {"Retry-After": _seconds(action.retry_after)}
+        return Answer(JSONResponse(body, action.status, headers), "error", body)
+    if isinstance(action, Malformed):
+        if chat.stream:
+            broken = b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]")
+            return Answer(Response(broken, media_type="text/event-stream"), "malformed")
+        return Answer(Response(MALFORMED_BODY, media_type="application/json"), "malformed")
+    body = completion(chat, call_id, action)
+    response: Response
+    if chat.stream:
+        events = stream_events(body, chat.wants_usage_chunk, rule.first_token_delay_s)
+        response = StreamingResponse(events, media_type="text/event-stream")
+    else:
+        response = JSONResponse(body)
+    return Answer(response, "ok", body, body["usage"])
+
+
+async def stream_events(body: dict[str, Any], include_usage: bool, first_token_delay_s: float) -> AsyncIterator[bytes]:
+    """The server-sent events of a streamed answer; headers go out before the first-token delay."""
+    if first_token_delay_s > 0:
+        await asyncio.sleep(first_token_delay_s)
+    for chunk in chunks(body, include_usage=include_usage):
+        yield sse(chunk)
+    yield sse("[DONE]")
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- control API -------------------------------------------------------------------------
+
+
+class ControlAPI:
+    """`/_fake/...`: script the rules, read the ledger, release held calls, reset."""
+
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def list_rules(self, request: Request) -> Response:
+        return JSONResponse(self.state.rules.to_json())
+
+    async def replace_rules(self, request: Request) -> Response:
+        try:
+            data = await request.json()
+            if not isinstance(data, list):
+                raise ValueError(f"PUT /_fake/rules takes a JSON list of rules, got {type(data).__name__}")
+            rules = [Rule.from_json(item) for item in data]
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        self.state.rules.replace(rules)
+        return JSONResponse(self.state.rules.to_json())
+
+    async def add_rule(self, request: Request) -> Response:
+        try:
+            rule = Rule.from_json(await request.json())
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        index = self.state.rules.add(rule)
+        return JSONResponse({"index": index, "rule": rule.to_json()}, 201)
+
+    async def list_calls(self, request: Request) -> Response:
+        entries = self.state.ledger.entries(token=request.query_params.get("token"))
+        return JSONResponse([entry.to_json() for entry in entries])
+
+    async def get_call(self, request: Request) -> Response:
+        entry = self.state.ledger.get(request.path_params["call_id"])
+        if entry is None:
+            return _problem(404, f"no call {request.path_params['call_id']}")
+        return JSONResponse(entry.to_json())
+
+    async def release(self, request: Request) -> Response:
+        call_id = request.path_params["call_id"]
+        entry = self.state.ledger.get(call_id)
+        if entry is None:
+            return _problem(404, f"no call {call_id}")
+        if not entry.held:
+            return _problem(409, f"call {call_id} is not held (outcome: {entry.outcome})")
+        entry.release()
+        return JSONResponse(entry.to_json())
+
+    async def release_all(self, request: Request) -> Response:
+        return JSONResponse({"released": self.state.ledger.release_all()})
+
+    async def reset(self, request: Request) -> Response:
+        released = self.state.ledger.release_all()
+        self.state.ledger.clear()
+        self.state.rules.clear()
+        return JSONResponse({"released": released})
+
+
+def _problem(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status)

@@ -1,0 +1,71 @@
+"""The harness's view of the fake's ledger: `LLMCall` values and the `Calls` list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One LLM request the fake received, as `GET /_fake/calls` reported it."""
+
+    id: int
+    arrived_at: float
+    finished_at: float | None
+    released_at: float | None
+    disconnected_at: float | None
+    held: bool
+    token: str | None
+    fingerprint: str
+    model: str | None
+    rule_index: int | None
+    status: int | None
+    outcome: str
+    stream: bool
+    request: dict[str, Any]
+    response: Any
+    usage: dict[str, int] | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LLMCall:
+        """Build from a ledger entry; fields this client does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in known})
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.request.get("messages") or [])
+
+    def describe(self) -> str:
+        """A one-line summary for error messages."""
+        return (
+            f"#{self.id} outcome={self.outcome} held={self.held} status={self.status} "
+            f"model={self.model} token={self.token}"
+        )
+
+
+class Calls(list[LLMCall]):
+    """The calls the fake received, in arrival order, with a few ways to slice them."""
+
+    @property
+    def last(self) -> LLMCall:
+        if not self:
+            raise IndexError("the fake LLM has received no calls")
+        return self[-1]
+
+    @property
+    def held(self) -> Calls:
+        """The calls currently held, waiting for a release."""
+        return Calls(call for call in self if call.held)
+
+    def for_token(self, token: str) -> Calls:
+        """The calls whose messages carried this correlation token."""
+        return Calls(call for call in self if call.token == token)
+
+    def by_fingerprint(self) -> dict[str, Calls]:
+        """Calls grouped by request fingerprint (first arrival first); a group of 2+ is a repeat."""
+        groups: dict[str, Calls] = {}
+        for call in self:
+            groups.setdefault(call.fingerprint, Calls()).append(call)
+        return groups

@@ -1,0 +1,80 @@
+"""Delivering an answer: waiting (delay, hold, hang) while watching the client, and
+recording in the ledger exactly when the answer went out.
+
+`finished_at` is taken after the last body message was handed to the server, not when the
+answer was computed, because the checker compares it with Restate's journal timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from harness.fake_llm.ledger import LedgerEntry, Outcome
+
+POLL_S = 0.05
+
+
+async def client_left(
+    request: Request, *, seconds: float | None = None, until: asyncio.Event | None = None
+) -> bool:
+    """Wait `seconds`, or until the event is set; return True if the client disconnected first.
+
+    Polls `request.is_disconnected()` every ~50 ms while waiting.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = None if seconds is None else loop.time() + seconds
+    while True:
+        if until is not None and until.is_set():
+            return False
+        remaining = None if deadline is None else deadline - loop.time()
+        if remaining is not None and remaining <= 0:
+            return False
+        if await request.is_disconnected():
+            return True
+        step = POLL_S if remaining is None else min(POLL_S, remaining)
+        if until is None:
+            await asyncio.sleep(step)
+        else:
+            try:
+                await asyncio.wait_for(until.wait(), step)
+            except TimeoutError:
+                pass
+
+
+@dataclass
+class Answer:
+    """A computed answer: the response to send, and what the ledger should say once it is sent."""
+
+    response: Response
+    outcome: Outcome
+    body: Any = None
+    usage: dict[str, int] | None = None
+
+    async def send(self, entry: LedgerEntry, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the response, noting its status and, after the last byte, `finished_at`.
+
+        If the response stops before its last body message (the client left mid-stream),
+        the entry is marked disconnected instead.
+        """
+        finished = False
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal finished
+            await send(message)
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+                entry.mark_finished(self.outcome, self.body, self.usage)
+
+        try:
+            await self.response(scope, receive, send_and_record)
+        finally:
+            if not finished:
+                entry.mark_disconnected()

@@ -1,0 +1,108 @@
+"""The call ledger: one entry per LLM request the fake received, in arrival order.
+
+The checker reads it after a run to tell which LLM calls were repeated (same
+`fingerprint`), which were cut off (`disconnected_at`), and when each answer actually
+left the fake (`finished_at`, taken after the last byte was handed to the server) so it
+can be compared with the timestamps in Restate's journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from harness.fake_llm.chat import ChatRequest
+
+Outcome = Literal["ok", "error", "malformed", "disconnected", "pending"]
+
+
+@dataclass(kw_only=True)
+class LedgerEntry:
+    """What happened to one LLM request. Serialised as-is by `GET /_fake/calls`."""
+
+    id: int
+    arrived_at: float
+    finished_at: float | None = None
+    released_at: float | None = None
+    disconnected_at: float | None = None
+    held: bool = False
+    token: str | None
+    fingerprint: str
+    model: str | None
+    rule_index: int | None = None
+    status: int | None = None
+    outcome: Outcome = "pending"
+    stream: bool
+    request: dict[str, Any]
+    response: Any = None
+    usage: dict[str, int] | None = None
+    release_signal: asyncio.Event = field(
+        default_factory=asyncio.Event, repr=False, compare=False, metadata={"json": False}
+    )
+
+    def hold(self) -> None:
+        self.held = True
+
+    def release(self) -> None:
+        """Let a held (or hanging) call answer."""
+        self.held = False
+        self.released_at = time.time()
+        self.release_signal.set()
+
+    def mark_disconnected(self) -> None:
+        """The client went away before the answer was complete."""
+        self.held = False
+        self.outcome = "disconnected"
+        if self.disconnected_at is None:
+            self.disconnected_at = time.time()
+
+    def mark_finished(self, outcome: Outcome, response: Any, usage: dict[str, int] | None) -> None:
+        """The last byte of the answer has been handed to the server."""
+        self.finished_at = time.time()
+        self.outcome = outcome
+        self.response = response
+        self.usage = usage
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
+
+
+class Ledger:
+    """All entries of this fake since start-up or the last reset; ids are 1-based."""
+
+    def __init__(self) -> None:
+        self._entries: list[LedgerEntry] = []
+
+    def open(self, request: ChatRequest) -> LedgerEntry:
+        """Record a request as it arrives."""
+        entry = LedgerEntry(
+            id=len(self._entries) + 1,
+            arrived_at=time.time(),
+            token=request.token,
+            fingerprint=request.fingerprint,
+            model=request.model,
+            stream=request.stream,
+            request=request.body,
+        )
+        self._entries.append(entry)
+        return entry
+
+    def get(self, call_id: int) -> LedgerEntry | None:
+        return self._entries[call_id - 1] if 1 <= call_id <= len(self._entries) else None
+
+    def entries(self, token: str | None = None) -> list[LedgerEntry]:
+        return [e for e in self._entries if token is None or e.token == token]
+
+    def release_all(self) -> list[int]:
+        """Release every held call; returns their ids."""
+        held = [entry for entry in self._entries if entry.held]
+        for entry in held:
+            entry.release()
+        return [entry.id for entry in held]
+
+    def clear(self) -> None:
+        """Release everything still held, then forget all entries."""
+        self.release_all()
+        self._entries.clear()

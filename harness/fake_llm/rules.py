@@ -1,0 +1,279 @@
+"""Rules: what the fake LLM answers to which request.
+
+A rule is a match (which requests), an action (what to answer) and options (how often,
+how late, whether to hold the answer until the harness releases it). The first rule
+that matches wins, in the order the rules were added; rules travel as JSON because the
+harness posts them over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.fake_llm.chat import ChatRequest
+
+DEFAULT_REPLY = "OK."
+
+
+# --- match -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which requests a rule applies to. Every field that is set must hold; none set matches all."""
+
+    contains: str | None = None
+    system_contains: str | None = None
+    model: str | None = None
+    has_tools: bool | None = None
+    token: str | None = None
+
+    def matches(self, request: ChatRequest) -> bool:
+        return (
+            (self.contains is None or any(self.contains in text for text in request.texts))
+            and (
+                self.system_contains is None
+                or any(self.system_contains in text for text in request.system_texts)
+            )
+            and (self.model is None or self.model == request.model)
+            and (self.has_tools is None or self.has_tools == request.has_tools)
+            and (self.token is None or self.token == request.token)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Match:
+        data = _object(data, "match")
+        _only(data, {"contains", "system_contains", "model", "has_tools", "token"}, "match")
+        for name in ("contains", "system_contains", "model", "token"):
+            _optional(data, name, str)
+        _optional(data, "has_tools", bool)
+        return cls(**data)
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer with assistant text."""
+
+    content: str
+    type: Literal["reply"] = field(default="reply", init=False)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """Answer with one tool call (OpenAI `tool_calls`, `finish_reason: "tool_calls"`)."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    type: Literal["tool_call"] = field(default="tool_call", init=False)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Answer with an HTTP error and an OpenAI-style error body."""
+
+    status: int
+    retry_after: float | None = None
+    message: str | None = None
+    type: Literal["error"] = field(default="error", init=False)
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"an error status must be 400-599, got {self.status}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 seconds, got {self.retry_after}")
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Answer 200 with a body that is not valid JSON."""
+
+    type: Literal["malformed"] = field(default="malformed", init=False)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Never answer, until the harness releases the call (then: the default reply) or the client leaves."""
+
+    type: Literal["hang"] = field(default="hang", init=False)
+
+
+Action = Reply | ToolCall | Failure | Malformed | Hang
+
+
+def tool_call(name: str, arguments: Mapping[str, Any] | None = None) -> ToolCall:
+    """A tool-call answer: `llm.on(has_tools=True).reply(tool_call("BillingAgent", {"reason": "refund"}))`."""
+    return ToolCall(name, dict(arguments or {}))
+
+
+def action_to_json(action: Action) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": action.type}
+    if isinstance(action, Reply):
+        data["content"] = action.content
+    elif isinstance(action, ToolCall):
+        data.update(name=action.name, arguments=dict(action.arguments))
+    elif isinstance(action, Failure):
+        data.update(status=action.status, retry_after=action.retry_after, message=action.message)
+    return data
+
+
+def action_from_json(data: Any) -> Action:
+    data = _object(data, "action")
+    kind = data.get("type")
+    if kind == "reply":
+        _only(data, {"type", "content"}, "reply action")
+        return Reply(_required(data, "content", str))
+    if kind == "tool_call":
+        _only(data, {"type", "name", "arguments"}, "tool_call action")
+        arguments = data.get("arguments", {})
+        if not isinstance(arguments, dict):
+            raise ValueError(f"tool_call arguments must be a JSON object, got {arguments!r}")
+        return ToolCall(_required(data, "name", str), arguments)
+    if kind == "error":
+        _only(data, {"type", "status", "retry_after", "message"}, "error action")
+        retry_after = _optional(data, "retry_after", (int, float))
+        return Failure(_required(data, "status", int), retry_after, _optional(data, "message", str))
+    if kind == "malformed":
+        _only(data, {"type"}, "malformed action")
+        return Malformed()
+    if kind == "hang":
+        _only(data, {"type"}, "hang action")
+        return Hang()
+    raise ValueError(
+        f"action type must be one of reply, tool_call, error, malformed, hang; got {kind!r}"
+    )
+
+
+# --- rule --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A match, an action, and the options that shape how the action is delivered.
+
+    `times=None` means unlimited; once a rule has matched `times` times it no longer matches.
+    `hold=True` computes the answer but sends it only when the harness releases the call.
+    `delay_s` sleeps before answering; `first_token_delay_s` delays the first streamed chunk
+    (for a non-streamed call it simply adds to the delay: the whole answer is the first token).
+    """
+
+    action: Action
+    match: Match = Match()
+    times: int | None = None
+    hold: bool = False
+    delay_s: float = 0.0
+    first_token_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.times is not None and self.times < 0:
+            raise ValueError(f"times must be >= 0 or None (unlimited), got {self.times}")
+        if self.delay_s < 0 or self.first_token_delay_s < 0:
+            raise ValueError("delays must be >= 0 seconds")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "match": self.match.to_json(),
+            "action": action_to_json(self.action),
+            "times": self.times,
+            "hold": self.hold,
+            "delay_s": self.delay_s,
+            "first_token_delay_s": self.first_token_delay_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Rule:
+        """Parse a rule; unknown keys are refused (a typo must not silently match everything).
+
+        `hits`, which `GET /_fake/rules` adds, is accepted and ignored so rules round-trip.
+        """
+        data = _object(data, "rule")
+        _only(data, {"match", "action", "times", "hold", "delay_s", "first_token_delay_s", "hits"}, "rule")
+        if "action" not in data:
+            raise ValueError("a rule needs an action")
+        return cls(
+            action=action_from_json(data["action"]),
+            match=Match.from_json(data.get("match") or {}),
+            times=_optional(data, "times", int),
+            hold=bool(_optional(data, "hold", bool)),
+            delay_s=float(_optional(data, "delay_s", (int, float)) or 0.0),
+            first_token_delay_s=float(_optional(data, "first_token_delay_s", (int, float)) or 0.0),
+        )
+
+
+DEFAULT_RULE = Rule(Reply(DEFAULT_REPLY))
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The rule that answers a request, and its position in the rule book (None: the default)."""
+
+    rule: Rule
+    index: int | None
+
+
+class RuleBook:
+    """The fake's current rules and how often each has matched, so `times` can run out."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._hits: list[int] = []
+
+    def replace(self, rules: Iterable[Rule]) -> None:
+        self._rules = list(rules)
+        self._hits = [0] * len(self._rules)
+
+    def add(self, rule: Rule) -> int:
+        self._rules.append(rule)
+        self._hits.append(0)
+        return len(self._rules) - 1
+
+    def clear(self) -> None:
+        self.replace([])
+
+    def pick(self, request: ChatRequest) -> Picked:
+        """The first rule (in insertion order) that matches and has uses left; counts the use."""
+        for index, rule in enumerate(self._rules):
+            exhausted = rule.times is not None and self._hits[index] >= rule.times
+            if not exhausted and rule.match.matches(request):
+                self._hits[index] += 1
+                return Picked(rule, index)
+        return Picked(DEFAULT_RULE, None)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [rule.to_json() | {"hits": hits} for rule, hits in zip(self._rules, self._hits)]
+
+
+# --- JSON checking helpers ---------------------------------------------------------------
+
+
+def _object(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"a {what} must be a JSON object, got {data!r}")
+    return dict(data)
+
+
+def _only(data: dict[str, Any], allowed: set[str], what: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _required(data: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in data:
+        raise ValueError(f"missing field {name!r}")
+    return _optional(data, name, kind)
+
+
+def _optional(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(name)
+    bool_mismatch = isinstance(value, bool) and kind is not bool  # bool is an int in Python
+    if value is not None and (bool_mismatch or not isinstance(value, kind)):
+        raise ValueError(f"field {name!r} has the wrong type: {value!r}")
+    return value

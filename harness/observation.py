@@ -1,0 +1,40 @@
+"""What a run left behind, gathered once at its end: the fake LLM's ledger, Restate's
+``sys_invocation`` and ``sys_journal`` rows, the outputs, and the fault records. The
+checker reads only this, so it is a pure function and can be unit-tested on fixtures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fake_llm import LLMCall
+from .faults import FaultRecord
+from .journal import Invocation, JournalEntry, RunStep, entries, run_steps
+from .workload import Request
+
+
+@dataclass
+class Observation:
+    requests: list[Request]
+    calls: list[LLMCall]
+    invocation_rows: list[dict[str, Any]]
+    journal_rows: list[dict[str, Any]]
+    outputs: dict[str, tuple[int, Any]]  # invocation id -> (HTTP status, body)
+    faults: list[FaultRecord]
+    started_at: float
+    max_retry_count: dict[str, int] = field(default_factory=dict)  # sampled while running
+
+    @property
+    def invocations(self) -> dict[str, Invocation]:
+        return {row["id"]: Invocation.from_row(row) for row in self.invocation_rows}
+
+    @property
+    def journal(self) -> list[JournalEntry]:
+        return entries(self.journal_rows)
+
+    @property
+    def steps(self) -> list[RunStep]:
+        return run_steps(self.journal_rows)
+
+    def journal_of(self, invocation_id: str) -> list[JournalEntry]:
+        return [e for e in self.journal if e.invocation_id == invocation_id]

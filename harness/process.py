@@ -1,0 +1,207 @@
+"""Managed processes: each runs in its own session (so its own process group), logs to a
+file in the run's folder, and can be killed, terminated, paused, resumed and restarted.
+
+Signals go to the whole group because servers such as hypercorn fork workers: killing
+only the leader would leave a worker serving.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from . import cleanup
+from .errors import HarnessError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it if the runner dies (belt and braces with the reaper)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+Readiness = Callable[[], bool]
+
+
+def http_ready(url: str, *, ok: Callable[[int], bool] = lambda s: s < 500) -> Readiness:
+    """Ready when ``url`` answers with a status that ``ok`` accepts."""
+
+    def check() -> bool:
+        try:
+            return ok(httpx.get(url, timeout=0.5).status_code)
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def tcp_ready(port: int, host: str = "127.0.0.1") -> Readiness:
+    """Ready when something accepts TCP connections on ``host:port``."""
+
+    def check() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=0.3):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+class ProcessFailed(HarnessError):
+    """A managed process did not become ready; the message carries the tail of its log."""
+
+
+@dataclass
+class ManagedProcess:
+    """One process group the harness owns. ``argv`` and ``env`` are reused on restart,
+    so a restarted process listens on the same ports."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    ready: Readiness
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    ready_timeout_s: float = 20.0
+    _popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _paused: bool = field(default=False, init=False)
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self) -> "ManagedProcess":
+        if self.running:
+            raise HarnessError(f"{self.name} is already running (pid {self.pid})")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        log.write(f"--- harness: starting {self.name}: {' '.join(self.argv)}\n".encode())
+        log.flush()
+        try:
+            self._popen = subprocess.Popen(
+                list(self.argv),
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except FileNotFoundError as exc:
+            raise HarnessError(f"cannot start {self.name}: {exc.filename} not found") from None
+        finally:
+            log.close()
+        self._paused = False
+        cleanup.register_group(self._popen.pid)
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            if self._popen is not None and self._popen.poll() is not None:
+                code = self._popen.returncode
+                self._reap()
+                raise ProcessFailed(
+                    f"{self.name} exited with code {code} before it was ready. Last lines of "
+                    f"{self.log_path}:\n{self.log_tail()}"
+                )
+            if self.ready():
+                return
+            time.sleep(0.02)
+        self.kill()
+        raise ProcessFailed(
+            f"{self.name} was not ready after {self.ready_timeout_s:.0f}s. Last lines of "
+            f"{self.log_path}:\n{self.log_tail()}"
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # --- faults ------------------------------------------------------------------------
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._popen is None:
+            raise HarnessError(f"{self.name} is not running")
+        try:
+            os.killpg(self._popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: a crash, with no chance to flush anything."""
+        if self._popen is None:
+            return
+        self._signal(signal.SIGCONT)
+        self._signal(signal.SIGKILL)
+        self._reap()
+
+    def terminate(self, grace_s: float = 3.0) -> bool:
+        """SIGTERM to the group; SIGKILL after ``grace_s``. Returns True if it had to escalate
+        (a Python Restate app ignores SIGTERM once it has served a request)."""
+        if self._popen is None:
+            return False
+        self._signal(signal.SIGTERM)
+        try:
+            self._popen.wait(timeout=grace_s)
+            escalated = False
+        except subprocess.TimeoutExpired:
+            escalated = True
+        self.kill()
+        return escalated
+
+    def pause(self) -> None:
+        """SIGSTOP to the group: the process holds its sockets but does nothing."""
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+        self._paused = False
+
+    def restart(self) -> "ManagedProcess":
+        """Kill if still running, then start again with the same command, env and ports."""
+        self.kill()
+        return self.start()
+
+    def stop(self) -> None:
+        self.kill()
+
+    def _reap(self) -> None:
+        if self._popen is None:
+            return
+        pgid = self._popen.pid
+        cleanup.kill_group(pgid)  # stray grandchildren die with the group
+        try:
+            self._popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        cleanup.forget_group(pgid)
+        self._paused = False
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,127 @@
+"""Results: the verdict of one scenario and the machine-readable ``results.json`` users
+script against. A run in which nothing was exercised is ``unknown``, never ``pass``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .checks import Finding
+from .classify import ClassifiedCall
+from .observation import Observation
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+Verdict = Literal["pass", "fail", "expected failure", "unknown"]
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    agent: str
+    verdict: Verdict
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    invocations: dict[str, int] = field(default_factory=lambda: {"sent": 0, "completed": 0, "failed": 0})
+    llm_calls: dict[str, int] = field(default_factory=lambda: {"committed": 0, "wasted": 0, "duplicate": 0})
+    recovery_s: float | None = None
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    duration_s: float = 0.0
+    environment_ready_s: float | None = None
+    log_tails: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(
+    scenario: "Scenario", obs: Observation | None, calls: list[ClassifiedCall], errors: list[str]
+) -> ScenarioResult:
+    result = ScenarioResult(
+        scenario.name, scenario.agent_label, "unknown", scenario.description, list(scenario.tags), errors=list(errors)
+    )
+    if obs is None:
+        return result
+    t0 = obs.started_at
+    invocations = obs.invocations
+    completed = [i for i in invocations.values() if i.done and i.completion_result == "success"]
+    failed = [i for i in invocations.values() if i.done and i.completion_result == "failure"]
+    result.invocations = {"sent": len(obs.requests), "completed": len(completed), "failed": len(failed)}
+    for label in ("committed", "wasted", "duplicate"):
+        result.llm_calls[label] = sum(1 for c in calls if c.label == label)
+    result.faults = [
+        {
+            "kind": f.kind,
+            "target": f.target,
+            "at_s": round(f.started_at - t0, 3),
+            "healed_s": round(f.healed_at - t0, 3) if f.healed_at is not None else None,
+            **({"detail": f.detail} if f.detail else {}),
+        }
+        for f in obs.faults
+    ]
+    result.recovery_s = _recovery(obs)
+    result.calls = [
+        {
+            "id": c.call.id,
+            "invocation_id": c.invocation_id,
+            "token": c.call.token,
+            "fingerprint": c.call.fingerprint,
+            "attempt": c.attempt,
+            "class": c.label,
+            "reason": c.reason,
+            "outcome": c.call.outcome,
+            "status": c.call.status,
+            "arrived_s": round(c.call.arrived_at - t0, 3),
+            "finished_s": round(c.call.finished_at - t0, 3) if c.call.finished_at else None,
+        }
+        for c in calls
+    ]
+    result.journal = [
+        {"invocation_id": e.invocation_id, "index": e.index, "entry_type": e.entry_type, "name": e.name,
+         "appended_s": round(e.appended_at - t0, 3)}
+        for e in obs.journal
+    ]
+    findings: list[Finding] = [check.evaluate(obs, calls) for check in scenario.checks]
+    result.findings = [asdict(f) for f in findings]
+    exercised = bool(obs.requests) and bool(obs.calls) and len(obs.faults) == len(scenario.faults)
+    if errors or not exercised:
+        if not exercised and not errors:
+            result.errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
+        # A failed check still fails the run; otherwise we cannot say anything.
+        result.verdict = "fail" if any(not f.ok for f in findings) and exercised else "unknown"
+        return result
+    if all(f.ok for f in findings):
+        result.verdict = "expected failure" if scenario.expect_failure else "pass"
+    else:
+        result.verdict = "fail"
+    return result
+
+
+def _recovery(obs: Observation) -> float | None:
+    """From the last fault healing to the last affected invocation completing."""
+    healed = [f.healed_at for f in obs.faults if f.healed_at is not None]
+    done = [i.completed_at for i in obs.invocations.values() if i.completed_at is not None]
+    if not healed or not done:
+        return None
+    return round(max(0.0, max(done) - max(healed)), 3)
+
+
+def write_results(results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any]) -> Path:
+    """Write ``results.json`` (and the HTML summary) atomically, after every scenario, so an
+    interrupted run keeps what it measured."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"meta": meta, "scenarios": [r.to_json() for r in results]}, indent=2, default=str))
+    tmp.replace(path)
+    from .html_summary import write_summary  # jinja2 only when writing
+
+    write_summary(results, meta, out_dir / "index.html")
+    return path

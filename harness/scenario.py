@@ -1,0 +1,170 @@
+"""A scenario is a composition: the agents under test, an LLM script, a workload, a
+fault schedule (the nemesis) and the checks. ``run_scenario`` brings up an environment,
+plays the schedule on its triggers, waits for the invocations, observes, and judges.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .checks import AllCompleted, Check, Finding, NoDuplicateLLMCalls, RunStepsOnce, WastedExplainedByFaults
+from .classify import classify
+from .environment import AgentSpec, Environment
+from .errors import HarnessError
+from .fake_llm import FakeLLM
+from .faults import Fault, FaultRecord
+from .observation import Observation
+from .results import ScenarioResult, judge
+from .triggers import TriggerTimeout
+from .workload import Requests, WorkloadRecord
+
+LLMScript = Callable[[FakeLLM], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    agents: tuple[AgentSpec, ...]
+    script: LLMScript
+    workload: Requests
+    faults: tuple[Fault, ...] = ()
+    checks: tuple[Check, ...] = ()
+    tags: tuple[str, ...] = ()
+    expect_failure: bool = False
+    deadline_s: float = 60.0
+    trigger_timeout_s: float = 20.0
+
+    def with_agents(self, *agents: AgentSpec) -> "Scenario":
+        """The same scenario against other agents, e.g. a mutant or a user's own."""
+        return replace(self, agents=tuple(agents))
+
+    @property
+    def agent_label(self) -> str:
+        return "+".join(a.label or a.name for a in self.agents)
+
+
+def standard_checks(answer: str | None) -> tuple[Check, ...]:
+    """What every recovering scenario asserts, before its own expectations."""
+    return (AllCompleted(answer), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults())
+
+
+@dataclass
+class RunContext:
+    """What faults and triggers can see while a scenario runs."""
+
+    env: Environment
+    workload: WorkloadRecord
+    started_at: float
+    faults: list[FaultRecord] = field(default_factory=list)
+    max_retry_count: dict[str, int] = field(default_factory=dict)
+
+
+def run_scenario(scenario: Scenario, run_dir: Path) -> ScenarioResult:
+    """Run one scenario in its own environment. Never raises for a scenario's own failure:
+    errors become an ``unknown`` verdict with the message and log tails."""
+    scenario_dir = run_dir / scenario.name
+    started = time.time()
+    errors: list[str] = []
+    obs: Observation | None = None
+    log_tails: dict[str, str] = {}
+    try:
+        with Environment(scenario.agents, scenario_dir) as env:
+            ready_s = time.time() - started
+            scenario.script(env.llm)
+            ctx = RunContext(env, WorkloadRecord(), time.time())
+            try:
+                ctx.workload.requests = scenario.workload.send(env.ingress)
+                _play_faults(scenario, ctx)
+                _wait_for_invocations(ctx, scenario.deadline_s)
+            except (TriggerTimeout, HarnessError) as exc:
+                errors.append(str(exc))
+            finally:
+                env.llm.release_all()
+                _heal_everything(scenario, ctx, errors)
+            obs = _observe(ctx)
+            log_tails = {name: p.log_tail(40) for name, p in env.processes.items()}
+    except HarnessError as exc:
+        errors.append(str(exc))
+    except Exception as exc:  # a harness bug: keep the other scenarios' results
+        errors.append(f"harness error: {exc!r}\n{traceback.format_exc(limit=5)}")
+    result = judge(scenario, obs, classify_observation(obs), errors)
+    result.duration_s = round(time.time() - started, 3)
+    result.log_tails = log_tails if result.verdict != "pass" else {}
+    if obs is not None:
+        result.environment_ready_s = round(ready_s, 3)
+    return result
+
+
+def classify_observation(obs: Observation | None):  # type: ignore[no-untyped-def]
+    if obs is None:
+        return []
+    journals: dict[str, list] = {}
+    for entry in obs.journal:
+        journals.setdefault(entry.invocation_id, []).append(entry)
+    return classify(obs.calls, journals, {r.token: r.invocation_id for r in obs.requests})
+
+
+def _play_faults(scenario: Scenario, ctx: RunContext) -> None:
+    for fault in scenario.faults:
+        fault.when.wait(ctx, scenario.trigger_timeout_s)
+        record = FaultRecord(fault.kind, fault.target, time.time())
+        ctx.faults.append(record)
+        record.detail = fault.start(ctx)
+        # A held LLM answer is released once the fault is in place, so it meets the fault:
+        # it goes to a dead process, a paused one, or an agent that cannot journal it.
+        ctx.env.llm.release_all()
+        if fault.heal is not None:
+            fault.heal.wait(ctx, scenario.trigger_timeout_s)
+            fault.stop(ctx)
+            record.healed_at = time.time()
+
+
+def _heal_everything(scenario: Scenario, ctx: RunContext, errors: list[str]) -> None:
+    """Heal faults left open (by design, or because a trigger timed out) before observing."""
+    for fault, record in zip(scenario.faults, ctx.faults):
+        if record.healed_at is None:
+            try:
+                fault.stop(ctx)
+            except HarnessError as exc:
+                errors.append(f"healing {fault.kind} on {fault.target} failed: {exc}")
+            record.healed_at = time.time()
+
+
+def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
+    ids = ctx.workload.invocation_ids
+    deadline = time.monotonic() + deadline_s
+    while True:
+        rows = ctx.env.admin.invocations(ids)
+        for row in rows:
+            count = int(row.get("retry_count") or 0)
+            ctx.max_retry_count[row["id"]] = max(ctx.max_retry_count.get(row["id"], 0), count)
+        if len(rows) == len(ids) and all(r.get("status") == "completed" for r in rows):
+            return
+        if time.monotonic() > deadline:
+            stuck = [f"{r['id']} ({r.get('status')}, {r.get('last_failure', '')[:120]})" for r in rows if r.get("status") != "completed"]
+            raise HarnessError(f"invocations not done after {deadline_s:.0f}s: {', '.join(stuck)}")
+        time.sleep(0.1)
+
+
+def _observe(ctx: RunContext) -> Observation:
+    ids = ctx.workload.invocation_ids
+    env = ctx.env
+    outputs = {i: env.ingress.output(i) for i in ids}
+    return Observation(
+        requests=ctx.workload.requests,
+        calls=list(env.llm.calls),
+        invocation_rows=env.admin.invocations(ids),
+        journal_rows=env.admin.journal(ids),
+        outputs=outputs,
+        faults=ctx.faults,
+        started_at=ctx.started_at,
+        max_retry_count=dict(ctx.max_retry_count),
+    )
+
+
+__all__ = ["Scenario", "RunContext", "run_scenario", "standard_checks", "Finding"]

@@ -1,0 +1,14 @@
+"""The scenario catalogue: every scenario the main job runs against the reference agents."""
+
+from harness.scenario import Scenario
+
+from . import local_router
+
+CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS,)
+
+
+def by_name(name: str) -> Scenario:
+    for scenario in CATALOGUE:
+        if scenario.name == name:
+            return scenario
+    raise KeyError(name)
