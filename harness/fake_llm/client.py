@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 
+from harness.errors import HarnessError
 from harness.fake_llm.calls import Calls, LLMCall
 from harness.fake_llm.rules import Action, Failure, Hang, Malformed, Match, Reply, Rule, ToolCall
 
 
-class FakeLLMError(Exception):
+class FakeLLMError(HarnessError):
     """The fake's control API did not answer as expected; the message says what was expected and what came."""
 
 
