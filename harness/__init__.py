@@ -10,6 +10,7 @@ from .checks import (
     NoDuplicateLLMCalls,
     RetriesPlausible,
     RunStepsOnce,
+    SlowedDown,
     Wasted,
     WastedExplainedByFaults,
 )
@@ -24,6 +25,6 @@ from .workload import Requests
 __all__ = [
     "After", "AgentSpec", "AllCompleted", "Environment", "FailedTerminally", "FaultRecord", "HarnessError",
     "Kill", "LLMCallHeld", "Latency", "NoDuplicateLLMCalls", "Pause", "Requests", "RetriesPlausible",
-    "RetryObserved", "RunCompleted", "RunStepsOnce", "Scenario", "ScenarioResult", "Terminate", "Wasted",
+    "RetryObserved", "RunCompleted", "RunStepsOnce", "Scenario", "SlowedDown", "ScenarioResult", "Terminate", "Wasted",
     "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks",
 ]

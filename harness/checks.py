@@ -154,3 +154,16 @@ class RetriesPlausible:
         retries = max((max(0, n - 1) for n in counts.values()), default=0)
         ok = self.at_least <= retries <= self.at_most
         return Finding("retry count plausible", ok, f"{retries} retries, expected {self.at_least}..{self.at_most}")
+
+
+@dataclass(frozen=True)
+class SlowedDown:
+    """The run took at least ``seconds`` from the first request to the last completion:
+    proof that a slowing fault (latency, bandwidth) was actually in the path."""
+
+    seconds: float
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        done = [i.completed_at for i in obs.invocations.values() if i.completed_at is not None]
+        took = (max(done) - obs.started_at) if done else 0.0
+        return Finding("fault slowed the run", took >= self.seconds, f"took {took:.2f}s, expected ≥ {self.seconds:g}s")

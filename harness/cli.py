@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import versions
+from . import binaries, versions
 from .binaries import PROJECT_ROOT
 from .errors import HarnessError
 from .results import ScenarioResult, write_results
@@ -38,6 +38,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     scenarios = _select(args.scenario)
+    binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
     run_dir = out_root / run_id

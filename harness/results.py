@@ -105,12 +105,14 @@ def judge(
 
 
 def _recovery(obs: Observation) -> float | None:
-    """From the last fault healing to the last affected invocation completing."""
-    healed = [f.healed_at for f in obs.faults if f.healed_at is not None]
+    """From a fault healing to the last invocation it held up completing: the worst case
+    over faults that healed while invocations were still open."""
     done = [i.completed_at for i in obs.invocations.values() if i.completed_at is not None]
-    if not healed or not done:
+    if not done:
         return None
-    return round(max(0.0, max(done) - max(healed)), 3)
+    finished = max(done)
+    recoveries = [finished - f.healed_at for f in obs.faults if f.healed_at is not None and f.healed_at <= finished]
+    return round(max(recoveries), 3) if recoveries else None
 
 
 def write_results(results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any]) -> Path:

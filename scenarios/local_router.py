@@ -4,7 +4,7 @@ the specialist's answer."""
 
 from __future__ import annotations
 
-from harness.checks import RetriesPlausible, Wasted
+from harness.checks import RetriesPlausible, SlowedDown, Wasted
 from harness.faults import Kill, Latency, Pause, Terminate
 from harness.scenario import Scenario, standard_checks
 from harness.triggers import After, LLMCallHeld, RetryObserved, RunCompleted
@@ -96,7 +96,8 @@ LLM_LINK_LATENCY = Scenario(
     script=billing_conversation(),
     workload=ASK,
     faults=(Latency("router->llm", when=After(0), latency_ms=500, jitter_ms=50),),
-    checks=(*CHECKS, Wasted(exactly=0), RetriesPlausible(at_most=0)),
+    # Two LLM calls, each delayed ≥ 450 ms on the way back.
+    checks=(*CHECKS, Wasted(exactly=0), RetriesPlausible(at_most=0), SlowedDown(0.9)),
     tags=("local", "link", "latency"),
 )
 
