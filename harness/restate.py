@@ -153,9 +153,13 @@ class RestateAdmin:
             time.sleep(0.2)
         raise HarnessError(f"could not register {deployment_uri} with Restate at {self.url}: {last}")
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Run SQL introspection. Null columns are absent from a row, so read with ``.get``."""
-        for _ in range(50):
+    def query(self, sql: str, *, settle_s: float = 10.0) -> list[dict[str, Any]]:
+        """Run SQL introspection. Null columns are absent from a row, so read with ``.get``.
+
+        400 is a real SQL error. 429/503, and 500s from the query engine, are transient
+        right after a (re)start ("node ... was shut down"), so they are retried for ``settle_s``."""
+        deadline = time.monotonic() + settle_s
+        while True:
             try:
                 response = self._http.post("/query", json={"query": sql}, headers={"accept": "application/json"})
             except httpx.HTTPError as exc:
@@ -165,11 +169,10 @@ class RestateAdmin:
                     return list(response.json()["rows"])
                 except (ValueError, KeyError):
                     raise HarnessError(f"{self.url} is not a Restate admin API (no rows in /query)") from None
-            if response.status_code in (429, 503):
-                time.sleep(float(response.headers.get("retry-after", "0.1")))
-                continue
-            raise HarnessError(f"SQL failed with HTTP {response.status_code}: {response.text[:500]}\n{sql}")
-        raise HarnessError(f"Restate at {self.url} kept refusing queries")
+            transient = response.status_code in (429, 500, 503)
+            if not transient or time.monotonic() > deadline:
+                raise HarnessError(f"SQL failed with HTTP {response.status_code}: {response.text[:500]}\n{sql}")
+            time.sleep(min(float(response.headers.get("retry-after", "0.1")), 1.0))
 
     def invocations(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
         return self.query(_select("sys_invocation", ids))

@@ -120,19 +120,20 @@ def _play_faults(scenario: Scenario, ctx: RunContext) -> None:
         ctx.env.llm.release_all()
         if fault.heal is not None:
             fault.heal.wait(ctx, scenario.trigger_timeout_s)
-            fault.stop(ctx)
+            # Healed when the healing action begins: a restart's start-up time is part of recovery.
             record.healed_at = time.time()
+            fault.stop(ctx)
 
 
 def _heal_everything(scenario: Scenario, ctx: RunContext, errors: list[str]) -> None:
     """Heal faults left open (by design, or because a trigger timed out) before observing."""
     for fault, record in zip(scenario.faults, ctx.faults):
         if record.healed_at is None:
+            record.healed_at = time.time()
             try:
                 fault.stop(ctx)
             except HarnessError as exc:
                 errors.append(f"healing {fault.kind} on {fault.target} failed: {exc}")
-            record.healed_at = time.time()
 
 
 def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:

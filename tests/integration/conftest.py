@@ -1,0 +1,202 @@
+"""Integration tests start real processes (restate-server, Toxiproxy, the fake LLM, agents).
+
+Every test in this folder is marked ``integration``. The ``no_leftovers`` fixture checks,
+after the test, that no harness process and no ``/tmp/restate-*`` dir it created is left.
+
+Attribution: other people may run the harness on this machine at the same time, so a
+process only counts as this test's if it appeared during the test *and* carries the
+test's marker in its environment (``HARNESS_TEST_MARK``, set by the fixture and
+inherited by everything the test starts, directly or through a child runner).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness import cleanup
+
+_HERE = Path(__file__).resolve().parent
+
+MARK_VAR = "HARNESS_TEST_MARK"
+HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "agents.serve", "harness.fake_llm", "harness.reaper")
+TEMP_DIR_ROOT = Path("/tmp")
+TEMP_DIR_PREFIX = "restate-"
+GONE_WITHIN_S = 3.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+# --- /proc helpers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    cmdline: str
+
+    def __str__(self) -> str:
+        return f"{self.pid}: {self.cmdline[:200]}"
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def all_pids() -> set[int]:
+    return {int(name) for name in os.listdir("/proc") if name.isdigit()}
+
+
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of ``pid``, or None if it is gone."""
+    raw = _read(f"/proc/{pid}/stat")
+    if raw is None:
+        return None
+    fields = raw.decode(errors="replace").rpartition(")")[2].split()
+    return fields[0], int(fields[2])
+
+
+def is_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def cmdline(pid: int) -> str | None:
+    raw = _read(f"/proc/{pid}/cmdline")
+    if raw is None:
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def has_mark(pid: int, mark: str) -> bool:
+    """True if ``pid`` was started with our marker; True as well if its environment can't
+    be read (count it rather than miss a leftover)."""
+    raw = _read(f"/proc/{pid}/environ")
+    if raw is None:
+        return is_alive(pid)
+    return f"{MARK_VAR}={mark}".encode() in raw.split(b"\0")
+
+
+def harness_processes(pids: set[int] | None = None) -> list[Proc]:
+    """Live (non-zombie) processes whose command line names a harness part."""
+    found = []
+    for pid in sorted(pids if pids is not None else all_pids()):
+        line = cmdline(pid)
+        if line and any(p in line for p in HARNESS_PATTERNS) and is_alive(pid):
+            found.append(Proc(pid, line))
+    return found
+
+
+def group_members(pgid: int) -> set[int]:
+    """Live pids whose process group is ``pgid``."""
+    members = set()
+    for pid in all_pids():
+        stat = proc_stat(pid)
+        if stat is not None and stat[1] == pgid and stat[0] != "Z":
+            members.add(pid)
+    return members
+
+
+def wait_until_gone(pids: set[int] | list[int], timeout_s: float = GONE_WITHIN_S) -> set[int]:
+    """Wait for ``pids`` to disappear (zombies count as gone); return those still alive."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = {pid for pid in pids if is_alive(pid)}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def restate_temp_dirs() -> set[str]:
+    return {str(p) for p in TEMP_DIR_ROOT.glob(f"{TEMP_DIR_PREFIX}*") if p.is_dir()}
+
+
+# --- the fixture -----------------------------------------------------------------------
+
+
+@dataclass
+class Leftovers:
+    """What the test started with; helpers to find what it left behind."""
+
+    mark: str
+    pids_before: set[int]
+    dirs_before: set[str]
+    groups_before: set[int] = field(default_factory=set)
+    registered_dirs_before: set[str] = field(default_factory=set)
+
+    def own_reaper_pid(self) -> int | None:
+        """The reaper of *this* pytest process: it lives as long as pytest, by design."""
+        reaper = cleanup._reaper
+        if reaper is not None and reaper.poll() is None:
+            return reaper.pid
+        return None
+
+    def new_processes(self) -> list[Proc]:
+        """Harness processes started during the test (by it), still alive."""
+        own = self.own_reaper_pid()
+        candidates = all_pids() - self.pids_before - {own or -1}
+        return [p for p in harness_processes(candidates) if has_mark(p.pid, self.mark)]
+
+    def marked(self, pattern: str) -> list[Proc]:
+        """Live processes started by this test whose command line contains ``pattern``."""
+        return [
+            Proc(pid, line)
+            for pid in sorted(all_pids() - self.pids_before)
+            if (line := cmdline(pid)) and pattern in line and is_alive(pid) and has_mark(pid, self.mark)
+        ]
+
+    def assert_no_processes_left(self, timeout_s: float = GONE_WITHIN_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while (left := self.new_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left, "harness processes left behind:\n" + "\n".join(map(str, left))
+
+    def _foreign_dir(self, path: str) -> bool:
+        """A new restate-* dir that a restate-server *not* started by this test is using."""
+        for proc in harness_processes():
+            if "restate-server" in proc.cmdline and path in proc.cmdline.split() and not has_mark(proc.pid, self.mark):
+                return True
+        return False
+
+    def new_restate_dirs(self) -> set[str]:
+        return {d for d in restate_temp_dirs() - self.dirs_before if not self._foreign_dir(d)}
+
+    def assert_no_new_restate_dirs(self, timeout_s: float = GONE_WITHIN_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while (left := self.new_restate_dirs()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left, f"temp dirs left behind: {sorted(left)}"
+
+
+@pytest.fixture
+def no_leftovers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Leftovers]:
+    mark = uuid.uuid4().hex
+    monkeypatch.setenv(MARK_VAR, mark)
+    state = Leftovers(
+        mark=mark,
+        pids_before=all_pids(),
+        dirs_before=restate_temp_dirs(),
+        groups_before=set(cleanup._groups),
+        registered_dirs_before=set(cleanup._dirs),
+    )
+    yield state
+    state.assert_no_processes_left()
+    state.assert_no_new_restate_dirs()
+    # This process's own registry: everything registered during the test was released.
+    assert set(cleanup._groups) <= state.groups_before, f"process groups still registered: {cleanup._groups}"
+    assert set(cleanup._dirs) <= state.registered_dirs_before, f"temp dirs still registered: {cleanup._dirs}"

@@ -1,0 +1,327 @@
+"""Managed processes, restate-server and Toxiproxy, with real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.links import ToxiproxyServer
+from harness.ports import free_port
+from harness.process import ManagedProcess, ProcessFailed, http_ready
+from harness.restate import RestateAdmin, RestateServer
+
+from .conftest import group_members, is_alive, wait_until_gone
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+def _http_server(tmp_path: Path, name: str = "web") -> tuple[ManagedProcess, int]:
+    port = free_port()
+    process = ManagedProcess(
+        name=name,
+        argv=[sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        log_path=tmp_path / f"{name}.log",
+        ready=http_ready(f"http://127.0.0.1:{port}/"),
+        cwd=tmp_path,
+        ready_timeout_s=10,
+    )
+    return process, port
+
+
+@pytest.fixture
+def web(no_leftovers: object, tmp_path: Path) -> Iterator[tuple[ManagedProcess, int]]:
+    """An http.server on a free loopback port, set up after (torn down before) ``no_leftovers``."""
+    process, port = _http_server(tmp_path)
+    try:
+        yield process.start(), port
+    finally:
+        process.stop()
+
+
+def _get(port: int, timeout: float = 2.0) -> int:
+    return httpx.get(f"http://127.0.0.1:{port}/", timeout=timeout).status_code
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+# --- ManagedProcess ----------------------------------------------------------------------
+
+
+def test_http_server_kill_restart_pause_resume_terminate(web: tuple[ManagedProcess, int]) -> None:
+    process, port = web
+    assert process.running
+    assert _get(port) == 200
+
+    first_pid = process.pid
+    assert first_pid is not None
+    process.kill()
+    assert not process.running
+    assert not is_alive(first_pid)
+    assert not os.path.exists(f"/proc/{first_pid}")  # reaped, not a zombie
+    assert _refused(port)
+
+    process.restart()
+    assert process.running
+    assert process.pid != first_pid
+    assert _get(port) == 200  # same argv, same port
+
+    process.pause()
+    assert process.paused
+    started = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+    assert time.monotonic() - started >= 0.4
+    assert process.running  # stopped, not dead
+
+    process.resume()
+    assert not process.paused
+    assert _get(port) == 200
+
+    pid = process.pid
+    assert pid is not None
+    assert process.terminate(grace_s=5) is False  # http.server dies on SIGTERM
+    assert not process.running
+    assert not is_alive(pid)
+    assert _refused(port)
+
+
+def test_kill_while_paused_kills(web: tuple[ManagedProcess, int]) -> None:
+    process, port = web
+    pid = process.pid
+    assert pid is not None
+    process.pause()
+    process.kill()
+    assert not process.paused
+    assert not is_alive(pid)
+    assert _refused(port)
+
+
+def test_signals_reach_the_whole_group(tmp_path: Path) -> None:
+    process = ManagedProcess(
+        name="forker",
+        argv=["sh", "-c", "sleep 300 & sleep 300"],
+        log_path=tmp_path / "forker.log",
+        ready=lambda: True,
+    )
+    process.start()
+    try:
+        leader = process.pid
+        assert leader is not None
+        deadline = time.monotonic() + 5
+        while len(members := group_members(leader)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert leader in members
+        children = members - {leader}
+        assert children, f"sh did not fork into its group: {members}"
+        for child in children:
+            assert os.getpgid(child) == leader
+        process.kill()
+        assert wait_until_gone(members) == set(), "a group member survived kill()"
+    finally:
+        process.stop()
+
+
+def test_process_that_exits_at_once_fails_with_its_log_tail(tmp_path: Path) -> None:
+    process = ManagedProcess(
+        name="quitter",
+        # The log starts with the harness's copy of the command line: print a computed
+        # line so the assertion can only pass on the process's own output.
+        argv=[sys.executable, "-c", "print('quitter: last words', 7 * 6); raise SystemExit(3)"],
+        log_path=tmp_path / "quitter.log",
+        ready=lambda: False,
+        ready_timeout_s=10,
+    )
+    started = time.monotonic()
+    with pytest.raises(ProcessFailed) as failed:
+        process.start()
+    assert time.monotonic() - started < 5  # noticed the exit, did not wait for the timeout
+    message = str(failed.value)
+    assert "quitter: last words 42" in message
+    assert "code 3" in message
+    assert str(tmp_path / "quitter.log") in message
+    assert not process.running
+
+
+def test_never_ready_process_is_killed_and_fails(tmp_path: Path) -> None:
+    process = ManagedProcess(
+        name="sleeper",
+        argv=[sys.executable, "-c", "print('sleeper: never ready', 7 * 6, flush=True); import time; time.sleep(300)"],
+        log_path=tmp_path / "sleeper.log",
+        ready=lambda: False,
+        ready_timeout_s=1,
+    )
+    with pytest.raises(ProcessFailed) as failed:
+        process.start()
+    assert "not ready after" in str(failed.value)
+    assert "sleeper: never ready 42" in str(failed.value)
+    assert process.pid is not None and not is_alive(process.pid)
+
+
+def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path) -> None:
+    log = tmp_path / "stubborn.log"
+    process = ManagedProcess(
+        name="stubborn",
+        argv=[
+            sys.executable,
+            "-c",
+            "import signal, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ignoring', 'SIGTERM', flush=True)\n"
+            "time.sleep(300)\n",
+        ],
+        log_path=log,
+        # Not the literal text of the script: the log starts with the command line.
+        ready=lambda: "ignoring SIGTERM" in log.read_text(),
+        ready_timeout_s=10,
+    )
+    process.start()
+    try:
+        pid = process.pid
+        assert pid is not None
+        started = time.monotonic()
+        assert process.terminate(grace_s=1) is True
+        assert 0.9 <= time.monotonic() - started < 5
+        assert not process.running
+        assert not is_alive(pid)
+    finally:
+        process.stop()
+
+
+# --- restate-server ----------------------------------------------------------------------
+
+
+def _listening_sockets(pids: set[int]) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket held by ``pids`` (from /proc/net)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, state, inode = parts[1], parts[3], parts[9]
+            if state != "0A" or inode not in inodes:  # 0A = LISTEN
+                continue
+            address_hex, port_hex = local.split(":")
+            found.append((_address(address_hex, v6), int(port_hex, 16)))
+    return found
+
+
+def _address(hex_address: str, v6: bool) -> str:
+    raw = bytes.fromhex(hex_address)
+    # /proc/net stores each 32-bit word in host (little-endian) order.
+    fixed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET6 if v6 else socket.AF_INET, fixed)
+
+
+def test_restate_server_start_restart_stop(tmp_path: Path) -> None:
+    server = RestateServer(tmp_path / "logs")
+    admin: RestateAdmin | None = None
+    try:
+        server.start()
+        assert server.process is not None and server.base_dir is not None
+        base_dir = server.base_dir
+        assert base_dir.is_dir() and base_dir.name.startswith("restate-")
+        ports = (server.ingress_port, server.admin_port, server.node_port)
+        admin = RestateAdmin(server.admin_url)
+        assert isinstance(admin.query("SELECT id FROM sys_invocation"), list)
+
+        pid = server.process.pid
+        assert pid is not None
+        sockets = _listening_sockets(group_members(pid))
+        listening_ports = {port for _, port in sockets}
+        assert {server.ingress_port, server.admin_port, server.node_port} <= listening_ports, sockets
+        not_loopback = [(a, p) for a, p in sockets if a not in ("127.0.0.1", "::ffff:127.0.0.1")]
+        assert not not_loopback, f"restate-server listens beyond loopback: {not_loopback}"
+
+        server.restart()
+        assert server.process.pid != pid
+        assert not is_alive(pid)
+        assert (server.ingress_port, server.admin_port, server.node_port) == ports
+        assert server.base_dir == base_dir and base_dir.is_dir()
+        assert isinstance(admin.query("SELECT id FROM sys_invocation"), list)
+        new_pid = server.process.pid
+        assert new_pid is not None
+
+        server.stop()
+        assert server.base_dir is None
+        assert not base_dir.exists()
+        assert not is_alive(new_pid)
+        assert all(_refused(port) for port in ports)
+    finally:
+        if admin is not None:
+            admin.close()
+        server.stop()
+
+
+# --- Toxiproxy ---------------------------------------------------------------------------
+
+
+def _timed_get(url: str, timeout: float = 5.0) -> float:
+    started = time.monotonic()
+    response = httpx.get(url, timeout=timeout)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    return elapsed
+
+
+def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, int]) -> None:
+    _, upstream_port = web
+    toxiproxy = ToxiproxyServer(tmp_path / "logs")
+    try:
+        toxiproxy.start()
+        assert toxiproxy.process is not None and toxiproxy.process.pid is not None
+        link = toxiproxy.link("client->web", upstream_port)
+        assert link.listen_port != upstream_port
+        url = f"{link.url}/"
+
+        plain = min(_timed_get(url) for _ in range(3))
+        assert plain < 0.3
+
+        toxic = link.add_toxic("latency", latency=400)
+        slowed = _timed_get(url)
+        assert slowed >= 0.4, f"latency toxic added only {slowed:.3f}s"
+
+        link.remove_toxic(toxic)
+        assert _timed_get(url) < 0.3
+
+        link.cut()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, timeout=2)
+        assert _refused(link.listen_port)
+
+        link.heal()
+        assert _timed_get(url) < 0.3
+
+        sockets = _listening_sockets(group_members(toxiproxy.process.pid))
+        assert {toxiproxy.port, link.listen_port} <= {port for _, port in sockets}, sockets
+        not_loopback = [(a, p) for a, p in sockets if a not in ("127.0.0.1", "::ffff:127.0.0.1")]
+        assert not not_loopback, f"toxiproxy listens beyond loopback: {not_loopback}"
+    finally:
+        toxiproxy.stop()
