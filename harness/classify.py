@@ -28,6 +28,11 @@ CallClass = Literal["committed", "wasted", "duplicate"]
 # Ledger times are float seconds, Restate's are whole milliseconds: an entry appended in
 # the same millisecond as an answer finished counts as after it.
 _CLOCK_SLACK_S = 0.001
+# The fake LLM stamps a call when its handler runs, which under load is a millisecond or
+# two after the agent sent it; Restate has been seen journaling a retried call's own result
+# 1 ms "before" the call's stamp. Progress must precede a repeat by this margin to count.
+# Real duplicates follow a restart or replay, hundreds of milliseconds later.
+_ARRIVAL_SLACK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def classify(
             for earlier in attempts[:i]:
                 if earlier.finished_at is None or earlier.outcome != "ok":
                     continue
-                entry = _progress_between(journal, earlier.finished_at, attempt.arrived_at)
+                entry = _progress_between(journal, earlier.finished_at, attempt.arrived_at - _ARRIVAL_SLACK_S)
                 if entry is not None:
                     repeated_after = (earlier, entry)
                     break

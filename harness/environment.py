@@ -13,7 +13,7 @@ Ctrl-C, stops every process and removes every temp dir.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from .errors import HarnessError
 from .fake_llm import FakeLLM
 from .links import Link, ToxiproxyServer
 from .ports import free_port
-from .process import ManagedProcess, http_ready, tcp_ready
+from .process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
 from .restate import RestateAdmin, RestateIngress, RestateServer
 
 
@@ -77,33 +77,46 @@ class Environment:
 
     def _start(self) -> None:
         logs = self.run_dir / "logs"
-        self.toxiproxy = ToxiproxyServer(logs).start()
+        self.toxiproxy = ToxiproxyServer.from_environment(logs).start()
         self._stack.callback(self.toxiproxy.stop)
 
-        self.restate = RestateServer(logs, extra_env=self.restate_env).start()
+        self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env).start()
         self._stack.callback(self.restate.stop)
-        self.processes["restate"] = self.restate.process  # type: ignore[assignment]
+        if self.restate.process is not None:
+            self.processes["restate"] = self.restate.process
         self.admin = RestateAdmin(self.restate.admin_url)
         self._stack.callback(self.admin.close)
         client_link = self._link("client->restate", self.restate.ingress_port)
         self.ingress = RestateIngress(client_link.url)
         self._stack.callback(self.ingress.close)
 
-        self.llm_port = llm_port = free_port()
-        llm_process = ManagedProcess(
-            name="fake-llm",
-            argv=[sys.executable, "-m", "harness.fake_llm", "--host", "127.0.0.1", "--port", str(llm_port)],
-            log_path=logs / "fake-llm.log",
-            ready=http_ready(f"http://127.0.0.1:{llm_port}/health"),
-            cwd=PROJECT_ROOT,
-        )
-        self._stack.callback(llm_process.stop)
-        llm_process.start()
-        self.processes["llm"] = llm_process
-        self.llm = FakeLLM(f"http://127.0.0.1:{llm_port}")
+        def fake_llm(port: int) -> ManagedProcess:
+            return ManagedProcess(
+                name="fake-llm",
+                argv=[sys.executable, "-m", "harness.fake_llm", "--host", "127.0.0.1", "--port", str(port)],
+                log_path=logs / "fake-llm.log",
+                ready=http_ready(f"http://127.0.0.1:{port}/health"),
+                cwd=PROJECT_ROOT,
+            )
+
+        self.processes["llm"], self.llm_port = self._start_on_free_port(fake_llm)
+        self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
 
         for agent in self.agents:
             self._start_agent(agent, logs)
+
+    def _start_on_free_port(self, make: Callable[[int], ManagedProcess]) -> tuple[ManagedProcess, int]:
+        """Start a process on a fresh port; if another program took the port in between, try another."""
+        for attempt in range(3):
+            port = free_port()
+            process = make(port)
+            self._stack.callback(process.stop)
+            try:
+                return process.start(), port
+            except ProcessFailed as exc:
+                if attempt == 2 or "in use" not in str(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _link(self, name: str, upstream_port: int) -> Link:
         link = self.toxiproxy.link(name, upstream_port)
@@ -111,24 +124,25 @@ class Environment:
         return link
 
     def _start_agent(self, agent: AgentSpec, logs: Path) -> None:
-        port = free_port()
         llm_link = self._link(f"{agent.name}->llm", self.llm_port)
-        process = ManagedProcess(
-            name=agent.name,
-            argv=[part.replace("{port}", str(port)) for part in agent.command],
-            env={
-                "OPENAI_BASE_URL": f"{llm_link.url}/v1",
-                "OPENAI_API_KEY": "fake-key-for-the-harness",
-                "OPENAI_MODEL": self.llm_model,
-                "PYTHONUNBUFFERED": "1",
-                **dict(agent.env),
-            },
-            log_path=logs / f"{agent.name}.log",
-            ready=tcp_ready(port),
-            cwd=agent.cwd,
-        )
-        self._stack.callback(process.stop)
-        process.start()
+
+        def agent_process(port: int) -> ManagedProcess:
+            return ManagedProcess(
+                name=agent.name,
+                argv=[part.replace("{port}", str(port)) for part in agent.command],
+                env={
+                    "OPENAI_BASE_URL": f"{llm_link.url}/v1",
+                    "OPENAI_API_KEY": "fake-key-for-the-harness",
+                    "OPENAI_MODEL": self.llm_model,
+                    "PYTHONUNBUFFERED": "1",
+                    **dict(agent.env),
+                },
+                log_path=logs / f"{agent.name}.log",
+                ready=tcp_ready(port),
+                cwd=agent.cwd,
+            )
+
+        process, port = self._start_on_free_port(agent_process)
         self.processes[agent.name] = process
         deployment_link = self._link(f"restate->{agent.name}", port)
         registered = self.admin.register(deployment_link.url)
@@ -143,6 +157,8 @@ class Environment:
         try:
             return self.processes[target]
         except KeyError:
+            if target == "restate" and self.restate.external:
+                raise HarnessError("restate-server is external (RESTATE_ADMIN_URL): the harness cannot signal it") from None
             raise HarnessError(f"unknown fault target {target!r}; known: {sorted(self.processes)}") from None
 
     def link(self, name: str) -> Link:

@@ -9,6 +9,8 @@ toxic, and it silently ignores error statuses other than 400/404/409 (we check).
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +79,33 @@ class ToxiproxyServer:
     log_dir: Path
     port: int = field(default_factory=free_port)
     process: ManagedProcess | None = field(default=None, init=False)
+    external: bool = False  # a server someone else runs: we only add and remove our own proxies
     links: dict[str, Link] = field(default_factory=dict, init=False)
     client: _ToxiproxyClient = field(default_factory=_ToxiproxyClient, init=False)
+    _prefix: str = field(default_factory=lambda: f"rrh{secrets.token_hex(3)}-", init=False)
+
+    @classmethod
+    def from_environment(cls, log_dir: Path) -> "ToxiproxyServer":
+        """An already-running Toxiproxy on loopback if ``TOXIPROXY_URL`` is set, else our own."""
+        url = os.environ.get("TOXIPROXY_URL")
+        if not url:
+            return cls(log_dir)
+        parsed = httpx.URL(url)
+        if parsed.host not in ("127.0.0.1", "localhost") or parsed.port is None:
+            raise HarnessError(f"TOXIPROXY_URL={url} must be http://127.0.0.1:<port>: links listen on loopback")
+        return cls(log_dir, port=parsed.port, external=True)
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "ToxiproxyServer":
+        if self.external:
+            try:
+                self.version()
+            except httpx.HTTPError as exc:
+                raise HarnessError(f"no Toxiproxy answers at {self.api_url}: {exc}") from None
+            return self
         self.process = ManagedProcess(
             name="toxiproxy",
             argv=[binaries.toxiproxy_server(), "-host", "127.0.0.1", "-port", str(self.port)],
@@ -104,20 +125,25 @@ class ToxiproxyServer:
     def link(self, name: str, upstream_port: int, *, listen_port: int | None = None) -> Link:
         """Create a proxy from a fresh loopback port to ``127.0.0.1:upstream_port``."""
         self.use()
-        port = listen_port or free_port()
         upstream = f"127.0.0.1:{upstream_port}"
-        proxy = self.client.create(upstream=upstream, name=name, listen=f"127.0.0.1:{port}", enabled=True)
-        if not proxy.enabled:
-            raise HarnessError(f"Toxiproxy created {name} disabled")
-        link = Link(name=name, listen_port=port, upstream=upstream, _server=self)
+        for attempt in range(3):
+            port = listen_port or free_port()
+            try:
+                self.client.create(upstream=upstream, name=self._prefix + name, listen=f"127.0.0.1:{port}", enabled=True)
+                break
+            except (KeyError, ValueError):  # toxiproxy-python parses an error body as a proxy
+                if attempt == 2 or listen_port:
+                    raise HarnessError(f"Toxiproxy refused link {name} on 127.0.0.1:{port} (port taken?)") from None
+        link = Link(name=self._prefix + name, listen_port=port, upstream=upstream, _server=self)
         self.links[name] = link
         return link
-
-    def reset(self) -> None:
-        """Re-enable every link and remove every toxic: the state a scenario starts from."""
-        self.use()
-        self.client.reset()
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+        elif self.external:  # leave the user's server as we found it
+            self.use()
+            for link in self.links.values():
+                proxy = self.client.get_proxy(link.name)
+                if proxy is not None:
+                    proxy.destroy()

@@ -76,3 +76,12 @@ def test_an_entry_in_the_same_millisecond_as_the_answer_counts_as_after_it() -> 
                entry(2, "Notification: Run", 0.2), entry(3, "Command: Output", 3.0)]
     calls = [call(1, "route", 0.15, 0.2004), call(2, "route", 2.0, 2.1)]
     assert labels(calls, journal)[2] == "duplicate"
+
+
+def test_a_retry_whose_own_result_is_stamped_just_before_its_arrival_is_not_a_duplicate() -> None:
+    # Seen under load: the paused attempt's answer (call 1) was never journaled; the retry's
+    # own result was journaled 1 ms before the fake LLM's stamp of the retry's arrival.
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask"),
+               entry(2, "Notification: Run", 9.312), entry(3, "Command: Output", 9.315)]
+    calls = [call(1, "ask", 0.148, 0.172), call(2, "ask", 9.313, 9.313)]
+    assert labels(calls, journal) == {1: "wasted", 2: "committed"}
