@@ -6,6 +6,7 @@ workload, a fault schedule and checks; ``run_scenario`` plays it and judges the 
 
 from .checks import (
     AllCompleted,
+    CallTree,
     FailedTerminally,
     NoDuplicateLLMCalls,
     RetriesPlausible,
@@ -23,7 +24,7 @@ from .triggers import After, LLMCallHeld, RetryObserved, RunCompleted
 from .workload import Requests
 
 __all__ = [
-    "After", "AgentSpec", "AllCompleted", "Environment", "FailedTerminally", "FaultRecord", "HarnessError",
+    "After", "AgentSpec", "AllCompleted", "CallTree", "Environment", "FailedTerminally", "FaultRecord", "HarnessError",
     "Kill", "LLMCallHeld", "Latency", "NoDuplicateLLMCalls", "Pause", "Requests", "RetriesPlausible",
     "RetryObserved", "RunCompleted", "RunStepsOnce", "Scenario", "SlowedDown", "ScenarioResult", "Terminate", "Wasted",
     "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks",

@@ -167,3 +167,28 @@ class SlowedDown:
         done = [i.completed_at for i in obs.invocations.values() if i.completed_at is not None]
         took = (max(done) - obs.started_at) if done else 0.0
         return Finding("fault slowed the run", took >= self.seconds, f"took {took:.2f}s, expected ≥ {self.seconds:g}s")
+
+
+@dataclass(frozen=True)
+class CallTree:
+    """Remote routing held together: each caller has exactly one callee invocation per
+    ``Command: Call`` in its journal (none lost, none doubled by a crash while the call was
+    in flight), every callee completed, and the caller answered with its callee's answer."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        problems = []
+        for request in obs.requests:
+            root = request.invocation_id
+            commands = [e for e in obs.journal_of(root) if e.entry_type == "Command: Call"]
+            callees = [r for r in obs.invocation_rows if r.get("invoked_by_id") == root]
+            if not commands:
+                problems.append(f"{root} called no agent")
+            if len(callees) != len(commands):
+                problems.append(f"{root} has {len(callees)} callee invocations for {len(commands)} Call entries")
+            for callee in callees:
+                if callee.get("status") != "completed" or callee.get("completion_result") != "success":
+                    problems.append(f"callee {callee['id']} ({callee.get('target')}) is {callee.get('status')}/{callee.get('completion_result')}")
+            _, answer = obs.outputs.get(root, (0, None))
+            if callees and obs.callee_outputs.get(callees[-1]["id"]) != answer:
+                problems.append(f"{root} answered {answer!r}, its callee {obs.callee_outputs.get(callees[-1]['id'])!r}")
+        return Finding("call tree intact", not problems and bool(obs.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")

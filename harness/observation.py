@@ -19,10 +19,11 @@ class Observation:
     calls: list[LLMCall]
     invocation_rows: list[dict[str, Any]]
     journal_rows: list[dict[str, Any]]
-    outputs: dict[str, tuple[int, Any]]  # invocation id -> (HTTP status, body)
+    outputs: dict[str, tuple[int, Any]]  # root invocation id -> (HTTP status, body)
     faults: list[FaultRecord]
     started_at: float
     max_retry_count: dict[str, int] = field(default_factory=dict)  # sampled while running
+    callee_outputs: dict[str, Any] = field(default_factory=dict)  # callee invocation id -> decoded output
 
     @property
     def invocations(self) -> dict[str, Invocation]:
@@ -38,3 +39,20 @@ class Observation:
 
     def journal_of(self, invocation_id: str) -> list[JournalEntry]:
         return [e for e in self.journal if e.invocation_id == invocation_id]
+
+    def tree_of(self, root_id: str) -> list[str]:
+        """The invocation and every invocation it called, transitively (via ``invoked_by_id``)."""
+        children: dict[str, list[str]] = {}
+        for row in self.invocation_rows:
+            if parent := row.get("invoked_by_id"):
+                children.setdefault(parent, []).append(row["id"])
+        tree, frontier = [root_id], [root_id]
+        while frontier:
+            frontier = [c for p in frontier for c in children.get(p, [])]
+            tree += frontier
+        return tree
+
+    def tree_journal(self, root_id: str) -> list[JournalEntry]:
+        """One request's journal: its own entries and its callees', in time order."""
+        members = set(self.tree_of(root_id))
+        return sorted((e for e in self.journal if e.invocation_id in members), key=lambda e: (e.appended_at, e.index))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -209,6 +210,31 @@ class RestateAdmin:
             return []
         rows = self.query(_select("sys_journal", ids, "id, index, entry_type, name, appended_at, entry_lite_json"))
         return sorted(rows, key=lambda r: (r["id"], int(r["index"])))
+
+    def callees(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The invocations that ``ids`` called (one level of the call tree)."""
+        if not ids:
+            return []
+        quoted = ",".join(f"'{i}'" for i in ids)
+        return self.query(f"SELECT * FROM sys_invocation WHERE invoked_by_id IN ({quoted})")
+
+    def outputs(self, ids: list[str]) -> dict[str, Any]:
+        """Decoded outputs of completed invocations, from their ``Command: Output`` journal
+        entries (the ingress only serves outputs of invocations it started)."""
+        if not ids:
+            return {}
+        quoted = ",".join(f"'{i}'" for i in ids)
+        rows = self.query(
+            f"SELECT id, entry_json FROM sys_journal WHERE entry_type = 'Command: Output' AND id IN ({quoted})"
+        )
+        found: dict[str, Any] = {}
+        for row in rows:
+            try:
+                result = json.loads(row["entry_json"])["Command"]["Output"]["result"]
+                found[row["id"]] = json.loads(bytes(result["Success"])) if "Success" in result else result
+            except (KeyError, ValueError, TypeError):
+                found[row["id"]] = None
+        return found
 
     def kill_invocation(self, invocation_id: str) -> None:
         self._control(invocation_id, "kill")

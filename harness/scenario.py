@@ -45,7 +45,9 @@ class Scenario:
 
     @property
     def agent_label(self) -> str:
-        return "+".join(a.label or a.name for a in self.agents)
+        """The entry agent's label, plus any mutant among the others."""
+        first, *rest = self.agents
+        return "+".join([first.label or first.name] + [a.label for a in rest if a.label.startswith("mutant:")])
 
 
 def standard_checks(answer: str | None) -> tuple[Check, ...]:
@@ -103,9 +105,9 @@ def run_scenario(scenario: Scenario, run_dir: Path) -> ScenarioResult:
 def classify_observation(obs: Observation | None):  # type: ignore[no-untyped-def]
     if obs is None:
         return []
-    journals: dict[str, list] = {}
-    for entry in obs.journal:
-        journals.setdefault(entry.invocation_id, []).append(entry)
+    # A call tree shares the request's token, so an LLM call is judged against the whole
+    # tree's journal: progress anywhere in it was driven by the answers before it.
+    journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
     return classify(obs.calls, journals, {r.token: r.invocation_id for r in obs.requests})
 
 
@@ -141,7 +143,8 @@ def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
     deadline = time.monotonic() + deadline_s
     while True:
         rows = ctx.env.admin.invocations(ids)
-        for row in rows:
+        # Callees retry on their own (a remote agent's fault): sample their retries too.
+        for row in rows + ctx.env.admin.callees(ids):
             count = int(row.get("retry_count") or 0)
             ctx.max_retry_count[row["id"]] = max(ctx.max_retry_count.get(row["id"], 0), count)
         if len(rows) == len(ids) and all(r.get("status") == "completed" for r in rows):
@@ -153,15 +156,21 @@ def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
 
 
 def _observe(ctx: RunContext) -> Observation:
-    ids = ctx.workload.invocation_ids
+    roots = ctx.workload.invocation_ids
     env = ctx.env
-    outputs = {i: env.ingress.output(i) for i in ids}
+    rows = env.admin.invocations(roots)
+    callees = env.admin.callees(roots)
+    while callees:  # call trees of any depth
+        rows += callees
+        callees = env.admin.callees([r["id"] for r in callees])
+    ids = [r["id"] for r in rows]
     return Observation(
         requests=ctx.workload.requests,
         calls=list(env.llm.calls),
-        invocation_rows=env.admin.invocations(ids),
+        invocation_rows=rows,
         journal_rows=env.admin.journal(ids),
-        outputs=outputs,
+        outputs={i: env.ingress.output(i) for i in roots},
+        callee_outputs=env.admin.outputs([i for i in ids if i not in set(roots)]),
         faults=ctx.faults,
         started_at=ctx.started_at,
         max_retry_count=dict(ctx.max_retry_count),

@@ -2,9 +2,9 @@
 
 from harness.scenario import Scenario
 
-from . import local_router
+from . import local_router, remote_router
 
-CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS,)
+CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS, *remote_router.SCENARIOS)
 
 
 def by_name(name: str) -> Scenario:

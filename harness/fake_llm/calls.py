@@ -26,6 +26,7 @@ class LLMCall:
     request: dict[str, Any]
     response: Any
     usage: dict[str, int] | None
+    api: str = "chat"  # which endpoint: "chat" (/v1/chat/completions) or "responses" (/v1/responses)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:
@@ -35,6 +36,12 @@ class LLMCall:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
+        """The request's messages; for a Responses API call, its `input` items (a string input as one user message)."""
+        if self.api == "responses":
+            items = self.request.get("input")
+            if isinstance(items, str):
+                return [{"role": "user", "content": items}]
+            return list(items or [])
         return list(self.request.get("messages") or [])
 
     def describe(self) -> str:

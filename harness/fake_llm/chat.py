@@ -2,7 +2,8 @@
 
 Everything the fake needs to know about a request (its texts, its correlation token,
 its fingerprint, a token-count estimate) is worked out once, here, so that rule
-matching and the ledger agree on what the request said.
+matching and the ledger agree on what the request said. A Responses API request is
+parsed into the same view by `harness.fake_llm.responses.parse_request` (`api="responses"`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+Api = Literal["chat", "responses"]
 
 DEFAULT_TOKEN_PATTERN = r"rrh-[0-9a-f]{12}"
 DEFAULT_MODEL = "fake-model"
@@ -19,7 +22,11 @@ DEFAULT_MODEL = "fake-model"
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """The parts of a chat-completions request body that rules and the ledger look at."""
+    """The parts of an LLM request body that rules and the ledger look at.
+
+    `api` says which endpoint it came to: "chat" (`/v1/chat/completions`) or
+    "responses" (`/v1/responses`); the answer is shaped for that endpoint.
+    """
 
     body: dict[str, Any]
     model: str | None
@@ -29,6 +36,7 @@ class ChatRequest:
     stream: bool
     token: str | None
     fingerprint: str
+    api: Api = "chat"
 
     @classmethod
     def parse(cls, body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatRequest:
@@ -42,7 +50,7 @@ class ChatRequest:
             for text in message_texts(message)
         )
         model = body.get("model")
-        found = next((m.group(0) for text in texts if (m := token_pattern.search(text))), None)
+        found = find_token(texts, token_pattern)
         return cls(
             body=body,
             model=model if isinstance(model, str) else None,
@@ -84,12 +92,21 @@ def message_texts(message: Any) -> list[str]:
     return texts
 
 
+def find_token(texts: tuple[str, ...], token_pattern: re.Pattern[str]) -> str | None:
+    """The first correlation token in the texts, in order."""
+    return next((m.group(0) for text in texts if (m := token_pattern.search(text))), None)
+
+
 def fingerprint(body: dict[str, Any]) -> str:
     """First 16 hex chars of sha256 over the canonical JSON of model, messages and tools.
 
     Identical requests get identical fingerprints, so retries of one logical call group together.
     """
-    core = {"model": body.get("model"), "messages": body.get("messages"), "tools": body.get("tools")}
+    return digest({"model": body.get("model"), "messages": body.get("messages"), "tools": body.get("tools")})
+
+
+def digest(core: dict[str, Any]) -> str:
+    """First 16 hex chars of sha256 over the canonical JSON of `core`."""
     canonical = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

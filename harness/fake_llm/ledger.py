@@ -1,7 +1,8 @@
 """The call ledger: one entry per LLM request the fake received, in arrival order.
 
 The checker reads it after a run to tell which LLM calls were repeated (same
-`fingerprint`), which were cut off (`disconnected_at`), and when each answer actually
+`fingerprint`), which were cut off (`disconnected_at`: the client left, outcome
+"disconnected", or a `stream_cut` rule dropped the connection, outcome "cut"), and when each answer actually
 left the fake (`finished_at`, taken after the last byte was handed to the server) so it
 can be compared with the timestamps in Restate's journal.
 """
@@ -13,9 +14,9 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from harness.fake_llm.chat import ChatRequest
+from harness.fake_llm.chat import Api, ChatRequest
 
-Outcome = Literal["ok", "error", "malformed", "disconnected", "pending"]
+Outcome = Literal["ok", "error", "malformed", "cut", "disconnected", "pending"]
 
 
 @dataclass(kw_only=True)
@@ -38,6 +39,7 @@ class LedgerEntry:
     request: dict[str, Any]
     response: Any = None
     usage: dict[str, int] | None = None
+    api: Api = "chat"
     release_signal: asyncio.Event = field(
         default_factory=asyncio.Event, repr=False, compare=False, metadata={"json": False}
     )
@@ -55,6 +57,13 @@ class LedgerEntry:
         """The client went away before the answer was complete."""
         self.held = False
         self.outcome = "disconnected"
+        if self.disconnected_at is None:
+            self.disconnected_at = time.time()
+
+    def mark_cut(self) -> None:
+        """The fake dropped the connection on purpose, part-way through the answer (`stream_cut`)."""
+        self.held = False
+        self.outcome = "cut"
         if self.disconnected_at is None:
             self.disconnected_at = time.time()
 
@@ -85,6 +94,7 @@ class Ledger:
             model=request.model,
             stream=request.stream,
             request=request.body,
+            api=request.api,
         )
         self._entries.append(entry)
         return entry

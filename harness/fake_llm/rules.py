@@ -15,6 +15,8 @@ from typing import Any, Literal
 from harness.fake_llm.chat import ChatRequest
 
 DEFAULT_REPLY = "OK."
+# What a cut answer would have said, had it not been cut: several words, so a stream has several chunks.
+DEFAULT_CUT_TEXT = "This answer is cut off before it ends, so the client never sees all of it."
 
 
 # --- match -------------------------------------------------------------------------------
@@ -105,7 +107,26 @@ class Hang:
     type: Literal["hang"] = field(default="hang", init=False)
 
 
-Action = Reply | ToolCall | Failure | Malformed | Hang
+@dataclass(frozen=True)
+class StreamCut:
+    """Start answering `content`, then drop the connection before the answer is complete.
+
+    A streamed request gets `after_chunks` server-sent events (never the terminating one:
+    `[DONE]` for chat completions, `response.completed` for the Responses API), a
+    non-streamed one the headers and the first half of the body; then the connection closes.
+    The ledger records the call as outcome "cut".
+    """
+
+    after_chunks: int = 2
+    content: str = DEFAULT_CUT_TEXT
+    type: Literal["stream_cut"] = field(default="stream_cut", init=False)
+
+    def __post_init__(self) -> None:
+        if self.after_chunks < 0:
+            raise ValueError(f"after_chunks must be >= 0, got {self.after_chunks}")
+
+
+Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut
 
 
 def tool_call(name: str, arguments: Mapping[str, Any] | None = None) -> ToolCall:
@@ -121,6 +142,8 @@ def action_to_json(action: Action) -> dict[str, Any]:
         data.update(name=action.name, arguments=dict(action.arguments))
     elif isinstance(action, Failure):
         data.update(status=action.status, retry_after=action.retry_after, message=action.message)
+    elif isinstance(action, StreamCut):
+        data.update(after_chunks=action.after_chunks, content=action.content)
     return data
 
 
@@ -146,8 +169,13 @@ def action_from_json(data: Any) -> Action:
     if kind == "hang":
         _only(data, {"type"}, "hang action")
         return Hang()
+    if kind == "stream_cut":
+        _only(data, {"type", "after_chunks", "content"}, "stream_cut action")
+        _optional(data, "after_chunks", int)
+        _optional(data, "content", str)
+        return StreamCut(**{name: data[name] for name in ("after_chunks", "content") if data.get(name) is not None})
     raise ValueError(
-        f"action type must be one of reply, tool_call, error, malformed, hang; got {kind!r}"
+        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut; got {kind!r}"
     )
 
 

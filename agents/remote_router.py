@@ -1,0 +1,30 @@
+"""The reference remote router (``RemoteAgentRouter.answer``): the routing decision is a
+journaled LLM step, and the chosen specialist is a separate service (``{Agent}.run``),
+called durably through Restate, possibly in another language."""
+
+from __future__ import annotations
+
+import json
+
+import restate
+
+from .local_router import LLM_STEP
+from .specialists import SPECIALISTS, choose_specialist, unknown_agent_answer
+
+router = restate.Service("RemoteAgentRouter")
+
+
+@router.handler()
+async def answer(ctx: restate.Context, question: str) -> str:
+    decision = await ctx.run_typed("route", choose_specialist, LLM_STEP, question=question)
+    agent = decision["agent"]
+    if agent is None:
+        return decision["answer"] or ""
+    if agent not in SPECIALISTS:
+        return unknown_agent_answer(agent)
+    # generic_call returns the callee's raw JSON: decode it, or the answer is JSON-encoded twice.
+    raw = await ctx.generic_call(agent, "run", arg=json.dumps(question).encode())
+    return str(json.loads(raw))
+
+
+app = restate.app(services=[router])

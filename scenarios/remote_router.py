@@ -1,0 +1,80 @@
+"""Scenarios for the remote router (``RemoteAgentRouter.answer``): the routing decision
+is a journaled LLM step in the router, and the specialist is its own service and process
+(``billing`` here), called through Restate. LLM call 1 is routing (in the router), call 2
+the billing agent's answer."""
+
+from __future__ import annotations
+
+from harness.checks import CallTree, RetriesPlausible, SlowedDown, Wasted
+from harness.faults import Kill, Latency, Partition, ResetPeer
+from harness.scenario import Scenario, standard_checks
+from harness.triggers import After, LLMCallHeld
+from harness.workload import Requests
+
+from .agents import REMOTE_AGENTS
+from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
+
+ASK = Requests("RemoteAgentRouter", "answer", BILLING_QUESTION, n=1, expected_answer=BILLING_ANSWER)
+CHECKS = (*standard_checks(BILLING_ANSWER), CallTree())
+
+
+def remote(name: str, description: str, *, hold: bool, faults: tuple, checks: tuple, tags: tuple) -> Scenario:  # type: ignore[type-arg]
+    return Scenario(
+        name=name,
+        description=description,
+        agents=REMOTE_AGENTS,
+        script=billing_conversation(hold_answer=hold),
+        workload=ASK,
+        faults=faults,
+        checks=(*CHECKS, *checks),
+        tags=("remote", *tags),
+    )
+
+
+SCENARIOS = (
+    remote(
+        "remote-baseline",
+        "No fault: the router routes to BillingAgent through Restate; one callee, two LLM calls.",
+        hold=False, faults=(), checks=(Wasted(exactly=0), RetriesPlausible(at_most=0)), tags=("baseline",),
+    ),
+    remote(
+        "kill-remote-agent-mid-call",
+        "SIGKILL the billing agent while its LLM answer is held, restart it: the callee retries its "
+        "step, the router is untouched.",
+        hold=True, faults=(Kill("billing", when=LLMCallHeld(2)),), checks=(Wasted(exactly=1),), tags=("process", "kill"),
+    ),
+    remote(
+        "kill-router-while-remote-call-in-flight",
+        "SIGKILL the router while BillingAgent.run is in flight (its LLM answer held), restart it: the "
+        "router replays and attaches to the same callee; nothing is called twice.",
+        hold=True, faults=(Kill("router", when=LLMCallHeld(2)),), checks=(Wasted(exactly=0),), tags=("process", "kill"),
+    ),
+    remote(
+        "partition-restate-to-agent",
+        "Cut the Restate→billing link while the agent's LLM answer is held, heal after 1 s: the answer "
+        "cannot be journaled, so the step is retried once after the heal.",
+        hold=True, faults=(Partition("restate->billing", when=LLMCallHeld(2), heal=After(1.0)),),
+        checks=(Wasted(exactly=1), RetriesPlausible(at_least=1)), tags=("link", "partition"),
+    ),
+    remote(
+        "latency-on-agent-link",
+        "300 ms latency both ways on Restate→billing for the whole run: slower, nothing wasted.",
+        hold=False,
+        faults=(Latency("restate->billing", latency_ms=300), Latency("restate->billing", latency_ms=300, stream="upstream")),
+        checks=(Wasted(exactly=0), SlowedDown(0.6)), tags=("link", "latency"),
+    ),
+    remote(
+        "reset-peer-on-agent-link",
+        "TCP resets on Restate→billing while the agent's LLM answer is held, healed after 0.5 s: the "
+        "step is retried once after the heal.",
+        hold=True, faults=(ResetPeer("restate->billing", when=LLMCallHeld(2), heal=After(0.5)),),
+        checks=(Wasted(exactly=1), RetriesPlausible(at_least=1)), tags=("link", "reset_peer"),
+    ),
+    remote(
+        "kill-restate-server-mid-call-tree",
+        "SIGKILL restate-server while the billing agent's LLM answer is held (router waiting on the "
+        "callee), restart on the same data dir: the tree resumes, the callee's step is retried once.",
+        hold=True, faults=(Kill("restate", when=LLMCallHeld(2), heal=After(0.5)),), checks=(Wasted(exactly=1),),
+        tags=("server", "kill"),
+    ),
+)
