@@ -25,11 +25,11 @@ def _select(names: list[str]) -> list[Scenario]:
 
     if not names:
         return list(CATALOGUE)
-    known = {s.name: s for s in CATALOGUE}
+    known = {s.name for s in CATALOGUE}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise HarnessError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(known)}")
-    return [known[n] for n in names]
+        raise HarnessError(f"unknown scenario {', '.join(unknown)}; `python -m harness list` shows them")
+    return [s for s in CATALOGUE if s.name in names]
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -42,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
     run_dir = out_root / run_id
-    meta = {"run_id": run_id, "versions": versions.collect(), "started_at": time.time()}
+    meta: dict[str, object] = {"run_id": run_id, "started_at": time.time()}
     results: list[ScenarioResult] = []
     try:
+        meta["versions"] = versions.collect()
         for scenario in scenarios:
             print(f"{scenario.name} [{scenario.agent_label}] ...", end=" ", flush=True)
             result = run_scenario(scenario, run_dir)

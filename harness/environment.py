@@ -53,6 +53,7 @@ class Environment:
     agents: Sequence[AgentSpec]
     run_dir: Path
     llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 2.0  # the agents' LLM client timeout: a hung LLM costs this much
     restate_env: dict[str, str] = field(default_factory=dict)
     restate: RestateServer = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
@@ -77,11 +78,15 @@ class Environment:
 
     def _start(self) -> None:
         logs = self.run_dir / "logs"
-        self.toxiproxy = ToxiproxyServer.from_environment(logs).start()
+        # Stop callbacks go on the stack before each start, so that a failed or interrupted
+        # start-up still tears down what it had begun (a temp dir, a half-ready server).
+        self.toxiproxy = ToxiproxyServer.from_environment(logs)
         self._stack.callback(self.toxiproxy.stop)
+        self.toxiproxy.start()
 
-        self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env).start()
+        self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env)
         self._stack.callback(self.restate.stop)
+        self.restate.start()
         if self.restate.process is not None:
             self.processes["restate"] = self.restate.process
         self.admin = RestateAdmin(self.restate.admin_url)
@@ -134,6 +139,7 @@ class Environment:
                     "OPENAI_BASE_URL": f"{llm_link.url}/v1",
                     "OPENAI_API_KEY": "fake-key-for-the-harness",
                     "OPENAI_MODEL": self.llm_model,
+                    "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                     "PYTHONUNBUFFERED": "1",
                     **dict(agent.env),
                 },

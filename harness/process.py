@@ -79,6 +79,7 @@ class ManagedProcess:
     ready_timeout_s: float = 20.0
     _popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _paused: bool = field(default=False, init=False)
+    _reaped: bool = field(default=False, init=False)
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> "ManagedProcess":
@@ -104,6 +105,7 @@ class ManagedProcess:
         finally:
             log.close()
         self._paused = False
+        self._reaped = False
         cleanup.register_group(self._popen.pid)
         self._wait_until_ready()
         return self
@@ -141,7 +143,7 @@ class ManagedProcess:
 
     # --- faults ------------------------------------------------------------------------
     def _signal(self, sig: signal.Signals) -> None:
-        if self._popen is None:
+        if self._popen is None or self._reaped:
             raise HarnessError(f"{self.name} is not running")
         try:
             os.killpg(self._popen.pid, sig)
@@ -150,8 +152,8 @@ class ManagedProcess:
 
     def kill(self) -> None:
         """SIGKILL to the whole group: a crash, with no chance to flush anything."""
-        if self._popen is None:
-            return
+        if self._popen is None or self._reaped:
+            return  # never signal a group id that may since have been reused
         self._signal(signal.SIGCONT)
         self._signal(signal.SIGKILL)
         self._reap()
@@ -159,7 +161,7 @@ class ManagedProcess:
     def terminate(self, grace_s: float = 3.0) -> bool:
         """SIGTERM to the group; SIGKILL after ``grace_s``. Returns True if it had to escalate
         (a Python Restate app ignores SIGTERM once it has served a request)."""
-        if self._popen is None:
+        if self._popen is None or self._reaped:
             return False
         self._signal(signal.SIGTERM)
         try:
@@ -198,6 +200,7 @@ class ManagedProcess:
             pass
         cleanup.forget_group(pgid)
         self._paused = False
+        self._reaped = True
 
     def log_tail(self, lines: int = 30) -> str:
         try:

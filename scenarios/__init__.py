@@ -2,9 +2,9 @@
 
 from harness.scenario import Scenario
 
-from . import local_router, remote_router
+from . import llm_faults, local_router, remote_router
 
-CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS, *remote_router.SCENARIOS)
+CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS, *remote_router.SCENARIOS, *llm_faults.SCENARIOS)
 
 
 def by_name(name: str) -> Scenario:

@@ -1,8 +1,9 @@
-"""A scripted fake of an OpenAI-compatible LLM server, with a call ledger.
+"""A scripted fake of an OpenAI-compatible LLM server (chat completions and the Responses
+API), with a call ledger.
 
 The harness runs it as its own process (`python -m harness.fake_llm --port N`), scripts
 it with `FakeLLM(...).on(...)...`, and afterwards reads which LLM calls were made,
-repeated (same fingerprint), held, released or cut off.
+repeated (same fingerprint), held, released, cut off by the client or cut by a rule.
 """
 
 from harness.fake_llm.app import create_app
@@ -11,6 +12,7 @@ from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 from harness.fake_llm.client import FakeLLM, FakeLLMError, RuleBuilder
 from harness.fake_llm.ledger import Ledger, LedgerEntry
 from harness.fake_llm.rules import (
+    DEFAULT_CUT_TEXT,
     DEFAULT_REPLY,
     Action,
     Failure,
@@ -19,11 +21,13 @@ from harness.fake_llm.rules import (
     Match,
     Reply,
     Rule,
+    StreamCut,
     ToolCall,
     tool_call,
 )
 
 __all__ = [
+    "DEFAULT_CUT_TEXT",
     "DEFAULT_REPLY",
     "DEFAULT_TOKEN_PATTERN",
     "Action",
@@ -40,6 +44,7 @@ __all__ = [
     "Reply",
     "Rule",
     "RuleBuilder",
+    "StreamCut",
     "ToolCall",
     "create_app",
     "tool_call",

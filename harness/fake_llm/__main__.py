@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 
 import uvicorn
@@ -12,6 +13,14 @@ from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 
 # Held and hanging calls never finish on their own; don't let them block shutdown for long.
 GRACEFUL_SHUTDOWN_S = 1
+
+
+class _QuietCuts(logging.Filter):
+    """A `stream_cut` rule ends a response on purpose without completing it; uvicorn would
+    log each one as an error. The ledger records them (outcome "cut") instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing response."
 
 
 def _pattern(value: str) -> str:
@@ -33,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         help=f"regex of the correlation token to find in request messages; default {DEFAULT_TOKEN_PATTERN}",
     )
     args = parser.parse_args(argv)
+    logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
     uvicorn.run(
         create_app(token_pattern=args.token_pattern),
         host=args.host,

@@ -1,13 +1,15 @@
-"""The fake LLM server: an OpenAI-compatible chat-completions endpoint answering by rules,
-plus a JSON control API (`/_fake/...`) through which the harness scripts it and reads
+"""The fake LLM server: OpenAI-compatible chat-completions and Responses endpoints answering
+by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`) through which the harness scripts it and reads
 its call ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,10 +19,22 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
+from harness.fake_llm import responses
 from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, error_body, sse
-from harness.fake_llm.delivery import Answer, client_left
+from harness.fake_llm.delivery import Answer, CutResponse, client_left
 from harness.fake_llm.ledger import Ledger, LedgerEntry
-from harness.fake_llm.rules import DEFAULT_REPLY, Failure, Hang, Malformed, Reply, Rule, RuleBook
+from harness.fake_llm.responses import sse_event
+from harness.fake_llm.rules import (
+    DEFAULT_REPLY,
+    Failure,
+    Hang,
+    Malformed,
+    Reply,
+    Rule,
+    RuleBook,
+    StreamCut,
+    ToolCall,
+)
 
 MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
 
@@ -42,7 +56,8 @@ def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/chat/completions", ChatCompletions(state), methods=["POST"]),
+            Route("/v1/chat/completions", LLMEndpoint(state, CHAT), methods=["POST"]),
+            Route("/v1/responses", LLMEndpoint(state, RESPONSES), methods=["POST"]),
             Route("/_fake/rules", control.list_rules, methods=["GET"]),
             Route("/_fake/rules", control.replace_rules, methods=["PUT"]),
             Route("/_fake/rules", control.add_rule, methods=["POST"]),
@@ -66,14 +81,47 @@ async def models(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data})
 
 
-# --- chat completions --------------------------------------------------------------------
+# --- chat completions and responses --------------------------------------------------------
 
 
-class ChatCompletions:
-    """`POST /v1/chat/completions`. A raw ASGI endpoint, so it can watch its own `send`."""
+@dataclass(frozen=True)
+class Wire:
+    """How one OpenAI endpoint reads requests and shapes answers; rules, ledger and delivery are shared."""
 
-    def __init__(self, state: FakeState) -> None:
+    parse: Callable[[dict[str, Any], re.Pattern[str]], ChatRequest]
+    body: Callable[[ChatRequest, int, Reply | ToolCall], dict[str, Any]]
+    events: Callable[[ChatRequest, dict[str, Any]], list[bytes]]  # the whole stream, terminator last
+    malformed_stream: bytes
+
+
+def _chat_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
+    return [sse(chunk) for chunk in chunks(body, include_usage=chat.wants_usage_chunk)] + [sse("[DONE]")]
+
+
+def _responses_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
+    return [sse_event(event) for event in responses.events(body)]
+
+
+CHAT = Wire(
+    parse=ChatRequest.parse,
+    body=completion,
+    events=_chat_events,
+    malformed_stream=b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]"),
+)
+RESPONSES = Wire(
+    parse=responses.parse_request,
+    body=responses.response_body,
+    events=_responses_events,
+    malformed_stream=b"event: response.created\ndata: " + MALFORMED_BODY + b"\n\n",
+)
+
+
+class LLMEndpoint:
+    """`POST /v1/chat/completions` or `POST /v1/responses`. A raw ASGI endpoint, so it can watch its own `send`."""
+
+    def __init__(self, state: FakeState, wire: Wire) -> None:
         self.state = state
+        self.wire = wire
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -87,11 +135,11 @@ class ChatCompletions:
             message = "fake LLM: the request body must be a JSON object"
             await JSONResponse(error_body(400, message), 400)(scope, receive, send)
             return
-        chat = ChatRequest.parse(body, self.state.token_pattern)
+        chat = self.wire.parse(body, self.state.token_pattern)
         entry = self.state.ledger.open(chat)
         picked = self.state.rules.pick(chat)
         entry.rule_index = picked.index
-        answer = prepare(chat, entry.id, picked.rule)
+        answer = prepare(chat, entry.id, picked.rule, self.wire)
         if await wait_before_answering(request, entry, picked.rule, stream=chat.stream):
             entry.mark_disconnected()
             return
@@ -109,7 +157,7 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
     return False
 
 
-def prepare(chat: ChatRequest, call_id: int, rule: Rule) -> Answer:
+def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
     """Compute the answer a rule gives. A released hang answers with the default reply."""
     action = rule.action
     if isinstance(action, Hang):
@@ -120,26 +168,34 @@ def prepare(chat: ChatRequest, call_id: int, rule: Rule) -> Answer:
         return Answer(JSONResponse(body, action.status, headers), "error", body)
     if isinstance(action, Malformed):
         if chat.stream:
-            broken = b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]")
-            return Answer(Response(broken, media_type="text/event-stream"), "malformed")
+            return Answer(Response(wire.malformed_stream, media_type="text/event-stream"), "malformed")
         return Answer(Response(MALFORMED_BODY, media_type="application/json"), "malformed")
-    body = completion(chat, call_id, action)
+    if isinstance(action, StreamCut):
+        body = wire.body(chat, call_id, Reply(action.content))
+        if chat.stream:
+            events = wire.events(chat, body)
+            sent = events[: min(action.after_chunks, len(events) - 1)]  # never the terminating event
+            cut = CutResponse(sent, "text/event-stream", first_token_delay_s=rule.first_token_delay_s)
+        else:
+            whole = json.dumps(body).encode()
+            cut = CutResponse([whole[: len(whole) // 2]], "application/json", content_length=len(whole))
+        return Answer(cut, "cut")
+    body = wire.body(chat, call_id, action)
     response: Response
     if chat.stream:
-        events = stream_events(body, chat.wants_usage_chunk, rule.first_token_delay_s)
+        events = stream_events(wire.events(chat, body), rule.first_token_delay_s)
         response = StreamingResponse(events, media_type="text/event-stream")
     else:
         response = JSONResponse(body)
     return Answer(response, "ok", body, body["usage"])
 
 
-async def stream_events(body: dict[str, Any], include_usage: bool, first_token_delay_s: float) -> AsyncIterator[bytes]:
+async def stream_events(events: list[bytes], first_token_delay_s: float) -> AsyncIterator[bytes]:
     """The server-sent events of a streamed answer; headers go out before the first-token delay."""
     if first_token_delay_s > 0:
         await asyncio.sleep(first_token_delay_s)
-    for chunk in chunks(body, include_usage=include_usage):
-        yield sse(chunk)
-    yield sse("[DONE]")
+    for event in events:
+        yield event
 
 
 def _seconds(value: float) -> str:

@@ -17,7 +17,18 @@ import httpx
 
 from harness.errors import HarnessError
 from harness.fake_llm.calls import Calls, LLMCall
-from harness.fake_llm.rules import Action, Failure, Hang, Malformed, Match, Reply, Rule, ToolCall
+from harness.fake_llm.rules import (
+    DEFAULT_CUT_TEXT,
+    Action,
+    Failure,
+    Hang,
+    Malformed,
+    Match,
+    Reply,
+    Rule,
+    StreamCut,
+    ToolCall,
+)
 
 
 class FakeLLMError(HarnessError):
@@ -206,6 +217,16 @@ class RuleBuilder:
     def malformed(self, *, times: int | None = None) -> Rule:
         """Answer 200 with a body that is not valid JSON."""
         return self._post(Malformed(), times)
+
+    def cut_stream(
+        self, after_chunks: int = 2, *, content: str = DEFAULT_CUT_TEXT, times: int | None = None
+    ) -> Rule:
+        """Start answering, then drop the connection (ledger outcome "cut").
+
+        Streamed: `after_chunks` events, never the terminating one (`[DONE]`,
+        `response.completed`). Not streamed: the headers and half the body.
+        """
+        return self._post(StreamCut(after_chunks, content), times)
 
     def hang(self, *, times: int | None = None) -> Rule:
         """Never answer, until released (then with the default reply) or the client gives up."""

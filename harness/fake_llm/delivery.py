@@ -8,6 +8,7 @@ answer was computed, because the checker compares it with Restate's journal time
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,43 @@ async def client_left(
                 pass
 
 
+class CutResponse(Response):
+    """Send the headers and `parts`, then stop without the last body message.
+
+    The server (uvicorn) then closes the connection, so the client sees a body that ends
+    early: a stream without its terminating event, or a JSON body shorter than its
+    `Content-Length`. `cut` tells whether it got that far (False if the client left first).
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[bytes],
+        media_type: str,
+        *,
+        content_length: int | None = None,
+        first_token_delay_s: float = 0.0,
+    ) -> None:
+        self.parts = list(parts)
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.body = b""
+        headers = [(b"content-type", media_type.encode("latin-1"))]
+        if content_length is not None:
+            headers.append((b"content-length", str(content_length).encode("latin-1")))
+        self.raw_headers = headers
+        self.first_token_delay_s = first_token_delay_s
+        self.cut = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if self.first_token_delay_s > 0 and await client_left(Request(scope, receive), seconds=self.first_token_delay_s):
+            return
+        for part in self.parts:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        self.cut = True
+
+
 @dataclass
 class Answer:
     """A computed answer: the response to send, and what the ledger should say once it is sent."""
@@ -59,8 +97,8 @@ class Answer:
     async def send(self, entry: LedgerEntry, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the response, noting its status and, after the last byte, `finished_at`.
 
-        If the response stops before its last body message (the client left mid-stream),
-        the entry is marked disconnected instead.
+        If the response stops before its last body message, the entry is marked cut (a
+        `CutResponse` that did its job) or disconnected (the client left mid-stream).
         """
         finished = False
 
@@ -76,5 +114,9 @@ class Answer:
         try:
             await self.response(scope, receive, send_and_record)
         finally:
-            if not finished:
+            if finished:
+                pass
+            elif isinstance(self.response, CutResponse) and self.response.cut:
+                entry.mark_cut()
+            else:
                 entry.mark_disconnected()

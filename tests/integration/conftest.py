@@ -70,6 +70,13 @@ def proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[2])
 
 
+def parent_pid(pid: int) -> int | None:
+    raw = _read(f"/proc/{pid}/stat")
+    if raw is None:
+        return None
+    return int(raw.decode(errors="replace").rpartition(")")[2].split()[1])
+
+
 def is_alive(pid: int) -> bool:
     """True if ``pid`` exists and is not a zombie."""
     stat = proc_stat(pid)
@@ -152,6 +159,17 @@ class Leftovers:
         candidates = all_pids() - self.pids_before - {own or -1}
         return [p for p in harness_processes(candidates) if has_mark(p.pid, self.mark)]
 
+    def unsettled(self) -> set[int]:
+        """New live user processes whose command line is still empty. ``Popen`` returns as
+        soon as ``exec`` closed its close-on-exec pipe, which is *before* the kernel sets up
+        the new argv: for that instant ``/proc/<pid>/cmdline`` reads empty. Such a process
+        can't be judged yet (kernel threads, children of kthreadd, have no cmdline ever)."""
+        return {
+            pid
+            for pid in all_pids() - self.pids_before
+            if cmdline(pid) == "" and is_alive(pid) and parent_pid(pid) not in (0, 2, None)
+        }
+
     def marked(self, pattern: str) -> list[Proc]:
         """Live processes started by this test whose command line contains ``pattern``."""
         return [
@@ -162,7 +180,7 @@ class Leftovers:
 
     def assert_no_processes_left(self, timeout_s: float = GONE_WITHIN_S) -> None:
         deadline = time.monotonic() + timeout_s
-        while (left := self.new_processes()) and time.monotonic() < deadline:
+        while ((left := self.new_processes()) or self.unsettled()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not left, "harness processes left behind:\n" + "\n".join(map(str, left))
 
