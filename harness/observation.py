@@ -24,6 +24,7 @@ class Observation:
     started_at: float
     max_retry_count: dict[str, int] = field(default_factory=dict)  # sampled while running
     callee_outputs: dict[str, Any] = field(default_factory=dict)  # callee invocation id -> decoded output
+    statuses_seen: dict[str, list[str]] = field(default_factory=dict)  # sampled while running
 
     @property
     def invocations(self) -> dict[str, Invocation]:

@@ -36,6 +36,10 @@ class ScenarioResult:
     duration_s: float = 0.0
     environment_ready_s: float | None = None
     log_tails: dict[str, str] = field(default_factory=dict)
+    stuck: list[dict[str, Any]] = field(default_factory=list)  # not done by the deadline: rows and journal
+    always_replay: bool = False
+    seed: int | None = None
+    schedule: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +71,11 @@ def judge(
         for f in obs.faults
     ]
     result.recovery_s = _recovery(obs)
+    result.stuck = [
+        {"invocation": row, "journal": [r for r in obs.journal_rows if r["id"] == row["id"]]}
+        for row in obs.invocation_rows
+        if row.get("status") != "completed"
+    ]
     result.calls = [
         {
             "id": c.call.id,

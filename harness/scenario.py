@@ -5,6 +5,8 @@ plays the schedule on its triggers, waits for the invocations, observes, and jud
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -38,6 +40,14 @@ class Scenario:
     expect_failure: bool = False
     deadline_s: float = 60.0
     trigger_timeout_s: float = 20.0
+    seed: int | None = None  # set when the fault schedule was drawn at random
+    schedule_for_seed: Callable[[int], tuple[Fault, ...]] | None = None
+
+    def with_seed(self, seed: int) -> "Scenario":
+        """The scenario with its random fault schedule drawn from ``seed``."""
+        if self.schedule_for_seed is None:
+            return self
+        return replace(self, seed=seed, faults=self.schedule_for_seed(seed))
 
     def with_agents(self, *agents: AgentSpec) -> "Scenario":
         """The same scenario against other agents, e.g. a mutant or a user's own."""
@@ -64,30 +74,37 @@ class RunContext:
     started_at: float
     faults: list[FaultRecord] = field(default_factory=list)
     max_retry_count: dict[str, int] = field(default_factory=dict)
+    statuses_seen: dict[str, set[str]] = field(default_factory=dict)
 
 
-def run_scenario(scenario: Scenario, run_dir: Path) -> ScenarioResult:
+def run_scenario(scenario: Scenario, run_dir: Path, *, always_replay: bool = False) -> ScenarioResult:
     """Run one scenario in its own environment. Never raises for a scenario's own failure:
-    errors become an ``unknown`` verdict with the message and log tails."""
+    errors become an ``unknown`` verdict with the message and log tails.
+
+    ``always_replay`` sets Restate's inactivity timeout to 0, so every await suspends and
+    every resumption replays the journal: non-determinism shows up as a journal mismatch."""
     scenario_dir = run_dir / scenario.name
     started = time.time()
     errors: list[str] = []
     obs: Observation | None = None
     log_tails: dict[str, str] = {}
     try:
-        with Environment(scenario.agents, scenario_dir) as env:
+        with Environment(scenario.agents, scenario_dir, always_replay=always_replay) as env:
             ready_s = time.time() - started
             scenario.script(env.llm)
             ctx = RunContext(env, WorkloadRecord(), time.time())
+            sender = _Sender(scenario.workload, ctx)
             try:
-                ctx.workload.requests = scenario.workload.send(env.ingress)
+                sender.start()
                 _play_faults(scenario, ctx)
+                sender.join()
                 _wait_for_invocations(ctx, scenario.deadline_s)
             except (TriggerTimeout, HarnessError) as exc:
                 errors.append(str(exc))
             finally:
                 env.llm.release_all()
                 _heal_everything(scenario, ctx, errors)
+                threading.Thread.join(sender, 30)  # after an error: let the sender finish quietly
             obs = _observe(ctx)
             log_tails = {name: p.log_tail(40) for name, p in env.processes.items()}
     except HarnessError as exc:
@@ -95,11 +112,37 @@ def run_scenario(scenario: Scenario, run_dir: Path) -> ScenarioResult:
     except Exception as exc:  # a harness bug: keep the other scenarios' results
         errors.append(f"harness error: {exc!r}\n{traceback.format_exc(limit=5)}")
     result = judge(scenario, obs, classify_observation(obs), errors)
+    result.always_replay = always_replay
+    result.seed, result.schedule = scenario.seed, [_describe(f) for f in scenario.faults]
+    if result.stuck:
+        scenario_dir.mkdir(parents=True, exist_ok=True)
+        (scenario_dir / "stuck.json").write_text(json.dumps(result.stuck, indent=2, default=str))
     result.duration_s = round(time.time() - started, 3)
     result.log_tails = log_tails if result.verdict != "pass" else {}
     if obs is not None:
         result.environment_ready_s = round(ready_s, 3)
     return result
+
+
+class _Sender(threading.Thread):
+    """Sends the workload while the nemesis plays faults; keeps the first error."""
+
+    def __init__(self, workload: Requests, ctx: RunContext) -> None:
+        super().__init__(name="workload", daemon=True)
+        self.workload, self.ctx, self.error = workload, ctx, None  # type: ignore[var-annotated]
+
+    def run(self) -> None:
+        try:
+            self.workload.send(self.ctx.env.ingress, into=self.ctx.workload.requests)
+        except Exception as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if isinstance(self.error, HarnessError):
+            raise self.error
+        if self.error is not None:
+            raise HarnessError(f"sending the workload failed: {self.error!r}")
 
 
 def classify_observation(obs: Observation | None):  # type: ignore[no-untyped-def]
@@ -109,6 +152,11 @@ def classify_observation(obs: Observation | None):  # type: ignore[no-untyped-de
     # tree's journal: progress anywhere in it was driven by the answers before it.
     journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
     return classify(obs.calls, journals, {r.token: r.invocation_id for r in obs.requests})
+
+
+def _describe(fault: Fault) -> str:
+    heal = fault.heal.describe() if fault.heal is not None else "the end of the run"
+    return f"{fault.kind} {fault.target} when {fault.when.describe()}, healed {heal}"
 
 
 def _play_faults(scenario: Scenario, ctx: RunContext) -> None:
@@ -147,6 +195,7 @@ def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
         for row in rows + ctx.env.admin.callees(ids):
             count = int(row.get("retry_count") or 0)
             ctx.max_retry_count[row["id"]] = max(ctx.max_retry_count.get(row["id"], 0), count)
+            ctx.statuses_seen.setdefault(row["id"], set()).add(row.get("status", "?"))
         if len(rows) == len(ids) and all(r.get("status") == "completed" for r in rows):
             return
         if time.monotonic() > deadline:
@@ -174,6 +223,7 @@ def _observe(ctx: RunContext) -> Observation:
         faults=ctx.faults,
         started_at=ctx.started_at,
         max_retry_count=dict(ctx.max_retry_count),
+        statuses_seen={k: sorted(v) for k, v in ctx.statuses_seen.items()},
     )
 
 

@@ -8,7 +8,10 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from .restate import RestateIngress
+import httpx
+
+from .errors import HarnessError
+from .restate import RestateIngress, Sent
 
 TOKEN_PREFIX = "rrh-"
 
@@ -31,28 +34,46 @@ class Request:
 
 @dataclass(frozen=True)
 class Requests:
-    """Send ``n`` requests to ``service.handler``. ``question`` may contain ``{token}``;
-    otherwise the token is appended, in brackets."""
+    """Send ``n`` requests to ``service.handler``, spread evenly over ``spread_s`` seconds.
+    ``question`` may contain ``{token}``; otherwise the token is appended, in brackets.
+
+    A send that fails (the ingress is down, or its link is cut) is retried with the same
+    idempotency key, so it creates at most one invocation."""
 
     service: str
     handler: str
     question: str
     n: int = 1
-    expected_answer: str | None = None
+    spread_s: float = 0.0
+    retry_for_s: float = 30.0
 
     def render(self, token: str) -> str:
         if "{token}" in self.question:
             return self.question.replace("{token}", token)
         return f"{self.question} [{token}]"
 
-    def send(self, ingress: RestateIngress) -> list[Request]:
-        sent: list[Request] = []
-        for _ in range(self.n):
+    def send(self, ingress: RestateIngress, into: list[Request] | None = None) -> list[Request]:
+        """Send every request; each accepted one is appended to ``into`` as soon as it is."""
+        sent: list[Request] = [] if into is None else into
+        start = time.monotonic()
+        for i in range(self.n):
+            if self.spread_s:
+                time.sleep(max(0.0, start + i * self.spread_s / self.n - time.monotonic()))
             token = new_token()
             question = self.render(token)
-            accepted = ingress.send(self.service, self.handler, question, idempotency_key=token)
+            accepted = self._send_one(ingress, question, token)
             sent.append(Request(token, question, accepted.invocation_id, token, time.time()))
         return sent
+
+    def _send_one(self, ingress: RestateIngress, question: str, token: str) -> Sent:
+        deadline = time.monotonic() + self.retry_for_s
+        while True:
+            try:
+                return ingress.send(self.service, self.handler, question, idempotency_key=token)
+            except (HarnessError, httpx.HTTPError) as exc:
+                if time.monotonic() > deadline:
+                    raise HarnessError(f"the ingress did not accept a request for {self.retry_for_s:.0f}s: {exc}") from None
+                time.sleep(0.1)
 
 
 @dataclass

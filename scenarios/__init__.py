@@ -2,9 +2,14 @@
 
 from harness.scenario import Scenario
 
-from . import llm_faults, local_router, remote_router
+from . import llm_faults, local_router, random_schedules, remote_router
 
-CATALOGUE: tuple[Scenario, ...] = (*local_router.SCENARIOS, *remote_router.SCENARIOS, *llm_faults.SCENARIOS)
+CATALOGUE: tuple[Scenario, ...] = (
+    *local_router.SCENARIOS,
+    *remote_router.SCENARIOS,
+    *llm_faults.SCENARIOS,
+    *random_schedules.SCENARIOS,
+)
 
 
 def by_name(name: str) -> Scenario:

@@ -13,7 +13,7 @@ from harness.workload import Requests
 from .agents import LOCAL_ROUTER
 from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
 
-ASK = Requests("AgentRouter", "answer", BILLING_QUESTION, n=1, expected_answer=BILLING_ANSWER)
+ASK = Requests("AgentRouter", "answer", BILLING_QUESTION, n=1)
 CHECKS = standard_checks(BILLING_ANSWER)
 
 BASELINE = Scenario(

@@ -12,21 +12,29 @@ from harness.triggers import After, LLMCallHeld
 from harness.workload import Requests
 
 from .agents import REMOTE_AGENTS
-from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
+from .llm_scripts import (
+    BILLING_ANSWER,
+    BILLING_QUESTION,
+    PRODUCT_ANSWER,
+    PRODUCT_QUESTION,
+    billing_conversation,
+    product_conversation,
+)
 
-ASK = Requests("RemoteAgentRouter", "answer", BILLING_QUESTION, n=1, expected_answer=BILLING_ANSWER)
-CHECKS = (*standard_checks(BILLING_ANSWER), CallTree())
 
-
-def remote(name: str, description: str, *, hold: bool, faults: tuple, checks: tuple, tags: tuple) -> Scenario:  # type: ignore[type-arg]
+def remote(name: str, description: str, *, hold: bool, faults: tuple, checks: tuple, tags: tuple,  # type: ignore[type-arg]
+           product: bool = False) -> Scenario:
+    """A remote-routing scenario; ``product`` routes to the TypeScript ProductAgent instead of billing."""
+    question, answer = (PRODUCT_QUESTION, PRODUCT_ANSWER) if product else (BILLING_QUESTION, BILLING_ANSWER)
+    script = (product_conversation if product else billing_conversation)(hold_answer=hold)
     return Scenario(
         name=name,
         description=description,
         agents=REMOTE_AGENTS,
-        script=billing_conversation(hold_answer=hold),
-        workload=ASK,
+        script=script,
+        workload=Requests("RemoteAgentRouter", "answer", question, n=1),
         faults=faults,
-        checks=(*CHECKS, *checks),
+        checks=(*standard_checks(answer), CallTree(), *checks),
         tags=("remote", *tags),
     )
 
@@ -42,6 +50,19 @@ SCENARIOS = (
         "SIGKILL the billing agent while its LLM answer is held, restart it: the callee retries its "
         "step, the router is untouched.",
         hold=True, faults=(Kill("billing", when=LLMCallHeld(2)),), checks=(Wasted(exactly=1),), tags=("process", "kill"),
+    ),
+    remote(
+        "remote-baseline-typescript-agent",
+        "No fault: the router routes to the TypeScript ProductAgent (Restate TS SDK + Vercel AI SDK).",
+        hold=False, faults=(), checks=(Wasted(exactly=0), RetriesPlausible(at_most=0)), tags=("baseline", "typescript"),
+        product=True,
+    ),
+    remote(
+        "kill-typescript-agent-mid-call",
+        "SIGKILL the TypeScript ProductAgent while its LLM answer is held, restart it: its step is "
+        "retried once, the Python router is untouched.",
+        hold=True, faults=(Kill("product", when=LLMCallHeld(2)),), checks=(Wasted(exactly=1),),
+        tags=("process", "kill", "typescript"), product=True,
     ),
     remote(
         "kill-router-while-remote-call-in-flight",

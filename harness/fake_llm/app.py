@@ -1,6 +1,6 @@
 """The fake LLM server: OpenAI-compatible chat-completions and Responses endpoints answering
-by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`) through which the harness scripts it and reads
-its call ledger.
+by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`)
+through which the harness scripts it and reads its call ledger.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
 from harness.fake_llm import responses
+from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
 from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, error_body, sse
 from harness.fake_llm.delivery import Answer, CutResponse, client_left
 from harness.fake_llm.ledger import Ledger, LedgerEntry

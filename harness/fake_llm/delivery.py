@@ -114,9 +114,8 @@ class Answer:
         try:
             await self.response(scope, receive, send_and_record)
         finally:
-            if finished:
-                pass
-            elif isinstance(self.response, CutResponse) and self.response.cut:
-                entry.mark_cut()
-            else:
-                entry.mark_disconnected()
+            if not finished:
+                if isinstance(self.response, CutResponse) and self.response.cut:
+                    entry.mark_cut()
+                else:
+                    entry.mark_disconnected()

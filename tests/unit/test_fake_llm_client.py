@@ -12,7 +12,16 @@ import httpx
 import pytest
 import respx
 
-from harness.fake_llm import FakeLLM, FakeLLMError, LedgerEntry, LLMCall, Rule, tool_call
+from harness.fake_llm import (
+    DEFAULT_CUT_TEXT,
+    FakeLLM,
+    FakeLLMError,
+    LedgerEntry,
+    LLMCall,
+    Rule,
+    StreamCut,
+    tool_call,
+)
 
 BASE = "http://127.0.0.1:9999"
 
@@ -52,6 +61,7 @@ def entry(call_id: int, **overrides: Any) -> dict[str, Any]:
         "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
         "response": None,
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "api": "chat",
     }
     return data | overrides
 
@@ -109,6 +119,25 @@ def test_fail_malformed_and_hang(mock: respx.MockRouter, llm: FakeLLM) -> None:
     assert (hang["match"], hang["action"], hang["times"]) == ({"system_contains": "slow"}, {"type": "hang"}, 1)
 
 
+def test_cut_stream_and_server_errors(mock: respx.MockRouter, llm: FakeLLM) -> None:
+    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+
+    llm.on(contains="export").first_token_delay(0.2).cut_stream(after_chunks=3, times=2)
+    llm.on(model="gpt-4o-mini").cut_stream()
+    llm.on(contains="refund").fail(503, retry_after=2.5, times=1)
+    llm.on().fail(500, times=4)
+
+    cut, default_cut, unavailable, broken = posted_rules(route)
+    assert cut["match"] == {"contains": "export"}
+    assert cut["action"] == {"type": "stream_cut", "after_chunks": 3, "content": DEFAULT_CUT_TEXT}
+    assert (cut["times"], cut["first_token_delay_s"]) == (2, 0.2)
+    assert (default_cut["action"]["after_chunks"], default_cut["times"]) == (2, None)
+    assert unavailable["action"] == {"type": "error", "status": 503, "retry_after": 2.5, "message": None}
+    assert unavailable["times"] == 1
+    assert (broken["match"], broken["action"]["status"], broken["times"]) == ({}, 500, 4)
+    assert Rule.from_json(cut).action == StreamCut(3)
+
+
 def test_a_builder_can_be_reused_without_its_chains_leaking(mock: respx.MockRouter, llm: FakeLLM) -> None:
     route = mock.post("/_fake/rules").respond(201, json={"index": 0})
     billing = llm.on(system_contains="billing")
@@ -141,19 +170,22 @@ def test_calls_are_parsed_into_llm_calls(mock: respx.MockRouter, llm: FakeLLM) -
             entry(2, token="rrh-aaaaaaaaaaaa", fingerprint="f1"),
             entry(3, token="rrh-bbbbbbbbbbbb", fingerprint="f2", held=True, outcome="pending", status=None),
             entry(4, fingerprint="f3", some_future_field=True),
+            entry(5, fingerprint="f4", api="responses", outcome="cut", request={"model": "m", "input": "hi"}),
         ],
     )
 
     calls = llm.calls
 
-    assert [call.id for call in calls] == [1, 2, 3, 4]
-    assert isinstance(calls.last, LLMCall) and calls.last.id == 4
+    assert [call.id for call in calls] == [1, 2, 3, 4, 5]
+    assert isinstance(calls.last, LLMCall) and calls.last.id == 5
     assert [call.id for call in calls.held] == [3]
     assert [call.id for call in calls.for_token("rrh-aaaaaaaaaaaa")] == [1, 2]
     groups = calls.by_fingerprint()
-    assert list(groups) == ["f1", "f2", "f3"]
+    assert list(groups) == ["f1", "f2", "f3", "f4"]
     assert [call.id for call in groups["f1"]] == [1, 2]
     assert calls[0].messages == [{"role": "user", "content": "hi"}]
+    assert (calls[0].api, calls.last.api, calls.last.outcome) == ("chat", "responses", "cut")
+    assert calls.last.messages == [{"role": "user", "content": "hi"}]
     with pytest.raises(AttributeError):
         calls[0].held = True  # type: ignore[misc]
 

@@ -1,0 +1,40 @@
+"""Random fault schedules and soak runs: many concurrent requests under a seeded random
+schedule of process, link and LLM faults. Every request must be accounted for."""
+
+from __future__ import annotations
+
+from harness.checks import AllCompleted, CallTree, NoDuplicateLLMCalls, RunStepsOnce, WastedExplainedByFaults
+from harness.schedule import random_schedule
+from harness.scenario import Scenario
+from harness.workload import Requests
+
+from .agents import LOCAL_ROUTER, REMOTE_AGENTS
+from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
+
+DEFAULT_SEED = 20261125
+
+
+def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults: int = 4) -> Scenario:
+    """``n`` requests to the ``local`` or ``remote`` router, sent over the length of a random
+    schedule of ``faults`` windows (about 1.3 s each), so that faults meet requests in flight."""
+    remote = router == "remote"
+    processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
+    links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
+    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults())
+    return Scenario(
+        name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
+        description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "
+        "(process, link and LLM faults). Every request must complete, with no duplicate LLM call.",
+        agents=REMOTE_AGENTS if remote else (LOCAL_ROUTER,),
+        script=billing_conversation(),
+        workload=Requests(
+            "RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n, spread_s=1.3 * faults
+        ),
+        checks=(*checks, CallTree()) if remote else checks,
+        tags=(router, "random", "soak" if n > 50 else "schedule"),
+        deadline_s=120.0 + n * 0.2,
+        schedule_for_seed=lambda s: random_schedule(s, processes=processes, links=links, faults=faults),
+    ).with_seed(seed)
+
+
+SCENARIOS = (random_faults("local"), random_faults("remote"))
