@@ -67,12 +67,15 @@ async def choose_specialist(question: str) -> Decision:
 
 
 async def ask_specialist(agent: str, question: str) -> str:
-    """LLM call 2: answer the question with the specialist's system prompt."""
-    completion = await _client().chat.completions.create(
+    """LLM call 2: answer the question with the specialist's system prompt. The answer is
+    streamed, as chat agents do, so a stream cut midway is a fault this step can meet."""
+    stream = await _client().chat.completions.create(
         model=_model(),
         messages=[{"role": "system", "content": SPECIALISTS[agent]}, {"role": "user", "content": question}],
+        stream=True,
     )
-    return completion.choices[0].message.content or ""
+    parts = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+    return "".join(parts)
 
 
 def unknown_agent_answer(agent: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 
-from .fake_llm import FakeLLM, Failure, Hang, Malformed, Match, Reply, Rule, ToolCall
+from .fake_llm import FakeLLM, Failure, Hang, Malformed, Match, Reply, Rule, StreamCut, ToolCall
 from .triggers import After, Trigger
 
 if TYPE_CHECKING:
@@ -362,3 +362,15 @@ class LLMUnknownTool(_LLMFault):
         return self.match.rule(ToolCall(self.agent, {}), self.times)
 
 
+
+
+@dataclass(frozen=True)
+class LLMStreamCut(_LLMFault):
+    """The answer starts, then the connection drops midway (a streamed answer loses its end,
+    a plain one half its body)."""
+
+    kind: ClassVar[str] = "llm_stream_cut"
+    after_chunks: int = 2
+
+    def rule(self) -> Rule:
+        return self.match.rule(StreamCut(self.after_chunks), self.times)

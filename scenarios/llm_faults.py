@@ -13,6 +13,7 @@ from harness.faults import (
     LLMRateLimited,
     LLMServerError,
     LLMSlowFirstToken,
+    LLMStreamCut,
     LLMUnknownTool,
 )
 from harness.scenario import Scenario, standard_checks
@@ -77,6 +78,12 @@ SCENARIOS = (
         "The specialist's answer starts only after 1.5 s, within the client's timeout: slower, nothing wasted.",
         faults=(LLMSlowFirstToken(match=SPECIALIST, answer=BILLING_ANSWER, delay_s=1.5),),
         checks=(Wasted(exactly=0), SlowedDown(1.5)),
+    ),
+    *both_routers(
+        "llm-stream-cut",
+        "The specialist's answer is cut off midway: the SDK raises, the step is retried once.",
+        faults=(LLMStreamCut(match=SPECIALIST),),
+        checks=(Wasted(exactly=1),),
     ),
     *both_routers(
         "llm-malformed-json",
