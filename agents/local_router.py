@@ -23,6 +23,7 @@ _RETRIES = dict(
 )
 LLM_STEP = RunOptions[Decision](**_RETRIES)  # type: ignore[arg-type]
 ANSWER_STEP = RunOptions[str](**_RETRIES)  # type: ignore[arg-type]
+REFUND_STEP = RunOptions[str](**_RETRIES)  # type: ignore[arg-type]
 
 router = restate.Service("AgentRouter")
 

@@ -9,6 +9,8 @@ from .checks import (
     CallTree,
     FailedTerminally,
     NoDuplicateLLMCalls,
+    NoDuplicateSideEffects,
+    NoJournalMismatch,
     RetriesPlausible,
     RunStepsOnce,
     SlowedDown,
@@ -25,7 +27,7 @@ from .workload import Requests
 
 __all__ = [
     "After", "AgentSpec", "AllCompleted", "CallTree", "Environment", "FailedTerminally", "FaultRecord", "HarnessError",
-    "Kill", "LLMCallHeld", "Latency", "NoDuplicateLLMCalls", "Pause", "Requests", "RetriesPlausible",
+    "Kill", "LLMCallHeld", "Latency", "NoDuplicateLLMCalls", "NoDuplicateSideEffects", "NoJournalMismatch", "Pause", "Requests", "RetriesPlausible",
     "RetryObserved", "RunCompleted", "RunStepsOnce", "Scenario", "SlowedDown", "ScenarioResult", "Terminate", "Wasted",
     "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks",
 ]

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .classify import ClassifiedCall
+from .classify import ClassifiedCall, classify_observed
 from .observation import Observation
 
 
@@ -192,3 +192,39 @@ class CallTree:
             if callees and obs.callee_outputs.get(callees[-1]["id"]) != answer:
                 problems.append(f"{root} answered {answer!r}, its callee {obs.callee_outputs.get(callees[-1]['id'])!r}")
         return Finding("call tree intact", not problems and bool(obs.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
+
+
+@dataclass(frozen=True)
+class NoDuplicateSideEffects:
+    """No side effect (a call to a stub such as the refunds API) was repeated after it had
+    driven journaled progress: the same rules as for LLM calls, on the stubs' ledgers."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        effects = classify_observed(obs.side_effect_calls, obs)
+        dups = [c for c in effects if c.label == "duplicate"]
+        if not effects:
+            return Finding("no duplicate side effects", False, "no side effect was made: nothing to judge")
+        return Finding(
+            "no duplicate side effects",
+            not dups,
+            f"{len(effects)} side effect(s), {len(dups)} duplicate(s)" + "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3]),
+        )
+
+
+@dataclass(frozen=True)
+class NoJournalMismatch:
+    """Restate never reported a journal mismatch (RT0016): the handler replayed
+    deterministically. Non-determinism outside ``ctx.run`` shows up here on replay."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        mismatches = {
+            inv: failure
+            for inv, failures in obs.failures_seen.items()
+            for failure in failures
+            if "RT0016" in failure or "mismatch" in failure.lower()
+        }
+        return Finding(
+            "no journal mismatch",
+            not mismatches,
+            "deterministic replay" if not mismatches else "; ".join(f"{i}: {f[:200]}" for i, f in list(mismatches.items())[:3]),
+        )

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from .fake_llm import LLMCall
 from .journal import JournalEntry
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .observation import Observation
 
 CallClass = Literal["committed", "wasted", "duplicate"]
 
@@ -35,13 +39,42 @@ _CLOCK_SLACK_S = 0.001
 _ARRIVAL_SLACK_S = 0.05
 
 
+class LedgerCall(Protocol):
+    """A recorded call to an outside service: an LLM call, or a side effect on a stub."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def arrived_at(self) -> float: ...
+    @property
+    def finished_at(self) -> float | None: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def disconnected_at(self) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class ClassifiedCall:
-    call: LLMCall
+    call: LedgerCall
     invocation_id: str | None
     attempt: int  # 1-based within its logical call
     label: CallClass
     reason: str
+
+
+def classify_observed(calls: "Sequence[LedgerCall]", obs: "Observation") -> list[ClassifiedCall]:
+    """Classify calls against each request's journal. A call tree shares the request's
+    token, so a call is judged against the whole tree's journal: progress anywhere in it
+    was driven by the answers before it."""
+    journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
+    return classify(calls, journals, {r.token: r.invocation_id for r in obs.requests})
 
 
 def _progress_between(journal: list[JournalEntry], start: float, end: float) -> JournalEntry | None:
@@ -52,10 +85,10 @@ def _progress_between(journal: list[JournalEntry], start: float, end: float) -> 
 
 
 def classify(
-    calls: list[LLMCall], journals: dict[str, list[JournalEntry]], invocation_of: dict[str, str]
+    calls: "Sequence[LedgerCall]", journals: dict[str, list[JournalEntry]], invocation_of: dict[str, str]
 ) -> list[ClassifiedCall]:
     """``journals`` maps invocation id to its entries; ``invocation_of`` maps token to invocation id."""
-    groups: dict[tuple[str | None, str], list[LLMCall]] = defaultdict(list)
+    groups: dict[tuple[str | None, str], list[LedgerCall]] = defaultdict(list)
     for call in sorted(calls, key=lambda c: (c.arrived_at, c.id)):
         groups[(call.token, call.fingerprint)].append(call)
 

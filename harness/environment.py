@@ -38,12 +38,15 @@ class AgentSpec:
     env: tuple[tuple[str, str], ...] = ()
     cwd: Path = PROJECT_ROOT
     label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
+    side_effects: tuple[str, ...] = ()  # external stubs it calls, e.g. ("refunds",): REFUNDS_URL is set
 
 
-def python_app(name: str, app: str, services: Sequence[str] = (), *, label: str = "") -> AgentSpec:
+def python_app(
+    name: str, app: str, services: Sequence[str] = (), *, label: str = "", side_effects: Sequence[str] = ()
+) -> AgentSpec:
     """A Restate app served by ``agents.serve`` (hypercorn, in-process, loopback)."""
     command = (sys.executable, "-m", "agents.serve", app, "--port", "{port}")
-    return AgentSpec(name, command, tuple(services), label=label)
+    return AgentSpec(name, command, tuple(services), label=label, side_effects=tuple(side_effects))
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Environment:
     admin: RestateAdmin = field(init=False)
     ingress: RestateIngress = field(init=False)
     llm_port: int = field(default=0, init=False)
+    refunds_port: int | None = field(default=None, init=False)  # the refunds stub, when an agent needs it
     processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
     links: dict[str, Link] = field(default_factory=dict, init=False)
     _stack: ExitStack = field(default_factory=ExitStack, init=False)
@@ -109,6 +113,19 @@ class Environment:
         self.processes["llm"], self.llm_port = self._start_on_free_port(fake_llm)
         self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
 
+        if any("refunds" in a.side_effects for a in self.agents):
+
+            def refunds_stub(port: int) -> ManagedProcess:
+                return ManagedProcess(
+                    name="refunds",
+                    argv=[sys.executable, "-m", "harness.stubs.refunds", "--port", str(port)],
+                    log_path=logs / "refunds.log",
+                    ready=http_ready(f"http://127.0.0.1:{port}/health"),
+                    cwd=PROJECT_ROOT,
+                )
+
+            self.processes["refunds"], self.refunds_port = self._start_on_free_port(refunds_stub)
+
         for agent in self.agents:
             self._start_agent(agent, logs)
 
@@ -132,6 +149,9 @@ class Environment:
 
     def _start_agent(self, agent: AgentSpec, logs: Path) -> None:
         llm_link = self._link(f"{agent.name}->llm", self.llm_port)
+        stubs = {}
+        if "refunds" in agent.side_effects and self.refunds_port is not None:
+            stubs["REFUNDS_URL"] = self._link(f"{agent.name}->refunds", self.refunds_port).url
 
         def agent_process(port: int) -> ManagedProcess:
             return ManagedProcess(
@@ -143,6 +163,7 @@ class Environment:
                     "OPENAI_MODEL": self.llm_model,
                     "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                     "PYTHONUNBUFFERED": "1",
+                    **stubs,
                     **dict(agent.env),
                 },
                 log_path=logs / f"{agent.name}.log",
@@ -154,7 +175,7 @@ class Environment:
         self.processes[agent.name] = process
         deployment_link = self._link(f"restate->{agent.name}", port)
         registered = self.admin.register(deployment_link.url)
-        found = {s["name"] for s in registered.get("services", [])}
+        found = {service["name"] for service in registered.get("services", [])}
         missing = set(agent.services) - found
         if missing:
             raise HarnessError(

@@ -9,6 +9,7 @@ from typing import Any
 
 from .fake_llm import LLMCall
 from .faults import FaultRecord
+from .stubs.refunds import SideEffectCall
 from .journal import Invocation, JournalEntry, RunStep, entries, run_steps
 from .workload import Request
 
@@ -25,6 +26,8 @@ class Observation:
     max_retry_count: dict[str, int] = field(default_factory=dict)  # sampled while running
     callee_outputs: dict[str, Any] = field(default_factory=dict)  # callee invocation id -> decoded output
     statuses_seen: dict[str, list[str]] = field(default_factory=dict)  # sampled while running
+    failures_seen: dict[str, list[str]] = field(default_factory=dict)  # "code: message", sampled while running
+    side_effect_calls: list[SideEffectCall] = field(default_factory=list)  # from the stubs' ledgers
 
     @property
     def invocations(self) -> dict[str, Invocation]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .checks import Finding
-from .classify import ClassifiedCall
+from .classify import ClassifiedCall, classify_observed
 from .observation import Observation
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class ScenarioResult:
     tags: list[str] = field(default_factory=list)
     invocations: dict[str, int] = field(default_factory=lambda: {"sent": 0, "completed": 0, "failed": 0})
     llm_calls: dict[str, int] = field(default_factory=lambda: {"committed": 0, "wasted": 0, "duplicate": 0})
+    side_effects: dict[str, int] = field(default_factory=dict)  # the same classes, for stub calls
     recovery_s: float | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
@@ -60,6 +61,9 @@ def judge(
     result.invocations = {"sent": len(obs.requests), "completed": len(completed), "failed": len(failed)}
     for label in ("committed", "wasted", "duplicate"):
         result.llm_calls[label] = sum(1 for c in calls if c.label == label)
+    if obs.side_effect_calls:
+        effects = classify_observed(obs.side_effect_calls, obs)
+        result.side_effects = {label: sum(1 for c in effects if c.label == label) for label in ("committed", "wasted", "duplicate")}
     result.faults = [
         {
             "kind": f.kind,

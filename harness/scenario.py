@@ -13,8 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .checks import AllCompleted, Check, Finding, NoDuplicateLLMCalls, RunStepsOnce, WastedExplainedByFaults
-from .classify import classify
+from .checks import (
+    AllCompleted,
+    Check,
+    Finding,
+    NoDuplicateLLMCalls,
+    NoJournalMismatch,
+    RunStepsOnce,
+    WastedExplainedByFaults,
+)
+from .classify import ClassifiedCall, classify_observed
 from .environment import AgentSpec, Environment
 from .errors import HarnessError
 from .fake_llm import FakeLLM
@@ -22,6 +30,7 @@ from .faults import Fault, FaultRecord
 from .observation import Observation
 from .results import ScenarioResult, judge
 from .triggers import TriggerTimeout
+from .stubs import refunds
 from .workload import Requests, WorkloadRecord
 
 LLMScript = Callable[[FakeLLM], None]
@@ -62,7 +71,7 @@ class Scenario:
 
 def standard_checks(answer: str | None) -> tuple[Check, ...]:
     """What every recovering scenario asserts, before its own expectations."""
-    return (AllCompleted(answer), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults())
+    return (AllCompleted(answer), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
 
 
 @dataclass
@@ -75,6 +84,7 @@ class RunContext:
     faults: list[FaultRecord] = field(default_factory=list)
     max_retry_count: dict[str, int] = field(default_factory=dict)
     statuses_seen: dict[str, set[str]] = field(default_factory=dict)
+    failures_seen: dict[str, set[str]] = field(default_factory=dict)
 
 
 def run_scenario(scenario: Scenario, run_dir: Path, *, always_replay: bool = False) -> ScenarioResult:
@@ -145,13 +155,8 @@ class _Sender(threading.Thread):
             raise HarnessError(f"sending the workload failed: {self.error!r}")
 
 
-def classify_observation(obs: Observation | None):  # type: ignore[no-untyped-def]
-    if obs is None:
-        return []
-    # A call tree shares the request's token, so an LLM call is judged against the whole
-    # tree's journal: progress anywhere in it was driven by the answers before it.
-    journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
-    return classify(obs.calls, journals, {r.token: r.invocation_id for r in obs.requests})
+def classify_observation(obs: Observation | None) -> list[ClassifiedCall]:
+    return classify_observed(obs.calls, obs) if obs is not None else []
 
 
 def _describe(fault: Fault) -> str:
@@ -196,6 +201,9 @@ def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
             count = int(row.get("retry_count") or 0)
             ctx.max_retry_count[row["id"]] = max(ctx.max_retry_count.get(row["id"], 0), count)
             ctx.statuses_seen.setdefault(row["id"], set()).add(row.get("status", "?"))
+            if failure := row.get("last_failure"):
+                code = row.get("last_failure_error_code", "")
+                ctx.failures_seen.setdefault(row["id"], set()).add(f"{code}: {failure[:300]}")
         if len(rows) == len(ids) and all(r.get("status") == "completed" for r in rows):
             return
         if time.monotonic() > deadline:
@@ -224,6 +232,8 @@ def _observe(ctx: RunContext) -> Observation:
         started_at=ctx.started_at,
         max_retry_count=dict(ctx.max_retry_count),
         statuses_seen={k: sorted(v) for k, v in ctx.statuses_seen.items()},
+        failures_seen={k: sorted(v) for k, v in ctx.failures_seen.items()},
+        side_effect_calls=refunds.ledger(f"http://127.0.0.1:{env.refunds_port}") if env.refunds_port else [],
     )
 
 

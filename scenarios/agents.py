@@ -11,7 +11,7 @@ UNJOURNALED_ROUTING_MUTANT = python_app(
 )
 
 REMOTE_ROUTER = python_app("router", "agents.remote_router:app", ["RemoteAgentRouter"], label="remote-router")
-BILLING_AGENT = python_app("billing", "agents.remote_specialists:billing_app", ["BillingAgent"])
+BILLING_AGENT = python_app("billing", "agents.remote_specialists:billing_app", ["BillingAgent"], side_effects=["refunds"])
 ACCOUNT_AGENT = python_app("account", "agents.remote_specialists:account_app", ["AccountAgent"])
 PRODUCT_AGENT_TS = AgentSpec(
     "product",
@@ -22,3 +22,9 @@ PRODUCT_AGENT_TS = AgentSpec(
 )
 
 REMOTE_AGENTS = (REMOTE_ROUTER, BILLING_AGENT, ACCOUNT_AGENT, PRODUCT_AGENT_TS)
+
+REFUND_OUTSIDE_RUN_MUTANT = python_app(
+    "billing", "agents.mutants.refund_outside_run:app", ["BillingAgent"],
+    label="mutant:refund-outside-run", side_effects=["refunds"],
+)
+RANDOM_ROUTING_MUTANT = python_app("router", "agents.mutants.random_routing:app", ["AgentRouter"], label="mutant:random-routing")

@@ -3,7 +3,15 @@ schedule of process, link and LLM faults. Every request must be accounted for.""
 
 from __future__ import annotations
 
-from harness.checks import AllCompleted, CallTree, NoDuplicateLLMCalls, RunStepsOnce, WastedExplainedByFaults
+from harness.checks import (
+    AllCompleted,
+    CallTree,
+    NoDuplicateLLMCalls,
+    NoDuplicateSideEffects,
+    NoJournalMismatch,
+    RunStepsOnce,
+    WastedExplainedByFaults,
+)
 from harness.schedule import random_schedule
 from harness.scenario import Scenario
 from harness.workload import Requests
@@ -20,7 +28,7 @@ def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults:
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
-    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults())
+    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
     return Scenario(
         name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
         description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "
@@ -30,7 +38,7 @@ def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults:
         workload=Requests(
             "RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n, spread_s=1.3 * faults
         ),
-        checks=(*checks, CallTree()) if remote else checks,
+        checks=(*checks, CallTree(), NoDuplicateSideEffects()) if remote else checks,
         tags=(router, "random", "soak" if n > 50 else "schedule"),
         deadline_s=120.0 + n * 0.2,
         schedule_for_seed=lambda s: random_schedule(s, processes=processes, links=links, faults=faults),

@@ -5,7 +5,7 @@ the billing agent's answer."""
 
 from __future__ import annotations
 
-from harness.checks import CallTree, RetriesPlausible, SlowedDown, Wasted
+from harness.checks import CallTree, NoDuplicateSideEffects, RetriesPlausible, SlowedDown, Wasted
 from harness.faults import Kill, Latency, Partition, ResetPeer
 from harness.scenario import Scenario, standard_checks
 from harness.triggers import After, LLMCallHeld
@@ -34,7 +34,8 @@ def remote(name: str, description: str, *, hold: bool, faults: tuple, checks: tu
         script=script,
         workload=Requests("RemoteAgentRouter", "answer", question, n=1),
         faults=faults,
-        checks=(*standard_checks(answer), CallTree(), *checks),
+        # Billing issues a refund: the side effect must happen once per request too.
+        checks=(*standard_checks(answer), CallTree(), *(() if product else (NoDuplicateSideEffects(),)), *checks),
         tags=("remote", *tags),
     )
 

@@ -1,0 +1,72 @@
+"""Mutants with planted resilience bugs: the harness must catch each one, while the
+reference agents pass the same scenario. This is what shows the checker is not vacuous."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import run_scenario
+from scenarios.agents import (
+    ACCOUNT_AGENT,
+    PRODUCT_AGENT_TS,
+    RANDOM_ROUTING_MUTANT,
+    REFUND_OUTSIDE_RUN_MUTANT,
+    REMOTE_ROUTER,
+    UNJOURNALED_ROUTING_MUTANT,
+)
+from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL, KILL_RESTATE_SERVER
+from scenarios.remote_router import SCENARIOS as REMOTE_SCENARIOS
+
+from .test_catalogue import explain
+
+
+def failed_checks(result) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f["check"] for f in result.findings if not f["ok"]}
+
+
+# A kill after routing: the mutant asks for the routing decision again on replay.
+@pytest.mark.parametrize("scenario", [KILL_DURING_SPECIALIST_CALL, KILL_RESTATE_SERVER], ids=lambda s: s.name)
+def test_routing_outside_ctx_run_is_caught_as_a_duplicate(scenario, tmp_path: Path) -> None:
+    mutant = run_scenario(scenario.with_agents(UNJOURNALED_ROUTING_MUTANT), tmp_path / "mutant")
+    reference = run_scenario(scenario, tmp_path / "reference")
+
+    assert mutant.verdict == "fail", explain(mutant)
+    assert mutant.llm_calls["duplicate"] >= 1, explain(mutant)
+    assert "no duplicate LLM calls" in failed_checks(mutant)
+    # The repeated call is the routing call (the one with tools), not the specialist's.
+    routing = next(c for c in mutant.calls if c["id"] == 1)
+    assert {c["fingerprint"] for c in mutant.calls if c["class"] == "duplicate"} == {routing["fingerprint"]}
+
+    assert reference.verdict == "pass", explain(reference)
+    assert reference.llm_calls["duplicate"] == 0
+
+
+def test_a_refund_outside_ctx_run_is_caught_as_a_duplicate_side_effect(tmp_path: Path) -> None:
+    kill_billing = next(s for s in REMOTE_SCENARIOS if s.name == "kill-remote-agent-mid-call")
+    mutant = run_scenario(
+        kill_billing.with_agents(REMOTE_ROUTER, REFUND_OUTSIDE_RUN_MUTANT, ACCOUNT_AGENT, PRODUCT_AGENT_TS), tmp_path / "m"
+    )
+    reference = run_scenario(kill_billing, tmp_path / "r")
+
+    assert mutant.verdict == "fail", explain(mutant)
+    assert mutant.side_effects["duplicate"] >= 1, explain(mutant)
+    assert "no duplicate side effects" in failed_checks(mutant)
+    assert reference.verdict == "pass", explain(reference)
+    assert reference.side_effects == {"committed": 1, "wasted": 0, "duplicate": 0}
+
+
+def test_random_routing_outside_ctx_run_is_exposed_as_a_journal_mismatch_by_always_replay(tmp_path: Path) -> None:
+    # Each replay redraws a coin; eight requests, each suspended and replayed, make a miss
+    # (every redraw matching) vanishingly unlikely.
+    scenario = replace(BASELINE, workload=replace(BASELINE.workload, n=8), deadline_s=20)
+    mutant = run_scenario(scenario.with_agents(RANDOM_ROUTING_MUTANT), tmp_path / "m", always_replay=True)
+    reference = run_scenario(scenario, tmp_path / "r", always_replay=True)
+
+    assert mutant.verdict == "fail", explain(mutant)
+    assert "no journal mismatch" in failed_checks(mutant), explain(mutant)
+    assert any("RT0016" in f["message"] for f in mutant.findings)
+    assert reference.verdict == "pass", explain(reference)
+    assert reference.always_replay
