@@ -43,7 +43,7 @@ class AllCompleted:
             if inv.completion_result != "success":
                 problems.append(f"{request.invocation_id} failed: {inv.completion_failure}")
                 continue
-            status, body = obs.outputs.get(request.invocation_id, (0, None))
+            body = obs.outputs.get(request.invocation_id)
             if self.answer is not None and body != self.answer:
                 problems.append(f"{request.invocation_id} answered {body!r}, expected {self.answer!r}")
         done = len(obs.requests) - len(problems)
@@ -188,9 +188,9 @@ class CallTree:
             for callee in callees:
                 if callee.get("status") != "completed" or callee.get("completion_result") != "success":
                     problems.append(f"callee {callee['id']} ({callee.get('target')}) is {callee.get('status')}/{callee.get('completion_result')}")
-            _, answer = obs.outputs.get(root, (0, None))
-            if callees and obs.callee_outputs.get(callees[-1]["id"]) != answer:
-                problems.append(f"{root} answered {answer!r}, its callee {obs.callee_outputs.get(callees[-1]['id'])!r}")
+            answer = obs.outputs.get(root)
+            if callees and obs.outputs.get(callees[-1]["id"]) != answer:
+                problems.append(f"{root} answered {answer!r}, its callee {obs.outputs.get(callees[-1]['id'])!r}")
         return Finding("call tree intact", not problems and bool(obs.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
 
 

@@ -1,17 +1,20 @@
-"""Classify every LLM call as committed, wasted or duplicate.
+"""Classify every call to an outside service (LLM calls, side effects on stubs) as
+committed, wasted or duplicate.
 
 Calls are grouped per request (by correlation token) and per logical call (by request
-fingerprint: identical prompts are attempts of the same call). Within a group, in
-arrival order:
+fingerprint: identical requests are attempts of the same call). Each group is then judged
+against the request's journal (the whole call tree's):
 
-- **duplicate**: an earlier attempt had already finished answering, and the invocation's
-  journal shows progress after that answer and before this attempt arrived. That
-  progress is either the answer's own Run result or a later entry the answer drove; the
-  latter is what catches calls made outside ``ctx.run``, which have no Run entry.
-- **committed**: the attempt whose answer the invocation went on with (the last
-  non-duplicate attempt that answered and was followed by journal progress).
-- **wasted**: every other attempt: a fault hit it before its answer was journaled, so a
-  retry was legitimate.
+- If the group is a journaled step — a ``Run`` whose result was journaled right after one
+  of the group's answers — an attempt that arrives after that result was journaled is a
+  **duplicate**; the attempt whose answer was journaled is **committed**; the others are
+  **wasted** (a fault hit them before their answer was journaled, so the retry was
+  legitimate). Attempts before the step's result count as wasted even if entries were
+  journaled after their answer: a lost attempt's commands are re-journaled by the next one.
+- Otherwise the call was made outside ``ctx.run``: an attempt is a **duplicate** when an
+  earlier attempt had answered and the journal shows progress (any entry) after that
+  answer and before this attempt — progress the answer drove. The last attempt followed by
+  progress is **committed**; the rest are **wasted**.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from .journal import JournalEntry
+from .journal import JournalEntry, RunStep, steps_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -84,53 +87,101 @@ def _progress_between(journal: list[JournalEntry], start: float, end: float) -> 
     return None
 
 
+def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> dict[str, tuple[RunStep, int]]:
+    """Which fingerprint each completed Run step journaled, and the call whose answer it was:
+    the latest answer that finished after the step's command and just before its result."""
+    owners: dict[str, tuple[RunStep, int]] = {}
+    steps = sorted((s for s in steps_of(journal) if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
+    for step in steps:
+        done = step.completed_at or 0.0
+        answered = [
+            c
+            for c in calls
+            if c.outcome == "ok"
+            and c.finished_at is not None
+            and c.fingerprint not in owners
+            and step.started_at - _ARRIVAL_SLACK_S <= c.finished_at <= done + _ARRIVAL_SLACK_S
+        ]
+        if answered:
+            last = max(answered, key=lambda c: c.finished_at or 0.0)
+            owners[last.fingerprint] = (step, last.id)
+    return owners
+
+
 def classify(
     calls: "Sequence[LedgerCall]", journals: dict[str, list[JournalEntry]], invocation_of: dict[str, str]
 ) -> list[ClassifiedCall]:
-    """``journals`` maps invocation id to its entries; ``invocation_of`` maps token to invocation id."""
-    groups: dict[tuple[str | None, str], list[LedgerCall]] = defaultdict(list)
+    """``journals`` maps invocation id to its (tree's) entries; ``invocation_of`` maps token to invocation id."""
+    by_token: dict[str | None, list[LedgerCall]] = defaultdict(list)
     for call in sorted(calls, key=lambda c: (c.arrived_at, c.id)):
-        groups[(call.token, call.fingerprint)].append(call)
+        by_token[call.token].append(call)
 
     result: list[ClassifiedCall] = []
-    for (token, _), attempts in groups.items():
+    for token, token_calls in by_token.items():
         invocation_id = invocation_of.get(token) if token else None
         journal = journals.get(invocation_id, []) if invocation_id else []
-        labels: list[tuple[CallClass, str]] = []
-        for i, attempt in enumerate(attempts):
-            repeated_after = None
-            for earlier in attempts[:i]:
-                if earlier.finished_at is None or earlier.outcome != "ok":
-                    continue
-                entry = _progress_between(journal, earlier.finished_at, attempt.arrived_at - _ARRIVAL_SLACK_S)
-                if entry is not None:
-                    repeated_after = (earlier, entry)
-                    break
-            if repeated_after is not None:
-                earlier, entry = repeated_after
-                labels.append(
-                    (
-                        "duplicate",
-                        f"call #{earlier.id} had already answered, and the journal recorded "
-                        f"'{entry.entry_type}{' ' + entry.name if entry.name else ''}' (index {entry.index}) "
-                        f"after that answer, before this call",
-                    )
-                )
+        owners = _step_owners(token_calls, journal)
+        groups: dict[str, list[LedgerCall]] = defaultdict(list)
+        for call in token_calls:
+            groups[call.fingerprint].append(call)
+        for fingerprint, attempts in groups.items():
+            if fingerprint in owners:
+                labels = _judge_step(attempts, *owners[fingerprint])
             else:
-                labels.append(("wasted", "superseded by a retry: its answer was never journaled"))
-        # The committed attempt: the last non-duplicate one that answered and was followed by progress.
-        for i in range(len(attempts) - 1, -1, -1):
-            attempt = attempts[i]
-            if labels[i][0] == "duplicate" or attempt.outcome != "ok" or attempt.finished_at is None:
-                continue
-            if _progress_between(journal, attempt.finished_at, float("inf")) is not None or not journal:
-                labels[i] = ("committed", "its answer was journaled or used")
-                break
-        for i, attempt in enumerate(attempts):
-            label, reason = labels[i]
-            if label == "wasted" and attempt.outcome != "ok":
-                reason = f"the LLM call ended '{attempt.outcome}' (status {attempt.status}); a retry was legitimate"
-            elif label == "wasted" and attempt.finished_at is None:
-                reason = "cut off before it answered"
-            result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason))
+                labels = _judge_unjournaled(attempts, journal)
+            for i, (attempt, (label, reason)) in enumerate(zip(attempts, labels)):
+                if label == "wasted" and attempt.outcome != "ok":
+                    reason = f"the call ended '{attempt.outcome}' (status {attempt.status}); a retry was legitimate"
+                elif label == "wasted" and attempt.finished_at is None:
+                    reason = "cut off before it answered"
+                result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason))
     return sorted(result, key=lambda c: c.call.id)
+
+
+def _judge_step(attempts: list[LedgerCall], step: RunStep, committed_id: int) -> list[tuple[CallClass, str]]:
+    done = step.completed_at or 0.0
+    labels: list[tuple[CallClass, str]] = []
+    for attempt in attempts:
+        if attempt.id == committed_id:
+            labels.append(("committed", f"its answer was journaled as the result of Run '{step.name}'"))
+        elif attempt.arrived_at > done + _ARRIVAL_SLACK_S:
+            labels.append(
+                ("duplicate", f"Run '{step.name}' had already journaled call #{committed_id}'s answer before this call")
+            )
+        else:
+            labels.append(("wasted", "superseded by a retry: its answer was never journaled"))
+    return labels
+
+
+def _judge_unjournaled(attempts: list[LedgerCall], journal: list[JournalEntry]) -> list[tuple[CallClass, str]]:
+    labels: list[tuple[CallClass, str]] = []
+    for i, attempt in enumerate(attempts):
+        repeated_after = None
+        for earlier in attempts[:i]:
+            if earlier.finished_at is None or earlier.outcome != "ok":
+                continue
+            entry = _progress_between(journal, earlier.finished_at, attempt.arrived_at - _ARRIVAL_SLACK_S)
+            if entry is not None:
+                repeated_after = (earlier, entry)
+                break
+        if repeated_after is not None:
+            earlier, entry = repeated_after
+            labels.append(
+                (
+                    "duplicate",
+                    f"call #{earlier.id} had already answered, and the journal recorded "
+                    f"'{entry.entry_type}{' ' + entry.name if entry.name else ''}' (index {entry.index}) "
+                    f"after that answer, before this call",
+                )
+            )
+        else:
+            labels.append(("wasted", "superseded by a retry: its answer was never journaled"))
+    # The committed attempt: the last non-duplicate one that answered and was followed by progress.
+    for i in range(len(attempts) - 1, -1, -1):
+        attempt = attempts[i]
+        if labels[i][0] == "duplicate" or attempt.outcome != "ok" or attempt.finished_at is None:
+            continue
+        if _progress_between(journal, attempt.finished_at, float("inf")) is not None or not journal:
+            labels[i] = ("committed", "its answer was used: the journal progressed after it")
+            break
+    return labels

@@ -83,7 +83,11 @@ def entries(rows: list[dict[str, Any]]) -> list[JournalEntry]:
 
 def run_steps(rows: list[dict[str, Any]]) -> list[RunStep]:
     """Pair every ``Command: Run`` with its ``Notification: Run``."""
-    parsed = entries(rows)
+    return steps_of(entries(rows))
+
+
+def steps_of(parsed: list[JournalEntry]) -> list[RunStep]:
+    """``run_steps`` on parsed entries."""
     notifications = {
         (e.invocation_id, e.completion_id): e for e in parsed if e.entry_type == "Notification: Run"
     }

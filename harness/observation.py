@@ -20,11 +20,10 @@ class Observation:
     calls: list[LLMCall]
     invocation_rows: list[dict[str, Any]]
     journal_rows: list[dict[str, Any]]
-    outputs: dict[str, tuple[int, Any]]  # root invocation id -> (HTTP status, body)
+    outputs: dict[str, Any]  # invocation id (roots and callees) -> decoded output
     faults: list[FaultRecord]
     started_at: float
     max_retry_count: dict[str, int] = field(default_factory=dict)  # sampled while running
-    callee_outputs: dict[str, Any] = field(default_factory=dict)  # callee invocation id -> decoded output
     statuses_seen: dict[str, list[str]] = field(default_factory=dict)  # sampled while running
     failures_seen: dict[str, list[str]] = field(default_factory=dict)  # "code: message", sampled while running
     side_effect_calls: list[SideEffectCall] = field(default_factory=list)  # from the stubs' ledgers

@@ -220,7 +220,8 @@ class RestateAdmin:
 
     def outputs(self, ids: list[str]) -> dict[str, Any]:
         """Decoded outputs of completed invocations, from their ``Command: Output`` journal
-        entries (the ingress only serves outputs of invocations it started)."""
+        entries: one query for a whole batch, and it covers callees, whose outputs the
+        ingress does not serve."""
         if not ids:
             return {}
         quoted = ",".join(f"'{i}'" for i in ids)

@@ -226,8 +226,7 @@ def _observe(ctx: RunContext) -> Observation:
         calls=list(env.llm.calls),
         invocation_rows=rows,
         journal_rows=env.admin.journal(ids),
-        outputs={i: env.ingress.output(i) for i in roots},
-        callee_outputs=env.admin.outputs([i for i in ids if i not in set(roots)]),
+        outputs=env.admin.outputs(ids),  # one query for the whole batch, however large
         faults=ctx.faults,
         started_at=ctx.started_at,
         max_retry_count=dict(ctx.max_retry_count),

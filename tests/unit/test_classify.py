@@ -19,8 +19,15 @@ def call(id: int, fingerprint: str, arrived: float, finished: float | None, outc
     )
 
 
-def entry(index: int, kind: str, at: float, name: str = "") -> JournalEntry:
-    return JournalEntry(INV, index, kind, name, at, {})
+def entry(index: int, kind: str, at: float, name: str = "", step: int | None = None) -> JournalEntry:
+    """A journal entry; ``step`` is the Run's completion id (on its command and its notification)."""
+    if kind == "Command: Run":
+        detail = {"Command": {"Run": {"completion_id": step, "name": name}}}
+    elif kind == "Notification: Run":
+        detail = {"Notification": {"id": {"CompletionId": step}, "result": "Success"}}
+    else:
+        detail = {}
+    return JournalEntry(INV, index, kind, name, at, detail)
 
 
 def labels(calls: list[LLMCall], journal: list[JournalEntry]) -> dict[int, str]:
@@ -28,16 +35,16 @@ def labels(calls: list[LLMCall], journal: list[JournalEntry]) -> dict[int, str]:
 
 
 def test_a_call_retried_after_a_kill_before_its_answer_is_wasted_not_duplicate() -> None:
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route"),
-               entry(2, "Notification: Run", 0.25), entry(3, "Command: Run", 0.26, "ask"),
-               entry(4, "Notification: Run", 3.1), entry(5, "Command: Output", 3.2)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route", 1),
+               entry(2, "Notification: Run", 0.25, step=1), entry(3, "Command: Run", 0.26, "ask", 2),
+               entry(4, "Notification: Run", 3.1, step=2), entry(5, "Command: Output", 3.2)]
     calls = [call(1, "route", 0.2, 0.24), call(2, "ask", 0.3, None), call(3, "ask", 3.0, 3.05)]
     assert labels(calls, journal) == {1: "committed", 2: "wasted", 3: "committed"}
 
 
 def test_a_call_repeated_after_its_run_result_was_journaled_is_a_duplicate() -> None:
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route"),
-               entry(2, "Notification: Run", 0.25), entry(3, "Command: Output", 3.2)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route", 1),
+               entry(2, "Notification: Run", 0.25, step=1), entry(3, "Command: Output", 3.2)]
     calls = [call(1, "route", 0.2, 0.24), call(2, "route", 2.0, 2.1)]
     result = labels(calls, journal)
     assert result[2] == "duplicate"
@@ -46,8 +53,8 @@ def test_a_call_repeated_after_its_run_result_was_journaled_is_a_duplicate() -> 
 
 def test_a_call_outside_ctx_run_repeated_after_it_drove_progress_is_a_duplicate() -> None:
     # No Run entry of its own: the specialist step's command, appended after its answer, is the progress.
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.3, "ask"),
-               entry(2, "Notification: Run", 3.1), entry(3, "Command: Output", 3.2)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.3, "ask", 1),
+               entry(2, "Notification: Run", 3.1, step=1), entry(3, "Command: Output", 3.2)]
     calls = [call(1, "route", 0.1, 0.2), call(2, "ask", 0.35, None), call(3, "route", 2.9, 2.95), call(4, "ask", 3.0, 3.05)]
     result = labels(calls, journal)
     assert result[3] == "duplicate"
@@ -55,15 +62,15 @@ def test_a_call_outside_ctx_run_repeated_after_it_drove_progress_is_a_duplicate(
 
 
 def test_an_answer_that_reached_a_dead_process_is_wasted_when_nothing_was_journaled_after_it() -> None:
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask"),
-               entry(2, "Notification: Run", 5.1), entry(3, "Command: Output", 5.2)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask", 1),
+               entry(2, "Notification: Run", 5.1, step=1), entry(3, "Command: Output", 5.2)]
     calls = [call(1, "ask", 0.2, 1.0), call(2, "ask", 5.0, 5.05)]
     assert labels(calls, journal) == {1: "wasted", 2: "committed"}
 
 
 def test_failed_llm_answers_are_wasted_and_say_why() -> None:
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask"),
-               entry(2, "Notification: Run", 1.1), entry(3, "Command: Output", 1.2)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask", 1),
+               entry(2, "Notification: Run", 1.1, step=1), entry(3, "Command: Output", 1.2)]
     calls = [call(1, "ask", 0.2, 0.21, outcome="error"), call(2, "ask", 1.0, 1.05)]
     classified = {c.call.id: c for c in classify(calls, {INV: journal}, {TOKEN: INV})}
     assert classified[1].label == "wasted"
@@ -72,8 +79,8 @@ def test_failed_llm_answers_are_wasted_and_say_why() -> None:
 
 
 def test_an_entry_in_the_same_millisecond_as_the_answer_counts_as_after_it() -> None:
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route"),
-               entry(2, "Notification: Run", 0.2), entry(3, "Command: Output", 3.0)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route", 1),
+               entry(2, "Notification: Run", 0.2, step=1), entry(3, "Command: Output", 3.0)]
     calls = [call(1, "route", 0.15, 0.2004), call(2, "route", 2.0, 2.1)]
     assert labels(calls, journal)[2] == "duplicate"
 
@@ -81,7 +88,28 @@ def test_an_entry_in_the_same_millisecond_as_the_answer_counts_as_after_it() -> 
 def test_a_retry_whose_own_result_is_stamped_just_before_its_arrival_is_not_a_duplicate() -> None:
     # Seen under load: the paused attempt's answer (call 1) was never journaled; the retry's
     # own result was journaled 1 ms before the fake LLM's stamp of the retry's arrival.
-    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask"),
-               entry(2, "Notification: Run", 9.312), entry(3, "Command: Output", 9.315)]
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "ask", 1),
+               entry(2, "Notification: Run", 9.312, step=1), entry(3, "Command: Output", 9.315)]
     calls = [call(1, "ask", 0.148, 0.172), call(2, "ask", 9.313, 9.313)]
     assert labels(calls, journal) == {1: "wasted", 2: "committed"}
+
+
+def test_repeats_of_a_step_whose_command_was_journaled_late_are_wasted_not_duplicates() -> None:
+    # Seen in a soak: attempts aborted under load made the routing call (#1, #2) before any
+    # of their commands was kept; a later attempt journaled "Command: Run route", called
+    # again (#3), and only that answer was journaled. Nothing was repeated after a result.
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 15.93, "route", 1),
+               entry(2, "Notification: Run", 38.06, step=1), entry(3, "Command: Run", 39.85, "ask", 2),
+               entry(4, "Notification: Run", 40.61, step=2), entry(5, "Command: Output", 40.7)]
+    calls = [call(1, "route", 12.17, 12.17), call(2, "route", 19.09, 19.09), call(3, "route", 37.89, 37.89),
+             call(4, "ask", 40.52, 40.52)]
+    assert labels(calls, journal) == {1: "wasted", 2: "wasted", 3: "committed", 4: "committed"}
+
+
+def test_a_journaled_step_called_again_after_its_result_is_a_duplicate_and_says_which_run() -> None:
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "route", 1),
+               entry(2, "Notification: Run", 0.3, step=1), entry(3, "Command: Output", 2.0)]
+    calls = [call(1, "route", 0.2, 0.29), call(2, "route", 1.0, 1.1)]
+    classified = {c.call.id: c for c in classify(calls, {INV: journal}, {TOKEN: INV})}
+    assert classified[2].label == "duplicate"
+    assert "Run 'route'" in classified[2].reason and "#1" in classified[2].reason
