@@ -106,21 +106,29 @@ class Wasted:
 
 @dataclass(frozen=True)
 class WastedExplainedByFaults:
-    """Every wasted call overlapped a fault window or was itself an LLM failure; an
-    unexplained retry means the agent or the SDK repeated work on its own."""
+    """Every wasted call is explained: it overlapped a fault window, it was itself an
+    outside failure (an LLM error, a cut), or Restate recorded a failed attempt of its
+    request (e.g. an inactivity timeout under load). An unexplained retry means the agent
+    or its SDK repeated work on its own, behind Restate's back."""
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        retried = {
+            r.invocation_id
+            for r in obs.requests
+            if any(obs.max_retry_count.get(i, 0) > 1 for i in obs.tree_of(r.invocation_id))
+        }
         unexplained = [
             c
             for c in calls
             if c.label == "wasted"
             and c.call.outcome == "ok"
+            and c.invocation_id not in retried
             and not any(f.overlaps(c.call.arrived_at, c.call.finished_at or c.call.disconnected_at) for f in obs.faults)
         ]
         return Finding(
             "wasted calls explained by faults",
             not unexplained,
-            "all explained" if not unexplained else f"calls {[c.call.id for c in unexplained]} were retried with no fault",
+            "all explained" if not unexplained else f"calls {[c.call.id for c in unexplained][:20]} were retried with no fault and no failed attempt",
         )
 
 

@@ -113,6 +113,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     soak_parser = sub.add_parser("soak", help="many concurrent requests under a seeded random fault schedule")
     soak_parser.add_argument("--router", choices=["local", "remote"], default="local")
     soak_parser.add_argument("--n", type=_positive, default=200, help="concurrent requests (default 200)")
-    soak_parser.add_argument("--faults", type=_positive, default=6, help="fault windows in the schedule")
+    soak_parser.add_argument("--faults", type=_count, default=6, help="fault windows in the schedule (0: a fault-free baseline)")
     for p in (run_parser, soak_parser):
         p.add_argument("--out", default=str(PROJECT_ROOT / "reports"), help="where run folders go")
         p.add_argument("--seed", type=_seed, help="seed for random fault schedules (reproduces a run)")

@@ -58,6 +58,7 @@ class Environment:
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 2.0  # the agents' LLM client timeout: a hung LLM costs this much
     restate_env: dict[str, str] = field(default_factory=dict)
+    inactivity_timeout_s: float | None = None  # None: the tests' default (harness/restate.py)
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
     restate: RestateServer = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
@@ -89,7 +90,8 @@ class Environment:
         self._stack.callback(self.toxiproxy.stop)
         self.toxiproxy.start()
 
-        timeouts = {"inactivity_timeout_s": 0.0} if self.always_replay else {}
+        inactivity = 0.0 if self.always_replay else self.inactivity_timeout_s
+        timeouts = {"inactivity_timeout_s": inactivity} if inactivity is not None else {}
         self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env, **timeouts)
         self._stack.callback(self.restate.stop)
         self.restate.start()

@@ -49,6 +49,7 @@ class Scenario:
     expect_failure: bool = False
     deadline_s: float = 60.0
     trigger_timeout_s: float = 20.0
+    inactivity_timeout_s: float | None = None  # Restate's, when the tests' 2 s default does not fit
     seed: int | None = None  # set when the fault schedule was drawn at random
     schedule_for_seed: Callable[[int], tuple[Fault, ...]] | None = None
 
@@ -99,7 +100,12 @@ def run_scenario(scenario: Scenario, run_dir: Path, *, always_replay: bool = Fal
     obs: Observation | None = None
     log_tails: dict[str, str] = {}
     try:
-        with Environment(scenario.agents, scenario_dir, always_replay=always_replay) as env:
+        with Environment(
+            scenario.agents,
+            scenario_dir,
+            inactivity_timeout_s=scenario.inactivity_timeout_s,
+            always_replay=always_replay,
+        ) as env:
             ready_s = time.time() - started
             scenario.script(env.llm)
             ctx = RunContext(env, WorkloadRecord(), time.time())

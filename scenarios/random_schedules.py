@@ -41,6 +41,9 @@ def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults:
         checks=(*checks, CallTree(), NoDuplicateSideEffects()) if remote else checks,
         tags=(router, "random", "soak" if n > 50 else "schedule"),
         deadline_s=120.0 + n * 0.2,
+        # Hundreds of requests on one Python process: the tests' 2 s inactivity timeout would
+        # abort attempts that are merely queued, so soaks use 10 s (paused agents still time out).
+        inactivity_timeout_s=10.0 if n > 50 else None,
         schedule_for_seed=lambda s: random_schedule(s, processes=processes, links=links, faults=faults),
     ).with_seed(seed)
 
