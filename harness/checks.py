@@ -117,13 +117,22 @@ class WastedExplainedByFaults:
             for r in obs.requests
             if any(obs.max_retry_count.get(i, 0) > 1 for i in obs.tree_of(r.invocation_id))
         }
+        # A wasted call was exposed from its arrival until its retry arrived: a fault that hit
+        # the journaling of its answer (after the answer itself) still explains it.
+        retry_at: dict[int, float | None] = {}
+        by_group: dict[tuple[str | None, str], list[ClassifiedCall]] = {}
+        for c in sorted(calls, key=lambda c: c.call.arrived_at):
+            by_group.setdefault((c.call.token, c.call.fingerprint), []).append(c)
+        for group in by_group.values():
+            for this, following in zip(group, [*group[1:], None]):
+                retry_at[this.call.id] = following.call.arrived_at if following else None
         unexplained = [
             c
             for c in calls
             if c.label == "wasted"
             and c.call.outcome == "ok"
             and c.invocation_id not in retried
-            and not any(f.overlaps(c.call.arrived_at, c.call.finished_at or c.call.disconnected_at) for f in obs.faults)
+            and not any(f.overlaps(c.call.arrived_at, retry_at.get(c.call.id)) for f in obs.faults)
         ]
         return Finding(
             "wasted calls explained by faults",

@@ -113,3 +113,13 @@ def test_a_journaled_step_called_again_after_its_result_is_a_duplicate_and_says_
     classified = {c.call.id: c for c in classify(calls, {INV: journal}, {TOKEN: INV})}
     assert classified[2].label == "duplicate"
     assert "Run 'route'" in classified[2].reason and "#1" in classified[2].reason
+
+
+def test_the_next_steps_call_finishing_just_after_a_result_is_not_taken_for_its_answer() -> None:
+    # Seen in a soak: routing's result at 4.889, routing's answer at 4.846, and the
+    # specialist's answer at 4.936; the specialist was later retried after a reset.
+    journal = [entry(0, "Command: Input", 4.792), entry(1, "Command: Run", 4.83, "route", 1),
+               entry(2, "Notification: Run", 4.889, step=1), entry(3, "Command: Run", 4.923, "ask", 2),
+               entry(4, "Notification: Run", 6.896, step=2), entry(5, "Command: Output", 6.897)]
+    calls = [call(1, "route", 4.846, 4.846), call(2, "ask", 4.932, 4.936), call(3, "ask", 6.894, 6.895)]
+    assert labels(calls, journal) == {1: "committed", 2: "wasted", 3: "committed"}
