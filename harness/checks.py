@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .classify import ClassifiedCall, classify_observed
+from .classify import ClassifiedCall, llm_calls, side_effects
 from .observation import Observation
 
 
@@ -19,11 +19,13 @@ class Finding:
 
 
 class Check(Protocol):
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding: ...
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        """``calls``: every LLM call and side effect of the run, classified."""
+        ...
 
 
 def _count(calls: list[ClassifiedCall], label: str) -> int:
-    return sum(1 for c in calls if c.label == label)
+    return sum(1 for c in llm_calls(calls) if c.label == label)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class NoDuplicateLLMCalls:
     """No LLM call was repeated after its answer was journaled or used."""
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        dups = [c for c in calls if c.label == "duplicate"]
+        dups = [c for c in llm_calls(calls) if c.label == "duplicate"]
         return Finding(
             "no duplicate LLM calls",
             not dups,
@@ -92,15 +94,19 @@ class NoDuplicateLLMCalls:
 
 @dataclass(frozen=True)
 class Wasted:
-    """The number of wasted LLM calls: ``exactly`` n, or ``at_most`` n."""
+    """The number of wasted LLM calls: ``exactly`` n, or between ``at_least`` and ``at_most``."""
 
     exactly: int | None = None
+    at_least: int = 0
     at_most: int | None = None
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
         n = _count(calls, "wasted")
-        ok = (self.exactly is None or n == self.exactly) and (self.at_most is None or n <= self.at_most)
-        want = f"exactly {self.exactly}" if self.exactly is not None else f"at most {self.at_most}"
+        if self.exactly is not None:
+            ok, want = n == self.exactly, f"exactly {self.exactly}"
+        else:
+            ok = n >= self.at_least and (self.at_most is None or n <= self.at_most)
+            want = f"{self.at_least}..{self.at_most if self.at_most is not None else '∞'}"
         return Finding("wasted LLM calls", ok, f"{n} wasted, expected {want}")
 
 
@@ -121,14 +127,14 @@ class WastedExplainedByFaults:
         # the journaling of its answer (after the answer itself) still explains it.
         retry_at: dict[int, float | None] = {}
         by_group: dict[tuple[str | None, str], list[ClassifiedCall]] = {}
-        for c in sorted(calls, key=lambda c: c.call.arrived_at):
+        for c in sorted(llm_calls(calls), key=lambda c: c.call.arrived_at):
             by_group.setdefault((c.call.token, c.call.fingerprint), []).append(c)
         for group in by_group.values():
             for this, following in zip(group, [*group[1:], None]):
                 retry_at[this.call.id] = following.call.arrived_at if following else None
         unexplained = [
             c
-            for c in calls
+            for c in llm_calls(calls)
             if c.label == "wasted"
             and c.call.outcome == "ok"
             and c.invocation_id not in retried
@@ -217,7 +223,7 @@ class NoDuplicateSideEffects:
     driven journaled progress: the same rules as for LLM calls, on the stubs' ledgers."""
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        effects = classify_observed(obs.side_effect_calls, obs)
+        effects = side_effects(calls)
         dups = [c for c in effects if c.label == "duplicate"]
         if not effects:
             return Finding("no duplicate side effects", False, "no side effect was made: nothing to judge")

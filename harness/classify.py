@@ -72,12 +72,21 @@ class ClassifiedCall:
     reason: str
 
 
-def classify_observed(calls: "Sequence[LedgerCall]", obs: "Observation") -> list[ClassifiedCall]:
-    """Classify calls against each request's journal. A call tree shares the request's
-    token, so a call is judged against the whole tree's journal: progress anywhere in it
-    was driven by the answers before it."""
+def classify_observed(obs: "Observation") -> list[ClassifiedCall]:
+    """Classify every call of the run (LLM calls and side effects) against each request's
+    journal. A call tree shares the request's token, so a call is judged against the whole
+    tree's journal: progress anywhere in it was driven by the answers before it."""
     journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
-    return classify(calls, journals, {r.token: r.invocation_id for r in obs.requests})
+    return classify([*obs.calls, *obs.side_effect_calls], journals, {r.token: r.invocation_id for r in obs.requests})
+
+
+def llm_calls(calls: "Sequence[ClassifiedCall]") -> list[ClassifiedCall]:
+    """The LLM calls among classified calls (side-effect calls carry a ``service``)."""
+    return [c for c in calls if not hasattr(c.call, "service")]
+
+
+def side_effects(calls: "Sequence[ClassifiedCall]") -> list[ClassifiedCall]:
+    return [c for c in calls if hasattr(c.call, "service")]
 
 
 def _progress_between(journal: list[JournalEntry], start: float, end: float) -> JournalEntry | None:
@@ -92,10 +101,12 @@ def _progress_between(journal: list[JournalEntry], start: float, end: float) -> 
 _RESULT_AFTER_ANSWER_SLACK_S = 0.005
 
 
-def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> dict[str, tuple[RunStep, int]]:
+def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> dict[str, tuple[RunStep, LedgerCall]]:
     """Which fingerprint each completed Run step journaled, and the call whose answer it was:
-    the answer that finished closest to the step's result, after the step's command."""
-    owners: dict[str, tuple[RunStep, int]] = {}
+    the answer that finished closest to the step's result, after the step's command. Calls
+    of every ledger compete, so a side effect finishing inside an LLM step is not taken
+    for that step's answer."""
+    owners: dict[str, tuple[RunStep, LedgerCall]] = {}
     steps = sorted((s for s in steps_of(journal) if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
     for step in steps:
         done = step.completed_at or 0.0
@@ -109,7 +120,7 @@ def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> 
         ]
         if answered:
             closest = min(answered, key=lambda c: abs((c.finished_at or 0.0) - done))
-            owners[closest.fingerprint] = (step, closest.id)
+            owners[closest.fingerprint] = (step, closest)
     return owners
 
 
@@ -143,11 +154,12 @@ def classify(
     return sorted(result, key=lambda c: c.call.id)
 
 
-def _judge_step(attempts: list[LedgerCall], step: RunStep, committed_id: int) -> list[tuple[CallClass, str]]:
+def _judge_step(attempts: list[LedgerCall], step: RunStep, committed: LedgerCall) -> list[tuple[CallClass, str]]:
     done = step.completed_at or 0.0
+    committed_id = committed.id
     labels: list[tuple[CallClass, str]] = []
     for attempt in attempts:
-        if attempt.id == committed_id:
+        if attempt is committed:
             labels.append(("committed", f"its answer was journaled as the result of Run '{step.name}'"))
         elif attempt.arrived_at > done + _ARRIVAL_SLACK_S:
             labels.append(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .checks import Finding
-from .classify import ClassifiedCall, classify_observed
+from .classify import ClassifiedCall, llm_calls, side_effects
 from .observation import Observation
 
 if TYPE_CHECKING:
@@ -28,12 +28,14 @@ class ScenarioResult:
     invocations: dict[str, int] = field(default_factory=lambda: {"sent": 0, "completed": 0, "failed": 0})
     llm_calls: dict[str, int] = field(default_factory=lambda: {"committed": 0, "wasted": 0, "duplicate": 0})
     side_effects: dict[str, int] = field(default_factory=dict)  # the same classes, for stub calls
+    side_effect_calls: list[dict[str, Any]] = field(default_factory=list)
     recovery_s: float | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # every invocation of the tree, for the report
     duration_s: float = 0.0
     environment_ready_s: float | None = None
     log_tails: dict[str, str] = field(default_factory=dict)
@@ -56,13 +58,19 @@ def judge(
         return result
     t0 = obs.started_at
     invocations = obs.invocations
-    completed = [i for i in invocations.values() if i.done and i.completion_result == "success"]
-    failed = [i for i in invocations.values() if i.done and i.completion_result == "failure"]
-    result.invocations = {"sent": len(obs.requests), "completed": len(completed), "failed": len(failed)}
+    # Counted per request (root invocation); callees are counted apart.
+    roots = [invocations[r.invocation_id] for r in obs.requests if r.invocation_id in invocations]
+    result.invocations = {
+        "sent": len(obs.requests),
+        "completed": sum(1 for i in roots if i.done and i.completion_result == "success"),
+        "failed": sum(1 for i in roots if i.done and i.completion_result == "failure"),
+        "stuck": len(obs.requests) - sum(1 for i in roots if i.done),
+        "callees": len(invocations) - len(roots),
+    }
+    llm, effects = llm_calls(calls), side_effects(calls)
     for label in ("committed", "wasted", "duplicate"):
-        result.llm_calls[label] = sum(1 for c in calls if c.label == label)
-    if obs.side_effect_calls:
-        effects = classify_observed(obs.side_effect_calls, obs)
+        result.llm_calls[label] = sum(1 for c in llm if c.label == label)
+    if effects:
         result.side_effects = {label: sum(1 for c in effects if c.label == label) for label in ("committed", "wasted", "duplicate")}
     result.faults = [
         {
@@ -93,8 +101,31 @@ def judge(
             "status": c.call.status,
             "arrived_s": round(c.call.arrived_at - t0, 3),
             "finished_s": round(c.call.finished_at - t0, 3) if c.call.finished_at else None,
+            "ended_s": _ended(c.call, t0),
+            "model": getattr(c.call, "model", None),
+            "tokens": _tokens(c.call),
+            "answer": _answer_excerpt(c.call),
         }
-        for c in calls
+        for c in llm
+    ]
+    result.side_effect_calls = [
+        {"id": c.call.id, "service": getattr(c.call, "service", ""), "token": c.call.token, "attempt": c.attempt,
+         "class": c.label, "reason": c.reason, "arrived_s": round(c.call.arrived_at - t0, 3)}
+        for c in effects
+    ]
+    result.timeline = [
+        {
+            "invocation_id": inv.id,
+            "target": inv.target,
+            "parent": inv.invoked_by_id,
+            "created_s": round(inv.created_at - t0, 3) if inv.created_at else None,
+            "completed_s": round(inv.completed_at - t0, 3) if inv.completed_at else None,
+            "status": inv.status,
+            "result": inv.completion_result,
+            "output": obs.outputs.get(inv.id),
+            "failure": inv.completion_failure,
+        }
+        for inv in invocations.values()
     ]
     result.journal = [
         {"invocation_id": e.invocation_id, "index": e.index, "entry_type": e.entry_type, "name": e.name,
@@ -115,6 +146,32 @@ def judge(
     else:
         result.verdict = "fail"
     return result
+
+
+def _ended(call: Any, t0: float) -> float | None:
+    """When the call stopped occupying the LLM: answered, or cut off."""
+    end = call.finished_at or call.disconnected_at
+    return round(end - t0, 3) if end else None
+
+
+def _answer_excerpt(call: Any, limit: int = 300) -> str | None:
+    """What the LLM (or stub) answered, shortened: text, or the tool it called."""
+    response = getattr(call, "response", None)
+    if not isinstance(response, dict):
+        return None
+    choices = response.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    if message.get("tool_calls"):
+        return "tool call: " + ", ".join(t.get("function", {}).get("name", "?") for t in message["tool_calls"])
+    text = message.get("content")
+    if text is None and "output" in response:  # the Responses API
+        text = json.dumps(response["output"])[:limit]
+    return None if text is None else str(text)[:limit]
+
+
+def _tokens(call: Any) -> int:
+    usage = getattr(call, "usage", None) or {}
+    return int(usage.get("total_tokens") or (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)))
 
 
 def _recovery(obs: Observation) -> float | None:

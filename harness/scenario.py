@@ -162,7 +162,8 @@ class _Sender(threading.Thread):
 
 
 def classify_observation(obs: Observation | None) -> list[ClassifiedCall]:
-    return classify_observed(obs.calls, obs) if obs is not None else []
+    """Every LLM call and side effect of the run, classified."""
+    return classify_observed(obs) if obs is not None else []
 
 
 def _describe(fault: Fault) -> str:

@@ -88,9 +88,10 @@ SCENARIOS = (
     remote(
         "reset-peer-on-agent-link",
         "TCP resets on Restate→billing while the agent's LLM answer is held, healed after 0.5 s: the "
-        "step is retried once after the heal.",
+        "answer cannot be journaled; a retry inside the window may be reset too (1-3 wasted).",
         hold=True, faults=(ResetPeer("restate->billing", when=LLMCallHeld(2), heal=After(0.5)),),
-        checks=(Wasted(exactly=1), RetriesPlausible(at_least=1)), tags=("link", "reset_peer"),
+        # Retries start 100 ms apart, so 0-2 of them reach the LLM inside the 0.5 s window.
+        checks=(Wasted(at_least=1, at_most=3), RetriesPlausible(at_least=1)), tags=("link", "reset_peer"),
     ),
     remote(
         "kill-restate-server-mid-call-tree",

@@ -1,0 +1,247 @@
+"""Charts as inline SVG strings, drawn with matplotlib.
+
+Figures are created with ``matplotlib.figure.Figure`` directly, not through pyplot: no GUI
+backend is ever selected (same effect as Agg, without changing the process-wide backend) and
+no global figure registry holds them, so nothing leaks between charts. Text is written as
+SVG ``<text>`` (escaped by matplotlib's XML writer) rather than glyph paths: smaller, and
+searchable in the page. Inputs are already redacted by the model."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .model import MAX_TIMELINE_INVOCATIONS, MAX_TIMELINE_ROWS, KindCost, ScenarioView
+
+COMPACT_ABOVE = 12  # invocations; beyond this, LLM calls share their invocation's row
+
+CLASS_COLOURS = {"committed": "#2e7d32", "wasted": "#ef8f00", "duplicate": "#c62828"}
+INVOCATION_COLOURS = {"success": "#546e7a", "failure": "#8e24aa", None: "#b0bec5"}
+FAULT_COLOUR = "#e53935"
+
+_RC = {
+    "svg.fonttype": "none",
+    "text.parse_math": False,  # labels are data: a "$" must not start mathtext
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _to_svg(fig: Figure, label: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    svg = buf.getvalue()
+    # Inline in HTML: no XML declaration, DOCTYPE or RDF metadata.
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    # Keep only ids that something references (clip paths, markers): matplotlib's plain
+    # ids (figure_1, patch_1 ...) would repeat across the page's charts.
+    used = set(re.findall(r"#([\w.-]+)", svg))
+    svg = re.sub(r'\sid="([^"]*)"', lambda m: m.group(0) if m.group(1) in used else "", svg)
+    escaped = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    return svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{escaped}" ', 1)
+
+
+def _figure(width: float, height: float, salt: str) -> Figure:
+    # The salt makes matplotlib's hashed clip-path and marker ids unique per chart.
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": salt}):
+        return Figure(figsize=(width, height))
+
+
+# --- the timeline of one scenario ---------------------------------------------------------
+
+
+def _timeline_rows(view: ScenarioView) -> tuple[list[tuple[int, str, str, Any]], int, bool]:
+    """Rows top to bottom: (depth, label, kind, item). A small tree gets a row per LLM call
+    under its invocation; a large one (a soak) is compact: calls drawn on their invocation's
+    row, failing and unfinished trees first when not all fit. Returns the rows, how many
+    invocations were left out, and whether the layout is compact."""
+    tree = view.tree
+    compact = len(tree) > COMPACT_ABOVE or len(tree) + len(view.data["calls"]) > MAX_TIMELINE_ROWS
+    if len(tree) > MAX_TIMELINE_INVOCATIONS:
+        bad = [r for r in tree if r.inv.get("result") != "success" or r.inv.get("status") != "completed"]
+        keep = {id(r) for r in bad[:MAX_TIMELINE_INVOCATIONS]}
+        for r in tree:
+            if len(keep) >= MAX_TIMELINE_INVOCATIONS:
+                break
+            keep.add(id(r))
+        shown = [r for r in tree if id(r) in keep]
+    else:
+        shown = list(tree)
+    rows: list[tuple[int, str, str, Any]] = []
+    for r in shown:
+        label = str(r.inv.get("target") or r.inv.get("invocation_id") or "?")
+        if compact:  # many invocations of the same target: tell them apart
+            label = f"{label} …{str(r.inv.get('invocation_id') or '')[-6:]}"
+        rows.append((r.depth, label, "inv", r))
+        if not compact:
+            rows.extend((r.depth + 1, f"LLM #{c.get('id')} attempt {c.get('attempt')}", "call", c) for c in r.calls)
+    if view.unattributed_calls and not compact:
+        rows.append((0, "LLM calls of no known invocation", "header", None))
+        rows.extend((1, f"LLM #{c.get('id')} attempt {c.get('attempt')}", "call", c) for c in view.unattributed_calls)
+    return rows[:MAX_TIMELINE_ROWS], len(tree) - len(shown), compact
+
+
+def _end_of_axis(view: ScenarioView) -> float:
+    s = view.data
+    times = [0.1]
+    for inv in s["timeline"]:
+        times += [_num(inv.get("created_s")) or 0.0, _num(inv.get("completed_s")) or 0.0]
+    for c in s["calls"]:
+        times += [_num(c.get("arrived_s")) or 0.0, _num(c.get("ended_s")) or 0.0]
+    for f in s["faults"]:
+        times += [_num(f.get("at_s")) or 0.0, _num(f.get("healed_s")) or 0.0]
+    times += [_num(e.get("appended_s")) or 0.0 for e in s["journal"]]
+    return max(times) * 1.04
+
+
+def timeline_svg(view: ScenarioView) -> str | None:
+    """Invocations (callees under their caller), their LLM calls coloured by class, journal
+    entries as ticks, and fault windows shaded, on one time axis."""
+    rows, hidden, compact = _timeline_rows(view)
+    faults = view.data["faults"]
+    if not rows and not faults:
+        return None
+    end = _end_of_axis(view)
+    label_levels = min(len(faults), 3)
+    height = 0.9 + 0.24 * max(len(rows), 1) + 0.18 * label_levels
+    fig = _figure(10.0, height, view.anchor)
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": view.anchor}):
+        ax = fig.add_axes((0.3, 0.0, 0.69, 1.0))
+        n = max(len(rows), 1)
+        for y, (depth, label, kind, item) in enumerate(rows):
+            # Indentation by x offset, not spaces: SVG collapses leading whitespace.
+            weight = "bold" if kind == "inv" and depth == 0 else "normal"
+            colour = "#555" if kind == "call" else "#111"
+            ax.text(-0.42 + 0.025 * depth, y, ("└ " if depth and kind == "inv" else "") + label[:48],
+                    transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=8,
+                    fontweight=weight, color=colour, clip_on=False)
+            if kind == "inv":
+                _draw_invocation(ax, y, item, end)
+                for call in item.calls if compact else ():
+                    _draw_call(ax, y, call, end, height=0.28, note=False)
+            elif kind == "call":
+                _draw_call(ax, y, item, end)
+        for i, f in enumerate(faults):
+            start = _num(f.get("at_s")) or 0.0
+            healed = _num(f.get("healed_s"))
+            ax.axvspan(start, healed if healed is not None else end, color=FAULT_COLOUR, alpha=0.13, lw=0, zorder=0)
+            ax.axvline(start, color=FAULT_COLOUR, lw=0.8, alpha=0.7, zorder=0)
+            # Labels staggered over three levels so that nearby faults do not overprint.
+            ax.annotate(f"{f.get('kind')} {f.get('target')}", xy=(start, 1.0), xycoords=ax.get_xaxis_transform(),
+                        xytext=(2, 3 + 12 * (i % 3)), textcoords="offset points", fontsize=8,
+                        color=FAULT_COLOUR, va="bottom", annotation_clip=False)
+        ax.set_ylim(n - 0.4, -0.6)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xlim(0, end)
+        ax.grid(axis="x", color="#ddd", lw=0.6)
+        ax.set_axisbelow(True)
+        note = [f"{hidden} more invocations not drawn" if hidden else "", "LLM calls drawn on their invocation" if compact else ""]
+        ax.set_xlabel("seconds since the workload started" + "".join(f"   ({n})" for n in note if n))
+        legend = [
+            Patch(color=INVOCATION_COLOURS["success"], label="invocation"),
+            Patch(color=INVOCATION_COLOURS["failure"], label="failed"),
+            Patch(facecolor=INVOCATION_COLOURS[None], hatch="///", label="not completed"),
+            *(Patch(color=c, label=f"LLM {k}") for k, c in CLASS_COLOURS.items()),
+            Patch(color=FAULT_COLOUR, alpha=0.25, label="fault window"),
+        ]
+        ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.35, -0.5 / height),
+                  ncol=7, fontsize=7, frameon=False, handlelength=1.2, columnspacing=1.0)
+        return _to_svg(fig, f"timeline of {view.data['name']} [{view.data['agent']}]")
+
+
+def _draw_invocation(ax: Any, y: int, row: Any, end: float) -> None:
+    inv = row.inv
+    start = _num(inv.get("created_s"))
+    if start is None:
+        return
+    done = _num(inv.get("completed_s"))
+    result = inv.get("result") if done is not None else None
+    colour = INVOCATION_COLOURS.get(result, INVOCATION_COLOURS[None])
+    ax.barh(y, (done if done is not None else end) - start, left=start, height=0.55, color=colour,
+            hatch=None if done is not None else "///", edgecolor="#78909c" if done is None else colour, lw=0.5)
+    ticks = [t for t in (_num(e.get("appended_s")) for e in row.journal) if t is not None]
+    if ticks:  # journal entries: where progress was made durable
+        ax.plot(ticks, [y] * len(ticks), ls="none", marker="|", ms=9, mew=1.1, color="#fff")
+
+
+def _draw_call(ax: Any, y: int, call: dict[str, Any], end: float, height: float = 0.45, note: bool = True) -> None:
+    start = _num(call.get("arrived_s"))
+    if start is None:
+        return
+    ended = _num(call.get("ended_s"))
+    width = max((ended if ended is not None else end) - start, end / 400)  # instant calls stay visible
+    colour = CLASS_COLOURS.get(str(call.get("class")), "#999")
+    ax.barh(y, width, left=start, height=height, color=colour, hatch=None if ended is not None else "..", lw=0, zorder=3)
+    if note and call.get("outcome") not in (None, "ok"):
+        ax.text(start + width, y, f" {call.get('outcome')} {call.get('status') or ''}", va="center", fontsize=7, color="#444")
+
+
+# --- run summaries ------------------------------------------------------------------------
+
+
+def recovery_svg(by_kind: dict[str, list[tuple[str, float]]]) -> str | None:
+    """Recovery time per fault kind: a box where there are 3 or more, every point on top."""
+    if not by_kind:
+        return None
+    kinds = list(by_kind)
+    fig = _figure(max(3.5, 1.1 * len(kinds) + 1.5), 2.6, "recovery")
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": "recovery"}):
+        ax = fig.add_subplot()
+        boxed = [(i, [v for _, v in by_kind[k]]) for i, k in enumerate(kinds) if len(by_kind[k]) >= 3]
+        if boxed:
+            ax.boxplot([v for _, v in boxed], positions=[i for i, _ in boxed], widths=0.5, showfliers=False,
+                       medianprops={"color": "#333"}, boxprops={"color": "#777"}, whiskerprops={"color": "#777"},
+                       capprops={"color": "#777"})
+        for i, kind in enumerate(kinds):
+            values = [v for _, v in by_kind[kind]]
+            # Deterministic jitter: the same run draws the same chart.
+            xs = [i + ((j % 5) - 2) * 0.06 for j in range(len(values))]
+            ax.scatter(xs, values, s=22, color="#1565c0", alpha=0.8, zorder=3)
+        ax.set_xticks(range(len(kinds)), [f"{k}\n(n={len(by_kind[k])})" for k in kinds])
+        ax.set_xlim(-0.6, len(kinds) - 0.4)
+        top = max(v for points in by_kind.values() for _, v in points)
+        ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)  # headroom: a point on the top edge is cut
+        ax.set_ylabel("recovery (s)")
+        ax.grid(axis="y", color="#ddd", lw=0.6)
+        ax.set_axisbelow(True)
+        return _to_svg(fig, "recovery time per fault kind")
+
+
+def cost_svg(costs: list[KindCost]) -> str | None:
+    """Wasted and duplicate LLM calls, and wasted tokens, per fault kind."""
+    if not costs:
+        return None
+    kinds = [c.kind for c in costs][::-1]
+    ordered = costs[::-1]
+    fig = _figure(9.0, 0.9 + 0.3 * len(costs), "cost")
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": "cost"}):
+        calls_ax, tokens_ax = fig.subplots(1, 2, sharey=True)
+        ys = range(len(kinds))
+        wasted = [c.wasted_calls for c in ordered]
+        calls_ax.barh(ys, wasted, color=CLASS_COLOURS["wasted"], label="wasted")
+        calls_ax.barh(ys, [c.duplicate_calls for c in ordered], left=wasted, color=CLASS_COLOURS["duplicate"],
+                      label="duplicate")
+        calls_ax.set_yticks(list(ys), kinds)
+        calls_ax.set_xlabel("LLM calls")
+        calls_ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
+        tokens_ax.barh(ys, [c.wasted_tokens for c in ordered], color="#f5b041")
+        tokens_ax.set_xlabel("wasted tokens")
+        for ax in (calls_ax, tokens_ax):
+            ax.grid(axis="x", color="#ddd", lw=0.6)
+            ax.set_axisbelow(True)
+        fig.tight_layout()
+        return _to_svg(fig, "the cost of faults: wasted LLM calls and tokens per fault kind")

@@ -1,0 +1,423 @@
+"""What the report shows, derived from ``results.json`` files: the run, its scenarios (with
+the command that reproduces each), per-fault-kind figures and the trend over earlier runs.
+
+Everything loaded here is redacted once, on load, so templates and charts only ever see
+redacted text. Earlier runs are read defensively: a malformed one is skipped, never fatal."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .redact import redact_data
+
+VERDICTS = ("pass", "fail", "expected failure", "unknown")
+GOOD = frozenset({"pass", "expected failure"})  # the verdicts a run is meant to have
+BAD = frozenset({"fail", "unknown"})
+NO_FAULT = "(no fault)"
+
+# Caps keep a soak (hundreds of invocations) readable and the page small; the page says so.
+MAX_TIMELINE_INVOCATIONS = 30
+MAX_TIMELINE_ROWS = 90
+MAX_JOURNALS = 25
+MAX_LEDGER = 400
+
+
+
+@dataclass
+class Run:
+    run_id: str
+    meta: dict[str, Any]
+    scenarios: list[dict[str, Any]]
+
+
+@dataclass
+class InvocationRow:
+    """One invocation of a call tree, in tree order, with its journal and LLM calls."""
+
+    inv: dict[str, Any]
+    depth: int
+    journal: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+
+
+@dataclass
+class ScenarioView:
+    data: dict[str, Any]
+    anchor: str
+    command: str
+    tree: list[InvocationRow]  # every invocation, tree order
+    unattributed_calls: list[dict[str, Any]]  # LLM calls of no known invocation
+    wasted_tokens: int
+    timeline_svg: str | None = None  # filled by the renderer
+
+    @property
+    def open(self) -> bool:
+        """Collapsed when it went as expected; open when there is something to look at."""
+        return self.data["verdict"] not in GOOD
+
+    @property
+    def journals(self) -> list[InvocationRow]:
+        """The invocations whose journal is shown: non-completed first, then in tree order."""
+        rows = [r for r in self.tree if r.journal]
+        rows.sort(key=lambda r: r.inv.get("status") == "completed")
+        return rows[:MAX_JOURNALS]
+
+    @property
+    def journals_hidden(self) -> int:
+        return max(0, sum(1 for r in self.tree if r.journal) - MAX_JOURNALS)
+
+    @property
+    def ledger(self) -> list[dict[str, Any]]:
+        return self.data["calls"][:MAX_LEDGER]
+
+    @property
+    def ledger_hidden(self) -> int:
+        return max(0, len(self.data["calls"]) - MAX_LEDGER)
+
+
+@dataclass
+class KindCost:
+    """What the scenarios with one fault kind cost in LLM calls and tokens."""
+
+    kind: str
+    scenarios: int = 0
+    shared: int = 0  # scenarios whose cost is split with other kinds
+    wasted_calls: float = 0.0
+    wasted_tokens: float = 0.0
+    duplicate_calls: float = 0.0
+
+
+@dataclass
+class TrendCell:
+    run_id: str
+    verdict: str
+    recovery_s: float | None
+
+
+@dataclass
+class TrendRow:
+    name: str
+    agent: str
+    anchor: str
+    cells: list[TrendCell | None]  # one per kept run, oldest first; None: not run then
+    flaky: bool = False
+
+    @property
+    def recoveries(self) -> list[float]:
+        return [c.recovery_s for c in self.cells if c is not None and c.recovery_s is not None]
+
+
+@dataclass
+class Report:
+    run: Run
+    scenarios: list[ScenarioView]
+    counts: dict[str, int]
+    status: str  # "ok" | "fail" | "unknown"
+    recovery_by_kind: dict[str, list[tuple[str, float]]]
+    costs: list[KindCost]
+    agents: list[str]
+    matrix: list[tuple[str, list[ScenarioView | None]]]
+    trend_runs: list[str]
+    trend: list[TrendRow]
+    skipped_runs: list[str] = field(default_factory=list)
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def read_run(run_dir: Path) -> Run:
+    """The run in ``run_dir``, normalised and redacted. Raises ``ValueError`` (or ``OSError``)
+    when it cannot be read: used for the run being reported, which must be there."""
+    try:
+        raw = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{run_dir / 'results.json'} is not JSON: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list):
+        raise ValueError(f"{run_dir / 'results.json'} has no scenarios list")
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    scenarios = [s for s in (_normalise(item) for item in raw["scenarios"]) if s is not None]
+    meta = redact_data(meta)
+    run_id = str(meta.get("run_id") or run_dir.name)
+    return Run(run_id, meta, redact_data(scenarios))
+
+
+def try_read_run(run_dir: Path) -> Run | None:
+    """An earlier run, or None when it is missing or malformed in any way."""
+    try:
+        return read_run(run_dir)
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
+        return None
+
+
+def earlier_run_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
+    """Sibling run folders that sort before ``run_dir`` (run ids sort by time), newest
+    first. ``latest`` and other symlinks, stray files and folders without a results.json
+    are not runs."""
+    try:
+        entries = list(reports_root.iterdir())
+    except OSError:
+        return []
+    current = run_dir.name
+    names = []
+    for p in entries:
+        try:
+            if p.name != "latest" and p.name < current and not p.is_symlink() and (p / "results.json").is_file():
+                names.append(p.name)
+        except OSError:
+            continue
+    return [reports_root / name for name in sorted(names, reverse=True)]
+
+
+def _normalise(item: Any) -> dict[str, Any] | None:
+    """A scenario dict with every field the report reads, of the expected type; an older or
+    hand-edited results.json may lack some. None when it has no name."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        return None
+    s = dict(item)
+    s["agent"] = str(s.get("agent") or "?")
+    s["verdict"] = s.get("verdict") if s.get("verdict") in VERDICTS else "unknown"
+    for key in ("description",):
+        s[key] = str(s.get(key) or "")
+    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck", "errors", "schedule", "tags"):
+        value = s.get(key)
+        s[key] = [v for v in value if v is not None] if isinstance(value, list) else []
+    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck"):
+        s[key] = [v for v in s[key] if isinstance(v, dict)]
+    s["errors"] = [str(e) for e in s["errors"]]
+    for key in ("invocations", "llm_calls", "side_effects", "log_tails"):
+        s[key] = s.get(key) if isinstance(s.get(key), dict) else {}
+    s["log_tails"] = {str(k): str(v) for k, v in s["log_tails"].items()}
+    s["recovery_s"] = _number(s.get("recovery_s"))
+    s["duration_s"] = _number(s.get("duration_s"))
+    s["seed"] = s.get("seed") if isinstance(s.get("seed"), int) and not isinstance(s.get("seed"), bool) else None
+    s["always_replay"] = s.get("always_replay") is True
+    return s
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _int(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None else 0
+
+
+# --- one scenario -----------------------------------------------------------------------
+
+
+def anchor(name: str, agent: str) -> str:
+    """An id usable in ``href="#..."``: names and agents are free text."""
+    return "s-" + re.sub(r"[^A-Za-z0-9_-]+", "-", f"{name}--{agent}").strip("-")
+
+
+def reproduce_command(s: dict[str, Any]) -> str:
+    """The command that runs this scenario again, with its seed."""
+    name: str = s["name"]
+    replay = " --always-replay" if s.get("always_replay") else ""
+    seed = f" --seed {s['seed']}" if s.get("seed") is not None else ""
+    if name.startswith("soak-"):
+        router = name.removeprefix("soak-") if name in ("soak-local", "soak-remote") else (
+            "remote" if "remote" in s.get("agent", "") else "local")
+        sent = _int(s.get("invocations", {}).get("sent"))
+        # The planned schedule, not the faults that fired: that is what --faults draws.
+        n_faults = len(s.get("schedule") or []) or len(s.get("faults") or [])
+        return f"python -m harness soak --router {router} --n {sent} --faults {n_faults}{seed}{replay}"
+    return f"python -m harness run {name}{seed}{replay}"
+
+
+def invocation_tree(timeline: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Invocations in tree order (each parent before its callees), with their depth.
+    Callees whose parent is unknown are treated as roots; cycles cannot loop."""
+    by_id = {str(i.get("invocation_id")): i for i in timeline}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for inv in timeline:
+        parent = inv.get("parent")
+        if parent is not None and str(parent) in by_id and str(parent) != str(inv.get("invocation_id")):
+            children.setdefault(str(parent), []).append(inv)
+        else:
+            roots.append(inv)
+
+    def start(inv: dict[str, Any]) -> float:
+        value = _number(inv.get("created_s"))
+        return value if value is not None else float("inf")
+
+    ordered: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+
+    def walk(inv: dict[str, Any], depth: int) -> None:
+        key = str(inv.get("invocation_id"))
+        if key in seen:
+            return
+        seen.add(key)
+        ordered.append((depth, inv))
+        for child in sorted(children.get(key, []), key=start):
+            walk(child, depth + 1)
+
+    for root in sorted(roots, key=start):
+        walk(root, 0)
+    for inv in timeline:  # anything only reachable through a cycle
+        walk(inv, 0)
+    return ordered
+
+
+def scenario_view(s: dict[str, Any]) -> ScenarioView:
+    journal_by: dict[str, list[dict[str, Any]]] = {}
+    for entry in s["journal"]:
+        journal_by.setdefault(str(entry.get("invocation_id")), []).append(entry)
+    calls_by: dict[str, list[dict[str, Any]]] = {}
+    for call in s["calls"]:
+        calls_by.setdefault(str(call.get("invocation_id")), []).append(call)
+    tree = []
+    for depth, inv in invocation_tree(s["timeline"]):
+        key = str(inv.get("invocation_id"))
+        journal = sorted(journal_by.get(key, []), key=lambda e: _int(e.get("index")))
+        calls = sorted(calls_by.pop(key, []), key=lambda c: _number(c.get("arrived_s")) or 0.0)
+        tree.append(InvocationRow(inv, depth, journal, calls))
+    unattributed = [c for calls in calls_by.values() for c in calls]
+    wasted_tokens = sum(_int(c.get("tokens")) for c in s["calls"] if c.get("class") == "wasted")
+    return ScenarioView(s, anchor(s["name"], s["agent"]), reproduce_command(s), tree, unattributed, wasted_tokens)
+
+
+def fault_kinds(s: dict[str, Any]) -> list[str]:
+    """The distinct fault kinds of a scenario, in the order they fired."""
+    kinds: list[str] = []
+    for f in s["faults"]:
+        kind = str(f.get("kind") or "?")
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
+# --- per fault kind ---------------------------------------------------------------------
+
+
+def recovery_by_kind(scenarios: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+    """Recovery times per fault kind. A scenario with several kinds counts under each:
+    its recovery is the worst case over its faults, not separable by kind."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for s in scenarios:
+        if s["recovery_s"] is None:
+            continue
+        for kind in fault_kinds(s):
+            out.setdefault(kind, []).append((f"{s['name']} [{s['agent']}]", s["recovery_s"]))
+    return dict(sorted(out.items()))
+
+
+def cost_by_kind(scenarios: Iterable[dict[str, Any]]) -> list[KindCost]:
+    """Wasted (and duplicate) LLM calls and tokens per fault kind. A scenario with several
+    kinds has its cost split evenly between them, so the column totals equal the run's
+    totals; ``shared`` counts those scenarios. Calls wasted without any fault go to
+    ``(no fault)``."""
+    costs: dict[str, KindCost] = {}
+    for s in scenarios:
+        kinds = fault_kinds(s) or [NO_FAULT]
+        wasted = _int(s["llm_calls"].get("wasted"))
+        duplicate = _int(s["llm_calls"].get("duplicate"))
+        tokens = sum(_int(c.get("tokens")) for c in s["calls"] if c.get("class") == "wasted")
+        if kinds == [NO_FAULT] and not (wasted or duplicate):
+            continue  # a clean baseline costs nothing and has no kind to show
+        share = 1.0 / len(kinds)
+        for kind in kinds:
+            cost = costs.setdefault(kind, KindCost(kind))
+            cost.scenarios += 1
+            cost.shared += len(kinds) > 1
+            cost.wasted_calls += wasted * share
+            cost.wasted_tokens += tokens * share
+            cost.duplicate_calls += duplicate * share
+    return sorted(costs.values(), key=lambda c: (-c.wasted_calls, c.kind))
+
+
+# --- the run as a whole -----------------------------------------------------------------
+
+
+def counts(scenarios: Iterable[dict[str, Any]]) -> dict[str, int]:
+    out = {v: 0 for v in VERDICTS}
+    for s in scenarios:
+        out[s["verdict"]] += 1
+    return out
+
+
+def status(c: dict[str, int]) -> str:
+    """fail beats unknown beats ok: a failure is a finding, unknown is a missing answer."""
+    if c["fail"]:
+        return "fail"
+    if c["unknown"] or not sum(c.values()):
+        return "unknown"
+    return "ok"
+
+
+def matrix(views: list[ScenarioView]) -> tuple[list[str], list[tuple[str, list[ScenarioView | None]]]]:
+    """Scenarios × agents, in catalogue order."""
+    agents: list[str] = []
+    names: list[str] = []
+    cell: dict[tuple[str, str], ScenarioView] = {}
+    for v in views:
+        name, agent = v.data["name"], v.data["agent"]
+        if agent not in agents:
+            agents.append(agent)
+        if name not in names:
+            names.append(name)
+        cell.setdefault((name, agent), v)
+    return agents, [(name, [cell.get((name, a)) for a in agents]) for name in names]
+
+
+def trend(runs: list[Run]) -> list[TrendRow]:
+    """Per scenario and agent, its verdict in each run (oldest first). Flaky: the verdict
+    went both ways, good (pass, expected failure) in one run and bad (fail, unknown) in
+    another."""
+    rows: dict[tuple[str, str], TrendRow] = {}
+    for i, run in enumerate(runs):
+        for s in run.scenarios:
+            key = (s["name"], s["agent"])
+            row = rows.setdefault(key, TrendRow(s["name"], s["agent"], anchor(*key), [None] * len(runs)))
+            row.cells[i] = TrendCell(run.run_id, s["verdict"], s["recovery_s"])
+    current = runs[-1] if runs else None
+    order = [(s["name"], s["agent"]) for s in current.scenarios] if current else []
+    for row in rows.values():
+        verdicts = {c.verdict for c in row.cells if c is not None}
+        row.flaky = bool(verdicts & GOOD) and bool(verdicts & BAD)
+    # This run's scenarios first, in its order; then those only earlier runs had.
+    return sorted(rows.values(), key=lambda r: (order.index((r.name, r.agent)) if (r.name, r.agent) in order else len(order), r.name, r.agent))
+
+
+def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
+    run = read_run(run_dir)
+    earlier: list[Run] = []
+    skipped: list[str] = []
+    # Newest first, until keep - 1 readable runs: a malformed run does not use up a slot.
+    for path in earlier_run_dirs(run_dir, reports_root):
+        if len(earlier) >= keep - 1:
+            break
+        loaded = try_read_run(path)
+        if loaded is None:
+            skipped.append(path.name)
+            continue
+        loaded.run_id = path.name  # the folder is the run's identity in the trend
+        earlier.insert(0, loaded)
+    run.run_id = str(run.meta.get("run_id") or run_dir.name)
+    views = [scenario_view(s) for s in run.scenarios]
+    c = counts(run.scenarios)
+    agents, rows = matrix(views)
+    runs = [*earlier, run]
+    return Report(
+        run=run,
+        scenarios=views,
+        counts=c,
+        status=status(c),
+        recovery_by_kind=recovery_by_kind(run.scenarios),
+        costs=cost_by_kind(run.scenarios),
+        agents=agents,
+        matrix=rows,
+        trend_runs=[r.run_id for r in runs],
+        trend=trend(runs),
+        skipped_runs=skipped,
+    )

@@ -1,0 +1,81 @@
+"""Renders the report: one self-contained HTML file (inline CSS and SVG, no scripts, no
+fetches), so it opens offline and can be mailed or archived as it is.
+
+Jinja2 autoescaping is always on: answers, outputs and logs come from LLMs and agents. The
+only markup marked safe is the SVG that ``charts`` builds in Python."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from . import charts
+from .model import Report, build
+
+_env = Environment(
+    loader=PackageLoader("harness", "templates/report"),
+    autoescape=True,  # every template, whatever its extension
+    undefined=StrictUndefined,  # a typo in a template fails the tests, not silently blank
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _seconds(value: Any, digits: int = 3) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+def _when(epoch: Any) -> str:
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _css_class(verdict: Any) -> str:
+    return str(verdict).replace(" ", "-")
+
+
+def _short(value: Any, limit: int = 400) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_env.filters.update(seconds=_seconds, when=_when, css=_css_class, short=_short)
+
+
+def _svg(svg: str | None) -> Markup | None:
+    # Only chart SVG is trusted markup: matplotlib escaped every label it wrote.
+    return Markup(svg) if svg else None
+
+
+def render(report: Report) -> str:
+    for view in report.scenarios:
+        view.timeline_svg = _svg(charts.timeline_svg(view))
+    return _env.get_template("report.html.j2").render(
+        r=report,
+        meta=report.run.meta,
+        recovery_svg=_svg(charts.recovery_svg(report.recovery_by_kind)),
+        cost_svg=_svg(charts.cost_svg(report.costs)),
+    )
+
+
+def write_report(run_dir: Path, reports_root: Path, *, keep: int = 10) -> Path:
+    """Write ``run_dir/index.html`` from ``run_dir/results.json`` and, for the trend, the
+    last ``keep`` runs under ``reports_root`` (this one included). Earlier runs that cannot
+    be read are skipped; an unreadable ``run_dir/results.json`` raises ``ValueError`` or
+    ``OSError``."""
+    run_dir, reports_root = Path(run_dir), Path(reports_root)
+    html = render(build(run_dir, reports_root, keep=max(keep, 1)))
+    path = run_dir / "index.html"
+    # Atomic: the report may be rewritten after every scenario while someone has it open.
+    tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
