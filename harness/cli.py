@@ -17,6 +17,7 @@ from . import binaries, versions
 from .binaries import PROJECT_ROOT
 from .errors import HarnessError
 from .results import ScenarioResult, write_results
+from .live import describe
 from .scenario import Scenario, run_scenario
 
 
@@ -56,9 +57,7 @@ def soak(args: argparse.Namespace) -> int:
 
 
 def _schedule_lines(scenario: Scenario) -> list[str]:
-    from .scenario import _describe
-
-    return [_describe(f) for f in scenario.faults]
+    return [describe(f) for f in scenario.faults]
 
 
 def _run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from .fake_llm import FakeLLM, Failure, Hang, Malformed, Match, Reply, Rule, Str
 from .triggers import After, Trigger
 
 if TYPE_CHECKING:
-    from .scenario import RunContext
+    from .live import RunContext
 
 
 @dataclass

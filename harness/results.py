@@ -13,7 +13,7 @@ from .classify import ClassifiedCall, llm_calls, side_effects
 from .observation import Observation
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from .checks import Check
 
 Verdict = Literal["pass", "fail", "expected failure", "unknown"]
 
@@ -48,12 +48,21 @@ class ScenarioResult:
         return asdict(self)
 
 
-def judge(
-    scenario: "Scenario", obs: Observation | None, calls: list[ClassifiedCall], errors: list[str]
-) -> ScenarioResult:
-    result = ScenarioResult(
-        scenario.name, scenario.agent_label, "unknown", scenario.description, list(scenario.tags), errors=list(errors)
-    )
+@dataclass(frozen=True)
+class RunInfo:
+    """What the judge needs to know of the run besides what it observed."""
+
+    name: str
+    agent: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    checks: "tuple[Check, ...]" = ()
+    expect_failure: bool = False
+    planned_faults: int = 0
+
+
+def judge(info: RunInfo, obs: Observation | None, calls: list[ClassifiedCall], errors: list[str]) -> ScenarioResult:
+    result = ScenarioResult(info.name, info.agent, "unknown", info.description, list(info.tags), errors=list(errors))
     if obs is None:
         return result
     t0 = obs.started_at
@@ -132,9 +141,9 @@ def judge(
          "appended_s": round(e.appended_at - t0, 3)}
         for e in obs.journal
     ]
-    findings: list[Finding] = [check.evaluate(obs, calls) for check in scenario.checks]
+    findings: list[Finding] = [check.evaluate(obs, calls) for check in info.checks]
     result.findings = [asdict(f) for f in findings]
-    exercised = bool(obs.requests) and bool(obs.calls) and len(obs.faults) == len(scenario.faults)
+    exercised = bool(obs.requests) and bool(obs.calls) and len(obs.faults) == info.planned_faults
     if errors or not exercised:
         if not exercised and not errors:
             result.errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
@@ -142,7 +151,7 @@ def judge(
         result.verdict = "fail" if any(not f.ok for f in findings) and exercised else "unknown"
         return result
     if all(f.ok for f in findings):
-        result.verdict = "expected failure" if scenario.expect_failure else "pass"
+        result.verdict = "expected failure" if info.expect_failure else "pass"
     else:
         result.verdict = "fail"
     return result

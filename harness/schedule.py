@@ -27,7 +27,7 @@ from .faults import (
 from .triggers import After
 
 if TYPE_CHECKING:
-    from .scenario import RunContext
+    from .live import RunContext
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from .errors import HarnessError
 
 if TYPE_CHECKING:
-    from .scenario import RunContext
+    from .live import RunContext
 
 
 class TriggerTimeout(HarnessError):

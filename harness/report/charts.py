@@ -183,7 +183,7 @@ def _draw_call(ax: Any, y: int, call: dict[str, Any], end: float, height: float 
     if start is None:
         return
     ended = _num(call.get("ended_s"))
-    width = max((ended if ended is not None else end) - start, end / 400)  # instant calls stay visible
+    width = max((ended if ended is not None else end) - start, end / 200)  # instant calls stay visible
     colour = CLASS_COLOURS.get(str(call.get("class")), "#999")
     ax.barh(y, width, left=start, height=height, color=colour, hatch=None if ended is not None else "..", lw=0, zorder=3)
     if note and call.get("outcome") not in (None, "ok"):

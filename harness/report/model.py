@@ -53,6 +53,7 @@ class ScenarioView:
     tree: list[InvocationRow]  # every invocation, tree order
     unattributed_calls: list[dict[str, Any]]  # LLM calls of no known invocation
     wasted_tokens: int
+    flaky: bool = False  # from the trend
     timeline_svg: str | None = None  # filled by the renderer
 
     @property
@@ -103,7 +104,7 @@ class TrendCell:
 class TrendRow:
     name: str
     agent: str
-    anchor: str
+    anchor: str | None  # None: not in this run, so nothing to link to
     cells: list[TrendCell | None]  # one per kept run, oldest first; None: not run then
     flaky: bool = False
 
@@ -139,10 +140,11 @@ def read_run(run_dir: Path) -> Run:
         raise ValueError(f"{run_dir / 'results.json'} is not JSON: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list):
         raise ValueError(f"{run_dir / 'results.json'} has no scenarios list")
-    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    meta = dict(raw["meta"]) if isinstance(raw.get("meta"), dict) else {}
+    meta["versions"] = meta["versions"] if isinstance(meta.get("versions"), dict) else {}
     scenarios = [s for s in (_normalise(item) for item in raw["scenarios"]) if s is not None]
     meta = redact_data(meta)
-    run_id = str(meta.get("run_id") or run_dir.name)
+    run_id = str(meta.get("run_id") or run_dir.resolve().name)
     return Run(run_id, meta, redact_data(scenarios))
 
 
@@ -162,11 +164,12 @@ def earlier_run_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
         entries = list(reports_root.iterdir())
     except OSError:
         return []
-    current = run_dir.name
+    this = run_dir.resolve()  # run_dir may be given as reports/latest
     names = []
     for p in entries:
         try:
-            if p.name != "latest" and p.name < current and not p.is_symlink() and (p / "results.json").is_file():
+            if (p.name != "latest" and p.name < this.name and not p.is_symlink() and p.resolve() != this
+                    and (p / "results.json").is_file()):
                 names.append(p.name)
         except OSError:
             continue
@@ -269,7 +272,7 @@ def invocation_tree(timeline: list[dict[str, Any]]) -> list[tuple[int, dict[str,
     return ordered
 
 
-def scenario_view(s: dict[str, Any]) -> ScenarioView:
+def scenario_view(s: dict[str, Any], anchor_id: str | None = None) -> ScenarioView:
     journal_by: dict[str, list[dict[str, Any]]] = {}
     for entry in s["journal"]:
         journal_by.setdefault(str(entry.get("invocation_id")), []).append(entry)
@@ -284,7 +287,8 @@ def scenario_view(s: dict[str, Any]) -> ScenarioView:
         tree.append(InvocationRow(inv, depth, journal, calls))
     unattributed = [c for calls in calls_by.values() for c in calls]
     wasted_tokens = sum(_int(c.get("tokens")) for c in s["calls"] if c.get("class") == "wasted")
-    return ScenarioView(s, anchor(s["name"], s["agent"]), reproduce_command(s), tree, unattributed, wasted_tokens)
+    return ScenarioView(s, anchor_id or anchor(s["name"], s["agent"]), reproduce_command(s), tree, unattributed,
+                        wasted_tokens)
 
 
 def fault_kinds(s: dict[str, Any]) -> list[str]:
@@ -370,7 +374,7 @@ def matrix(views: list[ScenarioView]) -> tuple[list[str], list[tuple[str, list[S
     return agents, [(name, [cell.get((name, a)) for a in agents]) for name in names]
 
 
-def trend(runs: list[Run]) -> list[TrendRow]:
+def trend(runs: list[Run], anchors: dict[tuple[str, str], str] | None = None) -> list[TrendRow]:
     """Per scenario and agent, its verdict in each run (oldest first). Flaky: the verdict
     went both ways, good (pass, expected failure) in one run and bad (fail, unknown) in
     another."""
@@ -378,7 +382,7 @@ def trend(runs: list[Run]) -> list[TrendRow]:
     for i, run in enumerate(runs):
         for s in run.scenarios:
             key = (s["name"], s["agent"])
-            row = rows.setdefault(key, TrendRow(s["name"], s["agent"], anchor(*key), [None] * len(runs)))
+            row = rows.setdefault(key, TrendRow(s["name"], s["agent"], (anchors or {}).get(key), [None] * len(runs)))
             row.cells[i] = TrendCell(run.run_id, s["verdict"], s["recovery_s"])
     current = runs[-1] if runs else None
     order = [(s["name"], s["agent"]) for s in current.scenarios] if current else []
@@ -403,11 +407,24 @@ def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
             continue
         loaded.run_id = path.name  # the folder is the run's identity in the trend
         earlier.insert(0, loaded)
-    run.run_id = str(run.meta.get("run_id") or run_dir.name)
-    views = [scenario_view(s) for s in run.scenarios]
+    views = []
+    anchors: dict[tuple[str, str], str] = {}
+    for s in run.scenarios:
+        # Two names can slug alike ("a b", "a-b"), and a name can repeat: ids stay unique.
+        base = candidate = anchor(s["name"], s["agent"])
+        n = 1
+        while candidate in anchors.values():
+            n += 1
+            candidate = f"{base}-{n}"
+        anchors.setdefault((s["name"], s["agent"]), candidate)
+        views.append(scenario_view(s, candidate))
     c = counts(run.scenarios)
     agents, rows = matrix(views)
     runs = [*earlier, run]
+    rows_of_trend = trend(runs, anchors)
+    flaky = {(t.name, t.agent) for t in rows_of_trend if t.flaky}
+    for view in views:
+        view.flaky = (view.data["name"], view.data["agent"]) in flaky
     return Report(
         run=run,
         scenarios=views,
@@ -418,6 +435,6 @@ def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
         agents=agents,
         matrix=rows,
         trend_runs=[r.run_id for r in runs],
-        trend=trend(runs),
+        trend=rows_of_trend,
         skipped_runs=skipped,
     )
