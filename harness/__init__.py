@@ -18,16 +18,43 @@ from .checks import (
     WastedExplainedByFaults,
 )
 from .environment import AgentSpec, Environment, python_app
+from .fake_llm import FakeLLM, tool_call
+from .live import LiveRun
 from .errors import HarnessError
-from .faults import FaultRecord, Kill, Latency, Pause, Terminate
+from .faults import (
+    ROUTING,
+    Bandwidth,
+    FaultRecord,
+    Kill,
+    Latency,
+    LimitData,
+    LLMHang,
+    LLMMalformed,
+    LLMMatch,
+    LLMRateLimited,
+    LLMServerError,
+    LLMSlowFirstToken,
+    LLMStreamCut,
+    LLMUnknownTool,
+    Partition,
+    Pause,
+    ResetPeer,
+    Restart,
+    Slicer,
+    Terminate,
+    Timeout,
+)
 from .results import ScenarioResult
 from .scenario import Scenario, run_scenario, standard_checks
 from .triggers import After, LLMCallHeld, RetryObserved, RunCompleted
 from .workload import Requests
 
 __all__ = [
-    "After", "AgentSpec", "AllCompleted", "CallTree", "Environment", "FailedTerminally", "FaultRecord", "HarnessError",
-    "Kill", "LLMCallHeld", "Latency", "NoDuplicateLLMCalls", "NoDuplicateSideEffects", "NoJournalMismatch", "Pause", "Requests", "RetriesPlausible",
-    "RetryObserved", "RunCompleted", "RunStepsOnce", "Scenario", "SlowedDown", "ScenarioResult", "Terminate", "Wasted",
-    "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks",
+    "ROUTING", "After", "AgentSpec", "AllCompleted", "Bandwidth", "CallTree", "Environment", "FailedTerminally",
+    "FakeLLM", "FaultRecord", "HarnessError", "Kill", "LLMCallHeld", "LLMHang", "LLMMalformed", "LLMMatch",
+    "LLMRateLimited", "LLMServerError", "LLMSlowFirstToken", "LLMStreamCut", "LLMUnknownTool", "Latency",
+    "LimitData", "LiveRun", "NoDuplicateLLMCalls", "NoDuplicateSideEffects", "NoJournalMismatch", "Partition",
+    "Pause", "Requests", "ResetPeer", "Restart", "RetriesPlausible", "RetryObserved", "RunCompleted",
+    "RunStepsOnce", "Scenario", "ScenarioResult", "Slicer", "SlowedDown", "Terminate", "Timeout", "Wasted",
+    "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks", "tool_call",
 ]

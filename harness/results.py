@@ -47,6 +47,14 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def explain(self) -> str:
+        """The verdict with its evidence, for an assertion message."""
+        lines = [f"{self.name} [{self.agent}]: {self.verdict}", *self.errors]
+        lines += [f"  {'ok ' if f['ok'] else 'BAD'} {f['check']}: {f['message']}" for f in self.findings]
+        lines += [f"  call #{c['id']} {c['class']}: {c['reason']}" for c in self.calls]
+        lines += [f"--- {name}\n{tail}" for name, tail in self.log_tails.items()]
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class RunInfo:

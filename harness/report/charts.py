@@ -35,6 +35,10 @@ _RC = {
 }
 
 
+_FONT_STYLE = re.compile(r"font-family: 'DejaVu Sans', 'Arial', 'Helvetica', sans-serif; |;? ?font-family: 'DejaVu Sans', 'Arial', 'Helvetica', sans-serif")
+_ROUND = re.compile(r"(\d+\.\d{2})\d+")
+
+
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -50,6 +54,14 @@ def _to_svg(fig: Figure, label: str) -> str:
     # ids (figure_1, patch_1 ...) would repeat across the page's charts.
     used = set(re.findall(r"#([\w.-]+)", svg))
     svg = re.sub(r'\sid="([^"]*)"', lambda m: m.group(0) if m.group(1) in used else "", svg)
+    # Smaller page: geometry to 2 decimals (a hundredth of a point), no layout whitespace.
+    # Only in geometry attributes: text content (a label "1.941 s") is left as it is.
+    svg = re.sub(r'(\s(?:d|x|y|x1|x2|y1|y2|width|height|transform)=")([^"]*)"',
+                 lambda m: m.group(1) + _ROUND.sub(r"\1", m.group(2)) + '"', svg)
+    svg = re.sub(r'\stransform="rotate\(-?0 [^")]*\)"', "", svg)  # a no-op on every label
+    svg = _FONT_STYLE.sub("", svg)  # the page's CSS sets it once for all charts
+    svg = re.sub(r"\s*\n\s*", " ", svg)
+    svg = re.sub(r">\s+<", "><", svg)
     escaped = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     return svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{escaped}" ', 1)
 

@@ -6,8 +6,11 @@ only markup marked safe is the SVG that ``charts`` builds in Python."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from . import charts
-from .model import Report, build
+from .model import Report, ScenarioView, build
 
 _env = Environment(
     loader=PackageLoader("harness", "templates/report"),
@@ -55,9 +58,26 @@ def _svg(svg: str | None) -> Markup | None:
     return Markup(svg) if svg else None
 
 
+# The CLI rewrites the report after every scenario: the timelines of scenarios already
+# drawn are reused, so a run of n scenarios draws n timelines, not n²/2.
+_TIMELINES: OrderedDict[str, str | None] = OrderedDict()
+_TIMELINES_MAX = 512
+
+
+def _timeline(view: ScenarioView) -> str | None:
+    key = hashlib.sha256(json.dumps([view.anchor, view.data], sort_keys=True, default=str).encode()).hexdigest()
+    if key in _TIMELINES:
+        _TIMELINES.move_to_end(key)
+        return _TIMELINES[key]
+    svg = _TIMELINES[key] = charts.timeline_svg(view)
+    while len(_TIMELINES) > _TIMELINES_MAX:
+        _TIMELINES.popitem(last=False)
+    return svg
+
+
 def render(report: Report) -> str:
     for view in report.scenarios:
-        view.timeline_svg = _svg(charts.timeline_svg(view))
+        view.timeline_svg = _svg(_timeline(view))
     return _env.get_template("report.html.j2").render(
         r=report,
         meta=report.run.meta,

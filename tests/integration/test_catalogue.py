@@ -7,27 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import ScenarioResult
 from harness.scenario import run_scenario
 from scenarios import CATALOGUE
-
-
-def explain(result: ScenarioResult) -> str:
-    lines = [f"{result.name}: {result.verdict}", *result.errors]
-    lines += [f"  {'ok ' if f['ok'] else 'BAD'} {f['check']}: {f['message']}" for f in result.findings]
-    lines += [f"  call #{c['id']} {c['class']}: {c['reason']}" for c in result.calls]
-    lines += [f"--- {name}\n{tail}" for name, tail in result.log_tails.items()]
-    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("scenario", CATALOGUE, ids=lambda s: f"{s.name}[{s.agent_label}]")
 def test_reference_agents_pass_every_scenario(scenario, tmp_path: Path) -> None:
     result = run_scenario(scenario, tmp_path)
     if scenario.expect_failure:
-        assert result.verdict == "expected failure", explain(result)
+        assert result.verdict == "expected failure", result.explain()
         assert result.invocations["failed"] == result.invocations["sent"] >= 1
     else:
-        assert result.verdict == "pass", explain(result)
+        assert result.verdict == "pass", result.explain()
         assert result.invocations["completed"] == result.invocations["sent"] >= 1
     assert result.llm_calls["duplicate"] == 0
     assert len(result.faults) == len(scenario.faults)

@@ -20,7 +20,6 @@ from scenarios.agents import (
 from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL, KILL_RESTATE_SERVER
 from scenarios.remote_router import SCENARIOS as REMOTE_SCENARIOS
 
-from .test_catalogue import explain
 
 
 def failed_checks(result) -> set[str]:  # type: ignore[no-untyped-def]
@@ -33,14 +32,14 @@ def test_routing_outside_ctx_run_is_caught_as_a_duplicate(scenario, tmp_path: Pa
     mutant = run_scenario(scenario.with_agents(UNJOURNALED_ROUTING_MUTANT), tmp_path / "mutant")
     reference = run_scenario(scenario, tmp_path / "reference")
 
-    assert mutant.verdict == "fail", explain(mutant)
-    assert mutant.llm_calls["duplicate"] >= 1, explain(mutant)
+    assert mutant.verdict == "fail", mutant.explain()
+    assert mutant.llm_calls["duplicate"] >= 1, mutant.explain()
     assert "no duplicate LLM calls" in failed_checks(mutant)
     # The repeated call is the routing call (the one with tools), not the specialist's.
     routing = next(c for c in mutant.calls if c["id"] == 1)
     assert {c["fingerprint"] for c in mutant.calls if c["class"] == "duplicate"} == {routing["fingerprint"]}
 
-    assert reference.verdict == "pass", explain(reference)
+    assert reference.verdict == "pass", reference.explain()
     assert reference.llm_calls["duplicate"] == 0
 
 
@@ -51,10 +50,10 @@ def test_a_refund_outside_ctx_run_is_caught_as_a_duplicate_side_effect(tmp_path:
     )
     reference = run_scenario(kill_billing, tmp_path / "r")
 
-    assert mutant.verdict == "fail", explain(mutant)
-    assert mutant.side_effects["duplicate"] >= 1, explain(mutant)
+    assert mutant.verdict == "fail", mutant.explain()
+    assert mutant.side_effects["duplicate"] >= 1, mutant.explain()
     assert "no duplicate side effects" in failed_checks(mutant)
-    assert reference.verdict == "pass", explain(reference)
+    assert reference.verdict == "pass", reference.explain()
     assert reference.side_effects == {"committed": 1, "wasted": 0, "duplicate": 0}
 
 
@@ -65,8 +64,8 @@ def test_random_routing_outside_ctx_run_is_exposed_as_a_journal_mismatch_by_alwa
     mutant = run_scenario(scenario.with_agents(RANDOM_ROUTING_MUTANT), tmp_path / "m", always_replay=True)
     reference = run_scenario(scenario, tmp_path / "r", always_replay=True)
 
-    assert mutant.verdict == "fail", explain(mutant)
-    assert "no journal mismatch" in failed_checks(mutant), explain(mutant)
+    assert mutant.verdict == "fail", mutant.explain()
+    assert "no journal mismatch" in failed_checks(mutant), mutant.explain()
     assert any("RT0016" in f["message"] for f in mutant.findings)
-    assert reference.verdict == "pass", explain(reference)
+    assert reference.verdict == "pass", reference.explain()
     assert reference.always_replay
