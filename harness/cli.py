@@ -1,84 +1,170 @@
-"""Command line: ``python -m harness run`` runs the scenario catalogue against the
-reference agents and writes ``reports/latest/results.json`` and ``index.html``.
+"""The command line, ``restate-resilience`` (or ``python -m harness``):
 
-Exit codes: 0 when every verdict is as expected, 1 when a scenario failed or could not
-be judged, 2 for bad input (one line, no traceback)."""
+    list      the scenarios, with their agents, tags and fault kinds
+    run       run a selection (names, --tag, --agent, --seed, --always-replay) and write
+              results.json and the HTML report into reports/<run-id>/ (reports/latest)
+    soak      many concurrent requests under a seeded random fault schedule
+    report    rebuild the HTML report from saved results
+
+Exit codes: 0 when every verdict is as expected, 1 when a scenario failed or could not be
+judged, 2 for bad input (one line, no traceback), 130 when interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from . import binaries, versions
 from .binaries import PROJECT_ROOT
 from .errors import HarnessError
-from .results import ScenarioResult, write_results
 from .live import describe
+from .results import ScenarioResult, write_results
 from .scenario import Scenario, run_scenario
 
+EXPECTED = ("pass", "expected failure")
+# Piped output (CI logs) gets a wide fixed width rather than rich's 80 columns.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
-def _select(names: list[str]) -> list[Scenario]:
-    from scenarios import CATALOGUE
 
-    if not names:
+# --- choosing scenarios -------------------------------------------------------------------
+
+
+def load_scenarios(path: str | None) -> list[Scenario]:
+    """The catalogue, or the ``SCENARIOS`` of a user's Python file."""
+    if path is None:
+        from scenarios import CATALOGUE
+
         return list(CATALOGUE)
-    known = {s.name for s in CATALOGUE}
-    unknown = [n for n in names if n not in known]
+    file = Path(path)
+    if not file.is_file():
+        raise HarnessError(f"scenario file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"_user_scenarios_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise HarnessError(f"malformed scenario file {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any error is bad input, said in one line
+        raise HarnessError(f"malformed scenario file {path}: {type(exc).__name__}: {exc}") from None
+    found = getattr(module, "SCENARIOS", None)
+    if found is None:
+        raise HarnessError(f"malformed scenario file {path}: it defines no SCENARIOS")
+    scenarios = list(found) if isinstance(found, (list, tuple)) else []
+    if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
+        raise HarnessError(f"malformed scenario file {path}: SCENARIOS must be a non-empty list of harness.Scenario")
+    return scenarios
+
+
+def select(scenarios: Sequence[Scenario], names: Sequence[str], tags: Sequence[str], agents: Sequence[str]) -> list[Scenario]:
+    """Scenarios matching every criterion given: one of ``names``, all ``tags``, one of ``agents``."""
+    _known("scenario", names, {s.name for s in scenarios})
+    _known("tag", tags, {t for s in scenarios for t in s.tags})
+    _known("agent", agents, {s.agent_label for s in scenarios})
+    chosen = [
+        s
+        for s in scenarios
+        if (not names or s.name in names)
+        and all(t in s.tags for t in tags)
+        and (not agents or s.agent_label in agents)
+    ]
+    if not chosen:
+        raise HarnessError("no scenario matches all of the given names, tags and agents")
+    return chosen
+
+
+def _known(what: str, given: Sequence[str], known: set[str]) -> None:
+    unknown = [g for g in given if g not in known]
     if unknown:
-        raise HarnessError(f"unknown scenario {', '.join(unknown)}; `python -m harness list` shows them")
-    return [s for s in CATALOGUE if s.name in names]
+        raise HarnessError(f"unknown {what} {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
+# --- commands -----------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
-    scenarios = _select(args.scenario)
+def list_command(args: argparse.Namespace) -> int:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("agent", no_wrap=True)
+    table.add_column("tags")
+    table.add_column("fault kinds")
+    for s in select(load_scenarios(args.scenarios), [], args.tag, args.agent):
+        kinds = "random schedule" if s.schedule_for_seed else ", ".join(s.fault_kinds) or "none"
+        table.add_row(s.name, s.agent_label, ", ".join(s.tags), kinds)
+    console.print(table)
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    scenarios = select(load_scenarios(args.scenarios), args.scenario, args.tag, args.agent)
     if args.seed is not None:
         scenarios = [s.with_seed(args.seed) for s in scenarios]
-    return _run_all(scenarios, args)
+    return run_all(scenarios, args)
 
 
-def soak(args: argparse.Namespace) -> int:
+def soak_command(args: argparse.Namespace) -> int:
     from scenarios.random_schedules import random_faults
 
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     scenario = random_faults(args.router, n=args.n, seed=seed, faults=args.faults)
-    print(f"soak: {args.n} requests to the {args.router} router, seed {seed}")
-    for line in _schedule_lines(scenario):
-        print(f"  {line}")
-    print(f"  reproduce: python -m harness soak --router {args.router} --n {args.n} --faults {args.faults} --seed {seed}")
-    return _run_all([scenario], args)
+    console.print(f"soak: {args.n} requests to the {args.router} router, seed {seed}")
+    for fault in scenario.faults:
+        console.print(f"  {describe(fault)}")
+    console.print(f"  reproduce: python -m harness soak --router {args.router} --n {args.n} --faults {args.faults} --seed {seed}")
+    return run_all([scenario], args)
 
 
-def _schedule_lines(scenario: Scenario) -> list[str]:
-    return [describe(f) for f in scenario.faults]
+def report_command(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    target = Path(args.results)
+    run_dir = target.parent if target.name == "results.json" else target
+    results = run_dir / "results.json"
+    try:
+        json.loads(results.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot read results from {results}: {exc}") from None
+    path = write_report(run_dir.resolve(), run_dir.resolve().parent)
+    console.print(f"report: {path}")
+    return 0
 
 
-def _run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:
+def run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:
+    """Run ``scenarios`` one by one, with a progress bar each, writing results after each."""
     binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
     run_dir = out_root / run_id
-    meta: dict[str, object] = {"run_id": run_id, "started_at": time.time()}
+    meta: dict[str, Any] = {"run_id": run_id, "started_at": time.time(), "argv": sys.argv[1:]}
     results: list[ScenarioResult] = []
     try:
         meta["versions"] = versions.collect()
-        for scenario in scenarios:
-            print(f"{scenario.name} [{scenario.agent_label}] ...", end=" ", flush=True)
-            result = run_scenario(scenario, run_dir, always_replay=args.always_replay)
-            results.append(result)
-            write_results(results, run_dir, meta)
-            print(f"{result.verdict} ({result.duration_s:.1f}s, llm {result.llm_calls}, recovery {result.recovery_s})")
-            for error in result.errors:
-                print(f"    {error.splitlines()[0] if error else ''}")
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bars:
+            for scenario in scenarios:
+                results.append(_run_one(scenario, run_dir, args.always_replay, bars))
+                write_results(results, run_dir, meta)
     except KeyboardInterrupt:
-        print("\ninterrupted: environments torn down; results so far are kept", file=sys.stderr)
+        console.print("interrupted: environments torn down; results so far are kept", style="yellow")
         meta["interrupted"] = True
         if results:
             write_results(results, run_dir, meta)
@@ -87,8 +173,40 @@ def _run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:
     meta["finished_at"] = time.time()
     write_results(results, run_dir, meta)
     latest = _point_latest(out_root, run_dir)
-    print(f"results: {latest / 'results.json'}\nreport:  {latest / 'index.html'}")
-    return 0 if all(r.verdict in ("pass", "expected failure") for r in results) else 1
+    _print_summary(results)
+    console.print(f"results: {latest / 'results.json'}\nreport:  {latest / 'index.html'}")
+    return 0 if all(r.verdict in EXPECTED for r in results) else 1
+
+
+def _run_one(scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress) -> ScenarioResult:
+    """One scenario under a bar that counts completed requests; its status shows what was
+    sent and which faults fired so far."""
+    planned = len(scenario.faults)
+    task = bars.add_task(escape(f"{scenario.name} [{scenario.agent_label}]"), total=scenario.workload.n, status="starting")
+    counts = {"sent": 0, "faults": 0, "completed": 0}
+
+    def on_progress(update: dict[str, int]) -> None:
+        counts.update(update)
+        status = f"sent {counts['sent']} · faults {counts['faults']}/{planned}"
+        bars.update(task, completed=counts["completed"], status=status)
+
+    result = run_scenario(scenario, run_dir, always_replay=always_replay, on_progress=on_progress)
+    colour = "green" if result.verdict in EXPECTED else "red"
+    bars.update(task, completed=result.invocations.get("completed", 0), status=f"[{colour}]{result.verdict}[/]")
+    for error in result.errors:
+        bars.console.print(f"    {error.splitlines()[0] if error else ''}", markup=False)
+    return result
+
+
+def _print_summary(results: list[ScenarioResult]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("scenario", "agent", "verdict", "LLM calls c/w/d", "recovery s"):
+        table.add_column(column, no_wrap=True)
+    for r in results:
+        calls = r.llm_calls
+        table.add_row(r.name, r.agent, r.verdict, f"{calls['committed']}/{calls['wasted']}/{calls['duplicate']}",
+                      "" if r.recovery_s is None else f"{r.recovery_s:.2f}")
+    console.print(table)
 
 
 def _point_latest(out_root: Path, run_dir: Path) -> Path:
@@ -102,61 +220,77 @@ def _point_latest(out_root: Path, run_dir: Path) -> Path:
     return latest
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+# --- arguments ----------------------------------------------------------------------------
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line and exit 2, as for every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: a seed is a whole number ≥ 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid seed {value}: a seed is a whole number ≥ 0")
-    return value
+def _whole(minimum: int):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: a whole number ≥ {minimum}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"invalid value {value}: a whole number ≥ {minimum}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(prog="restate-resilience", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tag", action="append", default=[], help="only scenarios with this tag (repeatable: all must match)")
+        p.add_argument("--agent", action="append", default=[], help="only scenarios for this agent, e.g. local-router")
+        p.add_argument("--scenarios", metavar="FILE", help="a Python file defining SCENARIOS, instead of the catalogue")
+
+    def running(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", default=str(PROJECT_ROOT / "reports"), help="where run folders go (default: reports/)")
+        p.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a run")
+        p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
+
+    listing = sub.add_parser("list", help="list the scenarios")
+    selection(listing)
+    listing.set_defaults(handler=list_command)
+
+    run = sub.add_parser("run", help="run scenarios and write results.json and the HTML report")
+    run.add_argument("scenario", nargs="*", help="scenario names (default: all)")
+    selection(run)
+    running(run)
+    run.set_defaults(handler=run_command)
+
+    soak = sub.add_parser("soak", help="many concurrent requests under a seeded random fault schedule")
+    soak.add_argument("--router", choices=["local", "remote"], default="local")
+    soak.add_argument("--n", type=_whole(1), default=200, help="concurrent requests (default 200)")
+    soak.add_argument("--faults", type=_whole(0), default=6, help="fault windows (0: a fault-free baseline)")
+    running(soak)
+    soak.set_defaults(handler=soak_command)
+
+    report = sub.add_parser("report", help="rebuild the HTML report from saved results")
+    report.add_argument("results", nargs="?", default=str(PROJECT_ROOT / "reports" / "latest"),
+                        help="a run folder or its results.json (default: reports/latest)")
+    report.set_defaults(handler=report_command)
+    return root
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="restate-resilience", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run_parser = sub.add_parser("run", help="run scenarios and write results")
-    run_parser.add_argument("scenario", nargs="*", help="scenario names (default: the whole catalogue)")
-    soak_parser = sub.add_parser("soak", help="many concurrent requests under a seeded random fault schedule")
-    soak_parser.add_argument("--router", choices=["local", "remote"], default="local")
-    soak_parser.add_argument("--n", type=_positive, default=200, help="concurrent requests (default 200)")
-    soak_parser.add_argument("--faults", type=_count, default=6, help="fault windows in the schedule (0: a fault-free baseline)")
-    for p in (run_parser, soak_parser):
-        p.add_argument("--out", default=str(PROJECT_ROOT / "reports"), help="where run folders go")
-        p.add_argument("--seed", type=_seed, help="seed for random fault schedules (reproduces a run)")
-        p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
-    sub.add_parser("list", help="list the scenarios")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        if args.command == "list":
-            from scenarios import CATALOGUE
-
-            for s in CATALOGUE:
-                print(f"{s.name:45} {s.agent_label:20} {','.join(s.tags)}")
-            return 0
-        return soak(args) if args.command == "soak" else run(args)
+        return int(args.handler(args))
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .checks import Check
@@ -27,6 +27,9 @@ from .stubs import refunds
 from .triggers import TriggerTimeout
 from .workload import Requests, WorkloadRecord
 
+# Called with counts such as {"sent": 3}, {"faults": 1} or {"completed": 2}.
+Progress = Callable[[dict[str, int]], None]
+
 
 @dataclass
 class RunContext:
@@ -39,15 +42,21 @@ class RunContext:
     max_retry_count: dict[str, int] = field(default_factory=dict)
     statuses_seen: dict[str, set[str]] = field(default_factory=dict)
     failures_seen: dict[str, set[str]] = field(default_factory=dict)
+    on_progress: "Progress | None" = None
+
+    def report(self, **counts: int) -> None:
+        """Tell whoever watches (the CLI's progress bars) how far the run is."""
+        if self.on_progress is not None:
+            self.on_progress(counts)
 
 
 class LiveRun:
     """An environment with a run in progress. Errors of the run itself (a trigger that never
     fired, an ingress that never accepted) are kept and make the verdict ``unknown``."""
 
-    def __init__(self, env: Environment, *, trigger_timeout_s: float = 20.0) -> None:
+    def __init__(self, env: Environment, *, trigger_timeout_s: float = 20.0, on_progress: Progress | None = None) -> None:
         self.env = env
-        self.ctx = RunContext(env, WorkloadRecord(), time.time())
+        self.ctx = RunContext(env, WorkloadRecord(), time.time(), on_progress=on_progress)
         self.trigger_timeout_s = trigger_timeout_s
         self.errors: list[str] = []
         self._senders: list[_Sender] = []
@@ -134,6 +143,7 @@ def _play(fault: Fault, ctx: RunContext, trigger_timeout_s: float) -> None:
     record = FaultRecord(fault.kind, fault.target, time.time())
     ctx.faults.append(record)
     record.detail = fault.start(ctx)
+    ctx.report(faults=len(ctx.faults))
     # A held LLM answer is released once the fault is in place, so it meets the fault:
     # it goes to a dead process, a paused one, or an agent that cannot journal it.
     ctx.env.llm.release_all()
@@ -153,7 +163,9 @@ class _Sender(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.workload.send(self.ctx.env.ingress, into=self.ctx.workload.requests)
+            self.workload.send(
+                self.ctx.env.ingress, into=self.ctx.workload.requests, on_sent=lambda n: self.ctx.report(sent=n)
+            )
         except Exception as exc:  # reported by join()
             self.error = exc
 
@@ -178,6 +190,7 @@ def _wait_for_invocations(ctx: RunContext, deadline_s: float) -> None:
             if failure := row.get("last_failure"):
                 code = row.get("last_failure_error_code", "")
                 ctx.failures_seen.setdefault(row["id"], set()).add(f"{code}: {failure[:300]}")
+        ctx.report(completed=sum(1 for r in rows if r.get("status") == "completed"))
         if len(rows) == len(ids) and all(r.get("status") == "completed" for r in rows):
             return
         if time.monotonic() > deadline:

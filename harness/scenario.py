@@ -18,7 +18,7 @@ from .environment import AgentSpec, Environment
 from .errors import HarnessError
 from .fake_llm import FakeLLM
 from .faults import Fault
-from .live import LiveRun, describe
+from .live import LiveRun, Progress, describe
 from .results import RunInfo, ScenarioResult, judge
 from .workload import Requests
 
@@ -64,6 +64,10 @@ class Scenario:
         }
 
     @property
+    def fault_kinds(self) -> list[str]:
+        return sorted({f.kind for f in self.faults})
+
+    @property
     def agent_label(self) -> str:
         """The entry agent's label, plus any mutant among the others."""
         first, *rest = self.agents
@@ -75,7 +79,9 @@ def standard_checks(answer: str | None) -> tuple[Check, ...]:
     return (AllCompleted(answer), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
 
 
-def run_scenario(scenario: Scenario, run_dir: Path, *, always_replay: bool = False) -> ScenarioResult:
+def run_scenario(
+    scenario: Scenario, run_dir: Path, *, always_replay: bool = False, on_progress: Progress | None = None
+) -> ScenarioResult:
     """Run one scenario in its own environment. Never raises for a scenario's own failure:
     errors become an ``unknown`` verdict with the message and log tails.
 
@@ -95,7 +101,7 @@ def run_scenario(scenario: Scenario, run_dir: Path, *, always_replay: bool = Fal
         ) as env:
             ready_s = time.time() - started
             scenario.script(env.llm)
-            run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s)
+            run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s, on_progress=on_progress)
             run.send(scenario.workload)
             run.inject(*scenario.faults)
             result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)

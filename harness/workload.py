@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -52,7 +53,9 @@ class Requests:
             return self.question.replace("{token}", token)
         return f"{self.question} [{token}]"
 
-    def send(self, ingress: RestateIngress, into: list[Request] | None = None) -> list[Request]:
+    def send(
+        self, ingress: RestateIngress, into: list[Request] | None = None, on_sent: Callable[[int], None] | None = None
+    ) -> list[Request]:
         """Send every request; each accepted one is appended to ``into`` as soon as it is."""
         sent: list[Request] = [] if into is None else into
         start = time.monotonic()
@@ -63,6 +66,8 @@ class Requests:
             question = self.render(token)
             accepted = self._send_one(ingress, question, token)
             sent.append(Request(token, question, accepted.invocation_id, token, time.time()))
+            if on_sent is not None:
+                on_sent(len(sent))
         return sent
 
     def _send_one(self, ingress: RestateIngress, question: str, token: str) -> Sent:
