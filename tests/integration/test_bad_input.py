@@ -10,6 +10,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from harness.binaries import PROJECT_ROOT
 from harness.environment import AgentSpec
 from harness.scenario import run_scenario
@@ -23,17 +25,66 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> 
     )
 
 
-def test_unknown_scenario_is_one_line_and_exit_2() -> None:
-    done = cli("run", "no-such-scenario")
-    assert done.returncode == 2
-    assert "unknown scenario no-such-scenario" in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+def one_line_exit_2(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("run", "no-such-scenario"), "unknown scenario no-such-scenario"),
+        (("run", "--tag", "no-such-tag"), "unknown tag no-such-tag"),
+        (("list", "--agent", "no-such-agent"), "unknown agent no-such-agent"),
+        (("run", "baseline", "--seed", "minus-one"), "invalid value 'minus-one'"),
+        (("soak", "--n", "0"), "invalid value 0"),
+        (("report", "/nonexistent/run"), "cannot read results from /nonexistent/run/results.json"),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args: tuple[str, ...], expected: str) -> None:
+    one_line_exit_2(cli(*args), expected)
+
+
+def test_malformed_scenario_files_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("SCENARIOS = [\n")
+    one_line_exit_2(cli("run", "--scenarios", str(broken)), "malformed scenario file")
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    one_line_exit_2(cli("list", "--scenarios", str(empty)), "defines no SCENARIOS")
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text("SCENARIOS = ['baseline']\n")
+    one_line_exit_2(cli("list", "--scenarios", str(wrong)), "must be a non-empty list of harness.Scenario")
+
+
+def test_a_garbled_results_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text("{not json")
+    one_line_exit_2(cli("report", str(tmp_path)), "cannot read results from")
+
+
+def test_a_users_scenario_file_runs_and_the_report_can_be_rebuilt(tmp_path: Path) -> None:
+    mine = tmp_path / "my_scenarios.py"
+    mine.write_text(
+        "from dataclasses import replace\n"
+        "from scenarios.local_router import BASELINE\n"
+        "SCENARIOS = [replace(BASELINE, name='my-baseline', tags=('mine',))]\n"
+    )
+    done = cli("run", "--scenarios", str(mine), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "out" / "latest" / "results.json").read_text())
+    assert [s["name"] for s in results["scenarios"]] == ["my-baseline"]
+    report = tmp_path / "out" / "latest" / "index.html"
+    report.unlink()
+    rebuilt = cli("report", str(tmp_path / "out" / "latest" / "results.json"))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "my-baseline" in report.read_text()
 
 
 def test_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
     done = cli("run", "baseline", "--out", str(tmp_path), env={"RESTATE_SERVER_BIN": str(tmp_path / "nope")})
-    assert done.returncode == 2
-    assert "RESTATE_SERVER_BIN" in done.stderr and "Traceback" not in done.stderr
+    one_line_exit_2(done, "RESTATE_SERVER_BIN")
 
 
 def test_missing_binary_on_path_gives_the_install_command(tmp_path: Path, monkeypatch) -> None:
