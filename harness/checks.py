@@ -251,3 +251,21 @@ class NoJournalMismatch:
             not mismatches,
             "deterministic replay" if not mismatches else "; ".join(f"{i}: {f[:200]}" for i, f in list(mismatches.items())[:3]),
         )
+
+
+@dataclass(frozen=True)
+class OneInvocationPerRequest:
+    """Each request (idempotency key) created exactly one invocation, however often the
+    workload had to resend it: the ingress's idempotency held."""
+
+    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+        per_key: dict[str, int] = {}
+        for row in obs.keyed_invocation_rows:
+            key = row.get("idempotency_key", "")
+            per_key[key] = per_key.get(key, 0) + 1
+        bad = {r.idempotency_key: per_key.get(r.idempotency_key, 0) for r in obs.requests if per_key.get(r.idempotency_key, 0) != 1}
+        return Finding(
+            "one invocation per request",
+            not bad and bool(obs.requests),
+            "each idempotency key made one invocation" if not bad else f"invocations per key: {bad}",
+        )

@@ -120,11 +120,12 @@ def soak_command(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     scenario = random_faults(args.router, n=args.n, seed=seed, faults=args.faults)
+    reproduce = f"python -m harness soak --router {args.router} --n {args.n} --faults {args.faults} --seed {seed}"
     console.print(f"soak: {args.n} requests to the {args.router} router, seed {seed}")
     for fault in scenario.faults:
         console.print(f"  {describe(fault)}")
-    console.print(f"  reproduce: python -m harness soak --router {args.router} --n {args.n} --faults {args.faults} --seed {seed}")
-    return run_all([scenario], args)
+    console.print(f"  reproduce: {reproduce}")
+    return run_all([scenario], args, reproduce=reproduce)
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -142,7 +143,7 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:
+def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: str | None = None) -> int:
     """Run ``scenarios`` one by one, with a progress bar each, writing results after each."""
     binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
     run_id = time.strftime("%Y%m%d-%H%M%S")
@@ -162,6 +163,8 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace) -> int:
         ) as bars:
             for scenario in scenarios:
                 results.append(_run_one(scenario, run_dir, args.always_replay, bars))
+                if reproduce:
+                    results[-1].reproduce = reproduce
                 write_results(results, run_dir, meta)
     except KeyboardInterrupt:
         console.print("interrupted: environments torn down; results so far are kept", style="yellow")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import httpx
 
 from .fake_llm import FakeLLM, Failure, Hang, Malformed, Match, Reply, Rule, StreamCut, ToolCall
-from .triggers import After, Trigger
+from .triggers import After, AtStart, Trigger
 
 if TYPE_CHECKING:
     from .live import RunContext
@@ -132,7 +132,7 @@ class _Toxic:
 
     kind: ClassVar[str]
     target: str
-    when: Trigger = After(0)
+    when: Trigger = AtStart()
     heal: Trigger | None = None
     stream: str = "downstream"  # or "upstream": towards the proxied server
 
@@ -259,7 +259,7 @@ class _LLMFault:
     target: str = "llm"
     match: LLMMatch = LLMMatch()
     times: int | None = 1
-    when: Trigger = After(0)
+    when: Trigger = AtStart()
     heal: Trigger | None = None
 
     def rule(self) -> Rule:

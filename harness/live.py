@@ -61,6 +61,7 @@ class LiveRun:
         self.errors: list[str] = []
         self._senders: list[_Sender] = []
         self._faults: list[Fault] = []
+        self._armed: list[tuple[Fault, FaultRecord]] = []
 
     @property
     def llm(self) -> FakeLLM:
@@ -74,16 +75,31 @@ class LiveRun:
         self._senders.append(sender)
         sender.start()
 
-    def inject(self, *faults: Fault) -> None:
-        """Play ``faults`` one after another: each waits for its trigger, starts, and (unless
-        it lasts to the end of the run) waits for its healing trigger and heals."""
+    def arm(self, *faults: Fault) -> None:
+        """Start ``faults`` now, before ``send``, so the first request meets them; they heal
+        on their own triggers once ``inject`` runs (or at the end of the run)."""
         for fault in faults:
             self._faults.append(fault)
             try:
-                _play(fault, self.ctx, self.trigger_timeout_s)
-            except (TriggerTimeout, HarnessError) as exc:
+                self._armed.append((fault, _start(fault, self.ctx)))
+            except HarnessError as exc:
                 self.errors.append(str(exc))
                 return
+
+    def inject(self, *faults: Fault) -> None:
+        """Heal armed faults on their triggers, then play ``faults`` one after another: each
+        waits for its trigger, starts, and (unless it lasts to the end of the run) waits for
+        its healing trigger and heals."""
+        try:
+            for fault, record in self._armed:
+                _heal(fault, record, self.ctx, self.trigger_timeout_s)
+            self._armed.clear()
+            for fault in faults:
+                self._faults.append(fault)
+                fault.when.wait(self.ctx, self.trigger_timeout_s)
+                _heal(fault, _start(fault, self.ctx), self.ctx, self.trigger_timeout_s)
+        except (TriggerTimeout, HarnessError) as exc:
+            self.errors.append(str(exc))
 
     def observe(self, deadline_s: float = 60.0) -> Observation:
         """Wait for every request to finish (or the deadline), heal what is still open, and
@@ -138,8 +154,7 @@ def describe(fault: Fault) -> str:
     return f"{fault.kind} {fault.target} when {fault.when.describe()}, healed {heal}"
 
 
-def _play(fault: Fault, ctx: RunContext, trigger_timeout_s: float) -> None:
-    fault.when.wait(ctx, trigger_timeout_s)
+def _start(fault: Fault, ctx: RunContext) -> FaultRecord:
     record = FaultRecord(fault.kind, fault.target, time.time())
     ctx.faults.append(record)
     record.detail = fault.start(ctx)
@@ -147,11 +162,17 @@ def _play(fault: Fault, ctx: RunContext, trigger_timeout_s: float) -> None:
     # A held LLM answer is released once the fault is in place, so it meets the fault:
     # it goes to a dead process, a paused one, or an agent that cannot journal it.
     ctx.env.llm.release_all()
-    if fault.heal is not None:
-        fault.heal.wait(ctx, trigger_timeout_s)
-        # Healed when the healing action begins: a restart's start-up time is part of recovery.
-        record.healed_at = time.time()
-        fault.stop(ctx)
+    return record
+
+
+def _heal(fault: Fault, record: FaultRecord, ctx: RunContext, trigger_timeout_s: float) -> None:
+    """Wait for the fault's healing trigger and heal it; ``heal=None`` lasts to the end."""
+    if fault.heal is None:
+        return
+    fault.heal.wait(ctx, trigger_timeout_s)
+    # Healed when the healing action begins: a restart's start-up time is part of recovery.
+    record.healed_at = time.time()
+    fault.stop(ctx)
 
 
 class _Sender(threading.Thread):
@@ -219,5 +240,6 @@ def _observe(ctx: RunContext) -> Observation:
         max_retry_count=dict(ctx.max_retry_count),
         statuses_seen={k: sorted(v) for k, v in ctx.statuses_seen.items()},
         failures_seen={k: sorted(v) for k, v in ctx.failures_seen.items()},
+        keyed_invocation_rows=env.admin.by_idempotency_key([r.idempotency_key for r in ctx.workload.requests]),
         side_effect_calls=refunds.ledger(f"http://127.0.0.1:{env.refunds_port}") if env.refunds_port else [],
     )

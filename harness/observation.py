@@ -27,6 +27,7 @@ class Observation:
     statuses_seen: dict[str, list[str]] = field(default_factory=dict)  # sampled while running
     failures_seen: dict[str, list[str]] = field(default_factory=dict)  # "code: message", sampled while running
     side_effect_calls: list[SideEffectCall] = field(default_factory=list)  # from the stubs' ledgers
+    keyed_invocation_rows: list[dict[str, Any]] = field(default_factory=list)  # by the requests' idempotency keys
 
     @property
     def invocations(self) -> dict[str, Invocation]:

@@ -80,6 +80,10 @@ class Resilience:
         self._run_dir = run_dir
         self.always_replay: bool = bool(request.config.getoption("--always-replay"))
 
+    @property
+    def nodeid(self) -> str:
+        return self._request.node.nodeid
+
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run a whole scenario in its own environment; the result is recorded."""
         return self.record(run_scenario(scenario, self._run_dir, always_replay=self.always_replay))
@@ -112,6 +116,7 @@ class _RecordingRun(LiveRun):
         info.setdefault("agent", self._agent)
         result = super().check(*checks, **info)
         result.always_replay = self._resilience.always_replay
+        result.reproduce = f"pytest {self._resilience.nodeid}" + (" --always-replay" if result.always_replay else "")
         return self._resilience.record(result)
 
 

@@ -218,6 +218,13 @@ class RestateAdmin:
         quoted = ",".join(f"'{i}'" for i in ids)
         return self.query(f"SELECT * FROM sys_invocation WHERE invoked_by_id IN ({quoted})")
 
+    def by_idempotency_key(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Invocations created with any of ``keys`` (id and key only)."""
+        if not keys:
+            return []
+        quoted = ",".join("'" + k.replace("'", "") + "'" for k in keys)
+        return self.query(f"SELECT id, idempotency_key FROM sys_invocation WHERE idempotency_key IN ({quoted})")
+
     def outputs(self, ids: list[str]) -> dict[str, Any]:
         """Decoded outputs of completed invocations, from their ``Command: Output`` journal
         entries: one query for a whole batch, and it covers callees, whose outputs the

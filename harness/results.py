@@ -41,6 +41,7 @@ class ScenarioResult:
     log_tails: dict[str, str] = field(default_factory=dict)
     stuck: list[dict[str, Any]] = field(default_factory=list)  # not done by the deadline: rows and journal
     always_replay: bool = False
+    reproduce: str = ""  # the command that runs this scenario again, the same way
     seed: int | None = None
     schedule: list[str] = field(default_factory=list)
 
@@ -203,14 +204,16 @@ def _recovery(obs: Observation) -> float | None:
 
 
 def write_results(results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any]) -> Path:
-    """Write ``results.json`` (and the HTML summary) atomically, after every scenario, so an
-    interrupted run keeps what it measured."""
+    """Write ``results.json`` and the HTML report, atomically and after every scenario, so
+    an interrupted run keeps what it measured. Secrets are redacted in both."""
+    from .report import write_report  # matplotlib and jinja2 only when writing
+    from .report.redact import redact_data
+
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "results.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "scenarios": [r.to_json() for r in results]}, indent=2, default=str))
+    document = {"meta": meta, "scenarios": [r.to_json() for r in results]}
+    tmp.write_text(json.dumps(redact_data(document), indent=2, default=str))
     tmp.replace(path)
-    from .html_summary import write_summary  # jinja2 only when writing
-
-    write_summary(results, meta, out_dir / "index.html")
+    write_report(out_dir, out_dir.parent)
     return path

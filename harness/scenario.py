@@ -20,6 +20,7 @@ from .fake_llm import FakeLLM
 from .faults import Fault
 from .live import LiveRun, Progress, describe
 from .results import RunInfo, ScenarioResult, judge
+from .triggers import AtStart
 from .workload import Requests
 
 LLMScript = Callable[[FakeLLM], None]
@@ -63,6 +64,13 @@ class Scenario:
             "expect_failure": self.expect_failure,
         }
 
+    def reproduce_command(self, *, always_replay: bool = False) -> str:
+        """The CLI command that runs this scenario again, against the same agent."""
+        command = f"python -m harness run {self.name} --agent {self.agent_label}"
+        if self.seed is not None:
+            command += f" --seed {self.seed}"
+        return command + (" --always-replay" if always_replay else "")
+
     @property
     def fault_kinds(self) -> list[str]:
         return sorted({f.kind for f in self.faults})
@@ -102,8 +110,10 @@ def run_scenario(
             ready_s = time.time() - started
             scenario.script(env.llm)
             run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s, on_progress=on_progress)
+            armed = [f for f in scenario.faults if isinstance(f.when, AtStart)]
+            run.arm(*armed)
             run.send(scenario.workload)
-            run.inject(*scenario.faults)
+            run.inject(*[f for f in scenario.faults if f not in armed])
             result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)
             result.environment_ready_s = round(ready_s, 3)
             log_tails = {name: p.log_tail(40) for name, p in env.processes.items()}
@@ -118,6 +128,7 @@ def run_scenario(
         result.errors += errors
     result.always_replay = always_replay
     result.seed, result.schedule = scenario.seed, [describe(f) for f in scenario.faults]
+    result.reproduce = scenario.reproduce_command(always_replay=always_replay)
     if result.stuck:
         scenario_dir.mkdir(parents=True, exist_ok=True)
         (scenario_dir / "stuck.json").write_text(json.dumps(result.stuck, indent=2, default=str))

@@ -47,6 +47,18 @@ class After:
 
 
 @dataclass(frozen=True)
+class AtStart:
+    """Before the workload starts: the fault is armed first, so the very first request meets
+    it (a fault started "after 0 s" would race the workload's first send)."""
+
+    def wait(self, run: "RunContext", timeout_s: float) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "before the workload starts"
+
+
+@dataclass(frozen=True)
 class LLMCallHeld:
     """The fake LLM has received call ``n`` (1-based, across the run) and holds its response."""
 

@@ -2,10 +2,11 @@
 
 from harness.scenario import Scenario
 
-from . import llm_faults, local_router, random_schedules, remote_router
+from . import link_faults, llm_faults, local_router, random_schedules, remote_router
 
 CATALOGUE: tuple[Scenario, ...] = (
     *local_router.SCENARIOS,
+    *link_faults.SCENARIOS,
     *remote_router.SCENARIOS,
     *llm_faults.SCENARIOS,
     *random_schedules.SCENARIOS,

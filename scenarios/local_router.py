@@ -95,7 +95,7 @@ LLM_LINK_LATENCY = Scenario(
     agents=(LOCAL_ROUTER,),
     script=billing_conversation(),
     workload=ASK,
-    faults=(Latency("router->llm", when=After(0), latency_ms=500, jitter_ms=50),),
+    faults=(Latency("router->llm", latency_ms=500, jitter_ms=50),),
     # Two LLM calls, each delayed ≥ 450 ms on the way back.
     checks=(*CHECKS, Wasted(exactly=0), RetriesPlausible(at_most=0), SlowedDown(0.9)),
     tags=("local", "link", "latency"),

@@ -8,6 +8,7 @@ searchable in the page. Inputs are already redacted by the model."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .model import MAX_TIMELINE_INVOCATIONS, MAX_TIMELINE_ROWS, KindCost, ScenarioView
 
@@ -62,8 +64,9 @@ def _to_svg(fig: Figure, label: str) -> str:
     svg = _FONT_STYLE.sub("", svg)  # the page's CSS sets it once for all charts
     svg = re.sub(r"\s*\n\s*", " ", svg)
     svg = re.sub(r">\s+<", "><", svg)
-    escaped = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-    return svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{escaped}" ', 1)
+    # matplotlib's "*{...}" style would apply to the whole page once inlined: scope it.
+    svg = svg.replace('<style type="text/css">*{', '<style type="text/css">svg.chart *{', 1)
+    return svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{html.escape(label, quote=True)}" ', 1)
 
 
 def _figure(width: float, height: float, salt: str) -> Figure:
@@ -162,7 +165,7 @@ def timeline_svg(view: ScenarioView) -> str | None:
         ax.grid(axis="x", color="#ddd", lw=0.6)
         ax.set_axisbelow(True)
         note = [f"{hidden} more invocations not drawn" if hidden else "", "LLM calls drawn on their invocation" if compact else ""]
-        ax.set_xlabel("seconds since the workload started" + "".join(f"   ({n})" for n in note if n))
+        ax.set_xlabel("seconds since the workload started" + "".join(f"   ({part})" for part in note if part))
         legend = [
             Patch(color=INVOCATION_COLOURS["success"], label="invocation"),
             Patch(color=INVOCATION_COLOURS["failure"], label="failed"),
@@ -248,6 +251,7 @@ def cost_svg(costs: list[KindCost]) -> str | None:
         calls_ax.barh(ys, [c.duplicate_calls for c in ordered], left=wasted, color=CLASS_COLOURS["duplicate"],
                       label="duplicate")
         calls_ax.set_yticks(list(ys), kinds)
+        calls_ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # calls are counted, not measured
         calls_ax.set_xlabel("LLM calls")
         calls_ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
         tokens_ax.barh(ys, [c.wasted_tokens for c in ordered], color="#f5b041")

@@ -184,14 +184,13 @@ def _normalise(item: Any) -> dict[str, Any] | None:
     s = dict(item)
     s["agent"] = str(s.get("agent") or "?")
     s["verdict"] = s.get("verdict") if s.get("verdict") in VERDICTS else "unknown"
-    for key in ("description",):
-        s[key] = str(s.get(key) or "")
-    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck", "errors", "schedule", "tags"):
+    s["description"] = str(s.get("description") or "")
+    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck", "side_effect_calls"):
         value = s.get(key)
-        s[key] = [v for v in value if v is not None] if isinstance(value, list) else []
-    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck"):
-        s[key] = [v for v in s[key] if isinstance(v, dict)]
-    s["errors"] = [str(e) for e in s["errors"]]
+        s[key] = [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    for key in ("errors", "schedule", "tags"):
+        value = s.get(key)
+        s[key] = [str(v) for v in value if v is not None] if isinstance(value, list) else []
     for key in ("invocations", "llm_calls", "side_effects", "log_tails"):
         s[key] = s.get(key) if isinstance(s.get(key), dict) else {}
     s["log_tails"] = {str(k): str(v) for k, v in s["log_tails"].items()}
@@ -222,18 +221,14 @@ def anchor(name: str, agent: str) -> str:
 
 
 def reproduce_command(s: dict[str, Any]) -> str:
-    """The command that runs this scenario again, with its seed."""
-    name: str = s["name"]
+    """The command that runs this scenario again: the one the runner recorded (CLI, soak
+    or pytest), else rebuilt from the name, agent and seed for results that predate it."""
+    if s.get("reproduce"):
+        return str(s["reproduce"])
     replay = " --always-replay" if s.get("always_replay") else ""
     seed = f" --seed {s['seed']}" if s.get("seed") is not None else ""
-    if name.startswith("soak-"):
-        router = name.removeprefix("soak-") if name in ("soak-local", "soak-remote") else (
-            "remote" if "remote" in s.get("agent", "") else "local")
-        sent = _int(s.get("invocations", {}).get("sent"))
-        # The planned schedule, not the faults that fired: that is what --faults draws.
-        n_faults = len(s.get("schedule") or []) or len(s.get("faults") or [])
-        return f"python -m harness soak --router {router} --n {sent} --faults {n_faults}{seed}{replay}"
-    return f"python -m harness run {name}{seed}{replay}"
+    agent = f" --agent {s['agent']}" if s.get("agent") else ""
+    return f"python -m harness run {s['name']}{agent}{seed}{replay}"
 
 
 def invocation_tree(timeline: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
