@@ -1,0 +1,61 @@
+"""How long the whole stack takes to come up, against a bare restate-server start.
+
+    .venv/bin/python benchmarks/startup.py [--repeat 5]
+
+Prints the median and range of: a bare restate-server (start until SQL answers), the local
+environment (Toxiproxy, restate-server, fake LLM, the router, registered) and the remote one
+(plus three specialists, one in TypeScript).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from harness.environment import Environment
+from harness.restate import RestateServer
+from scenarios.agents import LOCAL_ROUTER, REMOTE_AGENTS
+
+
+def timed(start_and_stop) -> float:  # type: ignore[no-untyped-def]
+    began = time.perf_counter()
+    start_and_stop()
+    return time.perf_counter() - began
+
+
+def bare_restate(folder: Path) -> float:
+    server = RestateServer(folder)
+    began = time.perf_counter()
+    server.start()
+    took = time.perf_counter() - began
+    server.stop()
+    return took
+
+
+def environment(folder: Path, agents) -> float:  # type: ignore[no-untyped-def]
+    began = time.perf_counter()
+    with Environment(agents, folder):
+        took = time.perf_counter() - began
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rows = {
+            "bare restate-server": [bare_restate(root / f"bare{i}") for i in range(args.repeat)],
+            "local environment (1 agent)": [environment(root / f"local{i}", (LOCAL_ROUTER,)) for i in range(args.repeat)],
+            "remote environment (4 agents)": [environment(root / f"remote{i}", REMOTE_AGENTS) for i in range(args.repeat)],
+        }
+    for name, times in rows.items():
+        print(f"{name:32} median {statistics.median(times):.2f}s  min {min(times):.2f}s  max {max(times):.2f}s  (n={len(times)})")
+
+
+if __name__ == "__main__":
+    main()
