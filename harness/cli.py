@@ -38,6 +38,7 @@ from .scenario import Scenario, run_scenario
 EXPECTED = ("pass", "expected failure")
 # Piped output (CI logs) gets a wide fixed width rather than rich's 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, highlight=False)
 
 
 # --- choosing scenarios -------------------------------------------------------------------
@@ -167,7 +168,7 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
                     results[-1].reproduce = reproduce
                 write_results(results, run_dir, meta)
     except KeyboardInterrupt:
-        console.print("interrupted: environments torn down; results so far are kept", style="yellow")
+        errors.print("interrupted: environments torn down; results so far are kept", style="yellow")
         meta["interrupted"] = True
         if results:
             write_results(results, run_dir, meta)

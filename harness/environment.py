@@ -94,7 +94,21 @@ class Environment:
         timeouts = {"inactivity_timeout_s": inactivity} if inactivity is not None else {}
         self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env, **timeouts)
         self._stack.callback(self.restate.stop)
-        self.restate.start()
+
+        # Independent processes boot side by side: their start-ups (an interpreter, a
+        # server) dominate the time to a ready environment. All are spawned from this
+        # thread (see ``ManagedProcess.spawn``) and only then waited for.
+        self.restate.spawn()
+        self.processes["llm"], self.llm_port = self._start_on_free_port(self._stub("fake-llm", "harness.fake_llm", logs))
+        self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
+        if any("refunds" in a.side_effects for a in self.agents):
+            self.processes["refunds"], self.refunds_port = self._start_on_free_port(
+                self._stub("refunds", "harness.stubs.refunds", logs)
+            )
+        booting = [(agent, *self._spawn_agent(agent, logs)) for agent in self.agents]
+        self.restate.wait_until_ready()
+        ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
+
         if self.restate.process is not None:
             self.processes["restate"] = self.restate.process
         self.admin = RestateAdmin(self.restate.admin_url)
@@ -102,43 +116,48 @@ class Environment:
         client_link = self._link("client->restate", self.restate.ingress_port)
         self.ingress = RestateIngress(client_link.url)
         self._stack.callback(self.ingress.close)
+        for agent in self.agents:
+            self._register(agent, ports[agent.name])
 
-        def fake_llm(port: int) -> ManagedProcess:
+    def _stub(self, name: str, module: str, logs: Path) -> Callable[[int], ManagedProcess]:
+        """A Python helper server of ours (fake LLM, refunds stub), healthy on ``/health``."""
+
+        def make(port: int) -> ManagedProcess:
             return ManagedProcess(
-                name="fake-llm",
-                argv=[sys.executable, "-m", "harness.fake_llm", "--host", "127.0.0.1", "--port", str(port)],
-                log_path=logs / "fake-llm.log",
+                name=name,
+                argv=[sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)],
+                log_path=logs / f"{name}.log",
                 ready=http_ready(f"http://127.0.0.1:{port}/health"),
                 cwd=PROJECT_ROOT,
             )
 
-        self.processes["llm"], self.llm_port = self._start_on_free_port(fake_llm)
-        self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
+        return make
 
-        if any("refunds" in a.side_effects for a in self.agents):
+    def _spawn_on_free_port(self, make: Callable[[int], ManagedProcess]) -> tuple[ManagedProcess, int]:
+        port = free_port()
+        process = make(port)
+        self._stack.callback(process.stop)
+        return process.spawn(), port
 
-            def refunds_stub(port: int) -> ManagedProcess:
-                return ManagedProcess(
-                    name="refunds",
-                    argv=[sys.executable, "-m", "harness.stubs.refunds", "--port", str(port)],
-                    log_path=logs / "refunds.log",
-                    ready=http_ready(f"http://127.0.0.1:{port}/health"),
-                    cwd=PROJECT_ROOT,
-                )
-
-            self.processes["refunds"], self.refunds_port = self._start_on_free_port(refunds_stub)
-
-        for agent in self.agents:
-            self._start_agent(agent, logs)
+    def _ready(self, name: str, process: ManagedProcess, port: int, make: Callable[[int], ManagedProcess]) -> int:
+        """Wait for a spawned process; if another program took its port in between, start
+        it again on a fresh one. Returns the port it serves on."""
+        try:
+            process.wait_until_ready()
+            return port
+        except ProcessFailed as exc:
+            if "in use" not in str(exc):
+                raise
+        self.processes[name], port = self._start_on_free_port(make)
+        return port
 
     def _start_on_free_port(self, make: Callable[[int], ManagedProcess]) -> tuple[ManagedProcess, int]:
-        """Start a process on a fresh port; if another program took the port in between, try another."""
+        """Start a process on a fresh port, trying another if the port was taken meanwhile."""
         for attempt in range(3):
-            port = free_port()
-            process = make(port)
-            self._stack.callback(process.stop)
+            process, port = self._spawn_on_free_port(make)
             try:
-                return process.start(), port
+                process.wait_until_ready()
+                return process, port
             except ProcessFailed as exc:
                 if attempt == 2 or "in use" not in str(exc):
                     raise
@@ -149,7 +168,11 @@ class Environment:
         self.links[name] = link
         return link
 
-    def _start_agent(self, agent: AgentSpec, logs: Path) -> None:
+    def _spawn_agent(
+        self, agent: AgentSpec, logs: Path
+    ) -> tuple[ManagedProcess, int, Callable[[int], ManagedProcess]]:
+        """Spawn one agent with its LLM (and stub) links; returns the process, its port and
+        how to make it again on another port."""
         llm_link = self._link(f"{agent.name}->llm", self.llm_port)
         stubs = {}
         if "refunds" in agent.side_effects and self.refunds_port is not None:
@@ -173,8 +196,12 @@ class Environment:
                 cwd=agent.cwd,
             )
 
-        process, port = self._start_on_free_port(agent_process)
+        process, port = self._spawn_on_free_port(agent_process)
         self.processes[agent.name] = process
+        return process, port, agent_process
+
+    def _register(self, agent: AgentSpec, port: int) -> None:
+        """Register the agent's deployment at its link's address, and check its services."""
         deployment_link = self._link(f"restate->{agent.name}", port)
         registered = self.admin.register(deployment_link.url)
         found = {service["name"] for service in registered.get("services", [])}

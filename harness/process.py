@@ -83,6 +83,15 @@ class ManagedProcess:
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> "ManagedProcess":
+        """Spawn and wait until ready."""
+        self.spawn()
+        self.wait_until_ready()
+        return self
+
+    def spawn(self) -> "ManagedProcess":
+        """Start the process without waiting for it: several can then boot side by side.
+        Call from a long-lived thread: the parent-death signal fires when the spawning
+        *thread* exits, not only the process."""
         if self.running:
             raise HarnessError(f"{self.name} is already running (pid {self.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +116,9 @@ class ManagedProcess:
         self._paused = False
         self._reaped = False
         cleanup.register_group(self._popen.pid)
-        self._wait_until_ready()
         return self
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self._popen is not None and self._popen.poll() is not None:

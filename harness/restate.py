@@ -91,28 +91,42 @@ class RestateServer:
         }
 
     def start(self) -> "RestateServer":
+        self.spawn()
+        return self.wait_until_ready()
+
+    def spawn(self) -> "RestateServer":
+        """Start the server without waiting for it (see ``wait_until_ready``)."""
+        if self.external:
+            return self
+        if self.base_dir is None:
+            self.base_dir = cleanup.make_temp_dir("restate-")
+        self.process = ManagedProcess(
+            name="restate-server",
+            argv=[binaries.restate_server(), "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
+            env=self._env(),
+            log_path=self.log_dir / "restate-server.log",
+            ready=_sql_ready(self.admin_url),
+        )
+        self.process.spawn()
+        return self
+
+    def wait_until_ready(self) -> "RestateServer":
+        """Ready when SQL introspection answers; if another program took one of the ports
+        between picking and binding, start again on fresh ones."""
         if self.external:
             if not _sql_ready(self.admin_url)():
                 raise HarnessError(f"RESTATE_ADMIN_URL={self.admin_url} does not answer SQL introspection: is it a Restate admin API?")
             return self
-        binary = binaries.restate_server()
-        self.base_dir = cleanup.make_temp_dir("restate-")
         for attempt in range(3):
-            self.process = ManagedProcess(
-                name="restate-server",
-                argv=[binary, "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
-                env=self._env(),
-                log_path=self.log_dir / "restate-server.log",
-                ready=_sql_ready(self.admin_url),
-            )
+            assert self.process is not None
             try:
-                self.process.start()
+                self.process.wait_until_ready()
                 return self
-            except HarnessError:
-                if attempt == 2 or "Address in use" not in self.process.log_tail():
+            except HarnessError as exc:
+                if attempt == 2 or "Address in use" not in str(exc):
                     raise
-                # Someone took a port between picking and binding: pick new ones.
-                self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
+            self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
+            self.spawn()
         return self
 
     def kill(self) -> None:

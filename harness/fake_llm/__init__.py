@@ -4,6 +4,8 @@ API), with a call ledger.
 The harness runs it as its own process (`python -m harness.fake_llm --port N`), scripts
 it with `FakeLLM(...).on(...)...`, and afterwards reads which LLM calls were made,
 repeated (same fingerprint), held, released, cut off by the client or cut by a rule.
+With `--upstream URL` it becomes a recording proxy: what no rule scripts (and what a
+`forward()` rule matches) is answered by that real LLM, with the agent's own key.
 """
 
 from harness.fake_llm.app import create_app
@@ -16,6 +18,7 @@ from harness.fake_llm.rules import (
     DEFAULT_REPLY,
     Action,
     Failure,
+    Forward,
     Hang,
     Malformed,
     Match,
@@ -35,6 +38,7 @@ __all__ = [
     "FakeLLM",
     "FakeLLMError",
     "Failure",
+    "Forward",
     "Hang",
     "LLMCall",
     "Ledger",

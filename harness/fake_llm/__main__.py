@@ -1,9 +1,14 @@
-"""`python -m harness.fake_llm --host 127.0.0.1 --port N`: serve the fake LLM with uvicorn."""
+"""`python -m harness.fake_llm --host 127.0.0.1 --port N [--upstream URL]`: serve the fake LLM with uvicorn.
+
+With `--upstream https://api.openai.com/v1` (or `FAKE_LLM_UPSTREAM`), requests no rule
+matches are forwarded to that real LLM with the agent's own key, and recorded in the ledger.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 
 import uvicorn
@@ -13,6 +18,7 @@ from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 
 # Held and hanging calls never finish on their own; don't let them block shutdown for long.
 GRACEFUL_SHUTDOWN_S = 1
+UPSTREAM_ENV = "FAKE_LLM_UPSTREAM"
 
 
 class _QuietCuts(logging.Filter):
@@ -31,7 +37,15 @@ def _pattern(value: str) -> str:
     return value
 
 
-def main(argv: list[str] | None = None) -> None:
+def _upstream(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(
+            f"an upstream is an http(s) base URL such as https://api.openai.com/v1, got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m harness.fake_llm", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (only this one); default 127.0.0.1")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
@@ -41,10 +55,21 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_TOKEN_PATTERN,
         help=f"regex of the correlation token to find in request messages; default {DEFAULT_TOKEN_PATTERN}",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--upstream",
+        type=_upstream,
+        default=os.environ.get(UPSTREAM_ENV) or None,
+        help=f"base URL of a real OpenAI-compatible LLM (e.g. https://api.openai.com/v1) to forward "
+        f"unscripted requests to, with the agent's own Authorization; default ${UPSTREAM_ENV}, else none",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
     uvicorn.run(
-        create_app(token_pattern=args.token_pattern),
+        create_app(token_pattern=args.token_pattern, upstream=args.upstream),
         host=args.host,
         port=args.port,
         log_level="warning",

@@ -1,14 +1,15 @@
 """The fake LLM server: OpenAI-compatible chat-completions and Responses endpoints answering
 by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`)
-through which the harness scripts it and reads its call ledger.
+through which the harness scripts it and reads its call ledger. Given an upstream (a real
+LLM), it forwards what no rule scripts, and records those calls in the same ledger.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +22,16 @@ from starlette.types import Receive, Scope, Send
 from harness.fake_llm import responses
 from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
 from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, error_body, sse
-from harness.fake_llm.delivery import Answer, CutResponse, client_left
+from harness.fake_llm.delivery import Answer, CutResponse, client_left, stream_events, unless_client_leaves
+from harness.fake_llm.forward import NO_UPSTREAM, Upstream, error_answer, fetch, relay
 from harness.fake_llm.ledger import Ledger, LedgerEntry
 from harness.fake_llm.responses import sse_event
 from harness.fake_llm.rules import (
     DEFAULT_REPLY,
+    DEFAULT_RULE,
+    FORWARD_RULE,
     Failure,
+    Forward,
     Hang,
     Malformed,
     Reply,
@@ -40,24 +45,34 @@ MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
 
 
 class FakeState:
-    """What one fake LLM process remembers: its rules and its ledger."""
+    """What one fake LLM process remembers: its rules, its ledger, and its upstream if it has one."""
 
-    def __init__(self, token_pattern: str) -> None:
+    def __init__(self, token_pattern: str, upstream: str | None = None) -> None:
         self.token_pattern = re.compile(token_pattern)
-        self.rules = RuleBook()
+        self.upstream = None if upstream is None else Upstream(upstream)
+        self.rules = RuleBook(default=DEFAULT_RULE if upstream is None else FORWARD_RULE)
         self.ledger = Ledger()
 
 
-def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Starlette:
-    """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests."""
-    state = FakeState(token_pattern)
+def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None) -> Starlette:
+    """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests;
+    `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones."""
+    state = FakeState(token_pattern, upstream)
     control = ControlAPI(state)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if state.upstream is not None:
+            await state.upstream.aclose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/chat/completions", LLMEndpoint(state, CHAT), methods=["POST"]),
-            Route("/v1/responses", LLMEndpoint(state, RESPONSES), methods=["POST"]),
+            Route("/v1" + CHAT.path, LLMEndpoint(state, CHAT), methods=["POST"]),
+            Route("/v1" + RESPONSES.path, LLMEndpoint(state, RESPONSES), methods=["POST"]),
             Route("/_fake/rules", control.list_rules, methods=["GET"]),
             Route("/_fake/rules", control.replace_rules, methods=["PUT"]),
             Route("/_fake/rules", control.add_rule, methods=["POST"]),
@@ -66,7 +81,8 @@ def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Starlette:
             Route("/_fake/calls/{call_id:int}/release", control.release, methods=["POST"]),
             Route("/_fake/release-all", control.release_all, methods=["POST"]),
             Route("/_fake/reset", control.reset, methods=["POST"]),
-        ]
+            Route("/_fake/info", control.info, methods=["GET"]),
+        ],
     )
     app.state.fake = state
     return app
@@ -92,6 +108,7 @@ class Wire:
     body: Callable[[ChatRequest, int, Reply | ToolCall], dict[str, Any]]
     events: Callable[[ChatRequest, dict[str, Any]], list[bytes]]  # the whole stream, terminator last
     malformed_stream: bytes
+    path: str  # below /v1, here and upstream
 
 
 def _chat_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
@@ -107,12 +124,14 @@ CHAT = Wire(
     body=completion,
     events=_chat_events,
     malformed_stream=b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]"),
+    path="/chat/completions",
 )
 RESPONSES = Wire(
     parse=responses.parse_request,
     body=responses.response_body,
     events=_responses_events,
     malformed_stream=b"event: response.created\ndata: " + MALFORMED_BODY + b"\n\n",
+    path="/responses",
 )
 
 
@@ -139,11 +158,31 @@ class LLMEndpoint:
         entry = self.state.ledger.open(chat)
         picked = self.state.rules.pick(chat)
         entry.rule_index = picked.index
-        answer = prepare(chat, entry.id, picked.rule, self.wire)
-        if await wait_before_answering(request, entry, picked.rule, stream=chat.stream):
+        if isinstance(picked.rule.action, Forward):
+            answer = await self.forward(request, chat, entry, picked.rule)
+        else:
+            answer = prepare(chat, entry.id, picked.rule, self.wire)
+        if answer is None or await wait_before_answering(request, entry, picked.rule, stream=chat.stream):
             entry.mark_disconnected()
             return
         await answer.send(entry, scope, receive, send)
+
+    async def forward(self, request: Request, chat: ChatRequest, entry: LedgerEntry, rule: Rule) -> Answer | None:
+        """The upstream's answer; None if the client left while it was being fetched.
+
+        A held answer is fetched whole first, then held like a scripted one. Otherwise the
+        fake forwards when it answers (after any delay) and relays the answer as it arrives.
+        """
+        upstream = self.state.upstream
+        if upstream is None:
+            return error_answer(NO_UPSTREAM)
+        entry.forwarded = True
+        outgoing = upstream.request(request, self.wire.path, await request.body())
+        # For a whole (non-streamed) answer, the first-token delay is part of `delay_s` (see `wait_before_answering`).
+        first_token_delay_s = rule.first_token_delay_s if chat.stream else 0.0
+        if rule.hold:
+            return await unless_client_leaves(request, fetch(upstream, outgoing, chat.api, first_token_delay_s))
+        return relay(upstream, outgoing, chat.api, first_token_delay_s)
 
 
 async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule, *, stream: bool) -> bool:
@@ -160,6 +199,8 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
 def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
     """Compute the answer a rule gives. A released hang answers with the default reply."""
     action = rule.action
+    if isinstance(action, Forward):
+        raise TypeError("a forward rule's answer comes from the upstream (LLMEndpoint.forward), not from prepare")
     if isinstance(action, Hang):
         action = Reply(DEFAULT_REPLY)
     if isinstance(action, Failure):
@@ -183,19 +224,11 @@ def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
     body = wire.body(chat, call_id, action)
     response: Response
     if chat.stream:
-        events = stream_events(wire.events(chat, body), rule.first_token_delay_s)
-        response = StreamingResponse(events, media_type="text/event-stream")
+        streamed = stream_events(wire.events(chat, body), rule.first_token_delay_s)
+        response = StreamingResponse(streamed, media_type="text/event-stream")
     else:
         response = JSONResponse(body)
     return Answer(response, "ok", body, body["usage"])
-
-
-async def stream_events(events: list[bytes], first_token_delay_s: float) -> AsyncIterator[bytes]:
-    """The server-sent events of a streamed answer; headers go out before the first-token delay."""
-    if first_token_delay_s > 0:
-        await asyncio.sleep(first_token_delay_s)
-    for event in events:
-        yield event
 
 
 def _seconds(value: float) -> str:
@@ -255,6 +288,9 @@ class ControlAPI:
 
     async def release_all(self, request: Request) -> Response:
         return JSONResponse({"released": self.state.ledger.release_all()})
+
+    async def info(self, request: Request) -> Response:
+        return JSONResponse({"upstream": None if self.state.upstream is None else self.state.upstream.base_url})
 
     async def reset(self, request: Request) -> Response:
         released = self.state.ledger.release_all()

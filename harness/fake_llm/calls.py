@@ -27,6 +27,7 @@ class LLMCall:
     response: Any
     usage: dict[str, int] | None
     api: str = "chat"  # which endpoint: "chat" (/v1/chat/completions) or "responses" (/v1/responses)
+    forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:

@@ -21,6 +21,7 @@ from harness.fake_llm.rules import (
     DEFAULT_CUT_TEXT,
     Action,
     Failure,
+    Forward,
     Hang,
     Malformed,
     Match,
@@ -46,6 +47,12 @@ class FakeLLM:
     def openai_base_url(self) -> str:
         """What to pass as `base_url` to an OpenAI client."""
         return self.base_url + "/v1"
+
+    @property
+    def upstream(self) -> str | None:
+        """The real LLM the fake forwards to (its `--upstream` base URL), or None."""
+        upstream = self._request("GET", "/_fake/info")["upstream"]
+        return upstream if isinstance(upstream, str) else None
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -231,6 +238,13 @@ class RuleBuilder:
     def hang(self, *, times: int | None = None) -> Rule:
         """Never answer, until released (then with the default reply) or the client gives up."""
         return self._post(Hang(), times)
+
+    def forward(self, *, times: int | None = None) -> Rule:
+        """Answer with the real LLM's answer (the fake's `--upstream`); with `hold()`, fetched first, sent on release.
+
+        Without an upstream the fake answers 502 saying so.
+        """
+        return self._post(Forward(), times)
 
     def _with(self, **changes: Any) -> RuleBuilder:
         options = {

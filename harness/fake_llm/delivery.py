@@ -8,9 +8,9 @@ answer was computed, because the checker compares it with Restate's journal time
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +19,8 @@ from starlette.types import Message, Receive, Scope, Send
 from harness.fake_llm.ledger import LedgerEntry, Outcome
 
 POLL_S = 0.05
+
+T = TypeVar("T")
 
 
 async def client_left(
@@ -46,6 +48,30 @@ async def client_left(
                 await asyncio.wait_for(until.wait(), step)
             except TimeoutError:
                 pass
+
+
+async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T | None:
+    """Await `work` while watching the client; if the client leaves first, cancel it and return None.
+
+    Forwarding a held call waits for the real LLM, which can take long; an agent that gave
+    up meanwhile must not keep the upstream request (and its cost) running.
+    """
+    task = asyncio.ensure_future(work)
+    done = asyncio.Event()
+    task.add_done_callback(lambda _: done.set())
+    if await client_left(request, until=done):
+        task.cancel()
+        await asyncio.wait([task])
+        return None
+    return task.result()
+
+
+async def stream_events(events: Sequence[bytes], first_token_delay_s: float) -> AsyncIterator[bytes]:
+    """The server-sent events of a streamed answer; headers go out before the first-token delay."""
+    if first_token_delay_s > 0:
+        await asyncio.sleep(first_token_delay_s)
+    for event in events:
+        yield event
 
 
 class CutResponse(Response):
@@ -98,7 +124,9 @@ class Answer:
         """Send the response, noting its status and, after the last byte, `finished_at`.
 
         If the response stops before its last body message, the entry is marked cut (a
-        `CutResponse` that did its job) or disconnected (the client left mid-stream).
+        response that dropped the connection on purpose says so in `cut`: a `CutResponse`
+        that did its job, or a forwarded stream whose upstream broke off) or disconnected
+        (the client left mid-stream).
         """
         finished = False
 
@@ -115,7 +143,7 @@ class Answer:
             await self.response(scope, receive, send_and_record)
         finally:
             if not finished:
-                if isinstance(self.response, CutResponse) and self.response.cut:
+                if getattr(self.response, "cut", False):
                     entry.mark_cut()
                 else:
                     entry.mark_disconnected()

@@ -40,6 +40,9 @@ class LedgerEntry:
     response: Any = None
     usage: dict[str, int] | None = None
     api: Api = "chat"
+    # True when the answer was to come from the upstream (a forward rule, with an upstream
+    # configured), whatever it turned out to be: the real answer, its error, or a 502.
+    forwarded: bool = False
     release_signal: asyncio.Event = field(
         default_factory=asyncio.Event, repr=False, compare=False, metadata={"json": False}
     )

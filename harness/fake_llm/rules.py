@@ -126,7 +126,18 @@ class StreamCut:
             raise ValueError(f"after_chunks must be >= 0, got {self.after_chunks}")
 
 
-Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut
+@dataclass(frozen=True)
+class Forward:
+    """Answer with what the upstream (the real LLM the fake was started with, `--upstream`) answers.
+
+    The request goes upstream unchanged, with the agent's own `Authorization`; the answer
+    comes back as it is (a stream chunk by chunk). Without an upstream: a 502 saying so.
+    """
+
+    type: Literal["forward"] = field(default="forward", init=False)
+
+
+Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut | Forward
 
 
 def tool_call(name: str, arguments: Mapping[str, Any] | None = None) -> ToolCall:
@@ -169,13 +180,16 @@ def action_from_json(data: Any) -> Action:
     if kind == "hang":
         _only(data, {"type"}, "hang action")
         return Hang()
+    if kind == "forward":
+        _only(data, {"type"}, "forward action")
+        return Forward()
     if kind == "stream_cut":
         _only(data, {"type", "after_chunks", "content"}, "stream_cut action")
         _optional(data, "after_chunks", int)
         _optional(data, "content", str)
         return StreamCut(**{name: data[name] for name in ("after_chunks", "content") if data.get(name) is not None})
     raise ValueError(
-        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut; got {kind!r}"
+        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut, forward; got {kind!r}"
     )
 
 
@@ -236,6 +250,7 @@ class Rule:
 
 
 DEFAULT_RULE = Rule(Reply(DEFAULT_REPLY))
+FORWARD_RULE = Rule(Forward())
 
 
 @dataclass(frozen=True)
@@ -247,9 +262,14 @@ class Picked:
 
 
 class RuleBook:
-    """The fake's current rules and how often each has matched, so `times` can run out."""
+    """The fake's current rules and how often each has matched, so `times` can run out.
 
-    def __init__(self) -> None:
+    `default` answers requests no rule matches: the default reply, or, when the fake has
+    an upstream, forwarding (so scripted faults apply to some calls and the real LLM answers the rest).
+    """
+
+    def __init__(self, default: Rule = DEFAULT_RULE) -> None:
+        self.default = default
         self._rules: list[Rule] = []
         self._hits: list[int] = []
 
@@ -272,7 +292,7 @@ class RuleBook:
             if not exhausted and rule.match.matches(request):
                 self._hits[index] += 1
                 return Picked(rule, index)
-        return Picked(DEFAULT_RULE, None)
+        return Picked(self.default, None)
 
     def to_json(self) -> list[dict[str, Any]]:
         return [rule.to_json() | {"hits": hits} for rule, hits in zip(self._rules, self._hits)]

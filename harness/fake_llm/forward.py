@@ -1,0 +1,199 @@
+"""Forwarding to a real OpenAI-compatible LLM (the "upstream"): the fake as a recording proxy.
+
+With `--upstream https://api.openai.com/v1`, a forward rule (and every request no rule
+matches) goes upstream to the same path, with the body unchanged and the agent's own
+`Authorization`: the agent holds the user's key, the fake only passes it on and keeps it
+out of the ledger. The answer comes back as it came: status, body, the headers clients act
+on (Retry-After, rate limits, request id), a stream chunk by chunk. An unreachable
+upstream is a 502 with an OpenAI-style error body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import anyio
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Send
+
+from harness.fake_llm.chat import Api
+from harness.fake_llm.completions import error_body
+from harness.fake_llm.delivery import Answer, stream_events
+from harness.fake_llm.reassemble import streamed_body, usage_of
+
+CONNECT_TIMEOUT_S = 10.0
+# What an OpenAI-compatible server needs; nothing else of the agent's (cookies, tracing) leaves the machine.
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {"authorization", "openai-organization", "openai-project", "openai-beta", "content-type", "accept"}
+)
+# Hop-by-hop headers, the body's framing (httpx hands over the decoded body) and what uvicorn sets itself.
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "date",
+        "server",
+        "set-cookie",
+    }
+)
+# An upstream refusing a key tends to echo it, whole or masked, in its error message.
+_KEY_LIKE = re.compile(rb"\bsk-[A-Za-z0-9_*\-]{8,}")
+_MIN_SECRET_LEN = 8  # shorter "keys" (tests use "x") would blank out ordinary text
+NO_UPSTREAM = (
+    "fake LLM: a forward rule matched, but no upstream is configured "
+    "(start the fake with --upstream URL, or set FAKE_LLM_UPSTREAM=URL)"
+)
+
+
+class Upstream:
+    """The real LLM's base URL (e.g. https://api.openai.com/v1) and one connection pool to it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        # No read timeout: a real answer may take minutes. The agent's own timeout decides,
+        # and when the agent leaves, the forward is cancelled.
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S))
+
+    def request(self, incoming: Request, path: str, body: bytes) -> httpx.Request:
+        """The upstream request for `incoming`: same path below the base URL, same query and body."""
+        headers = {name: value for name, value in incoming.headers.items() if name in FORWARDED_REQUEST_HEADERS}
+        query = incoming.url.query
+        url = self.base_url + path + (f"?{query}" if query else "")
+        return self.http.build_request("POST", url, content=body, headers=headers)
+
+    def failed(self, exc: httpx.HTTPError) -> Answer:
+        return error_answer(f"fake LLM: forwarding to the upstream {self.base_url} failed: {type(exc).__name__}: {exc}")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def error_answer(message: str) -> Answer:
+    """A 502 the fake gives when it cannot get the upstream's answer."""
+    body = error_body(502, message)
+    return Answer(JSONResponse(body, 502), "error", body)
+
+
+async def fetch(upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float) -> Answer:
+    """Forward and read the whole answer before anything goes to the agent, so it can be held."""
+    try:
+        response = await upstream.http.send(outgoing, stream=True)
+        try:
+            chunks = [chunk async for chunk in response.aiter_bytes()]
+        finally:
+            await response.aclose()
+    except httpx.HTTPError as exc:
+        return upstream.failed(exc)
+    headers = relayed_headers(response)
+    sent: Response
+    if is_stream(response):
+        sent = StreamingResponse(stream_events(chunks, first_token_delay_s), response.status_code, headers)
+    else:
+        sent = Response(b"".join(chunks), response.status_code, headers)
+    answer = Answer(sent, "ok")
+    record(answer, response, b"".join(chunks), api)
+    return answer
+
+
+def relay(upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float) -> Answer:
+    """An answer that forwards when it is sent and passes the upstream's answer on as it arrives."""
+    answer = Answer(Response(), "ok")
+    answer.response = Relay(upstream, outgoing, answer, api, first_token_delay_s)
+    return answer
+
+
+class Relay(StreamingResponse):
+    """Send the upstream's answer on chunk by chunk, filling in `answer` before the last byte.
+
+    A `StreamingResponse`, so that an agent that leaves cancels the forward (Starlette
+    watches for the disconnect). If the upstream breaks off mid-answer, the agent's answer
+    breaks off too, without its last body message (`cut`; ledger outcome "cut").
+    """
+
+    def __init__(
+        self, upstream: Upstream, outgoing: httpx.Request, answer: Answer, api: Api, first_token_delay_s: float
+    ) -> None:
+        self.upstream = upstream
+        self.outgoing = outgoing
+        self.answer = answer
+        self.api = api
+        self.first_token_delay_s = first_token_delay_s
+        self.background = None
+        self.cut = False
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            response = await self.upstream.http.send(self.outgoing, stream=True)
+        except httpx.HTTPError as exc:
+            failed = self.upstream.failed(exc)
+            self.answer.outcome, self.answer.body = failed.outcome, failed.body
+            await send_json(send, 502, failed.body)
+            return
+        try:
+            headers = [
+                (name.encode("latin-1"), value.encode("latin-1")) for name, value in relayed_headers(response).items()
+            ]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            if self.first_token_delay_s > 0 and is_stream(response):
+                await anyio.sleep(self.first_token_delay_s)
+            chunks: list[bytes] = []
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            record(self.answer, response, b"".join(chunks), self.api)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except httpx.HTTPError:
+            self.cut = True
+        finally:
+            with anyio.CancelScope(shield=True):  # also when the agent left and the forward is being cancelled
+                await response.aclose()
+
+
+def record(answer: Answer, response: httpx.Response, content: bytes, api: Api) -> None:
+    """What the ledger says of an upstream answer: outcome, body (a stream as its whole answer), usage."""
+    content = redact(content, response.request.headers.get("authorization"))
+    body = streamed_body(api, content) if is_stream(response) else _json_or_text(content)
+    if response.status_code >= 400:
+        answer.outcome = "error"
+    elif is_stream(response) or isinstance(body, dict):
+        answer.outcome = "ok"
+    else:
+        answer.outcome = "malformed"
+    answer.body = body
+    answer.usage = usage_of(body) if answer.outcome == "ok" else None
+
+
+def redact(content: bytes, authorization: str | None) -> bytes:
+    """`content` without the agent's key, or anything that looks like an OpenAI key."""
+    secret = authorization.split()[-1] if authorization and authorization.split() else ""
+    if len(secret) >= _MIN_SECRET_LEN:
+        content = content.replace(secret.encode(), b"[redacted]")
+    return _KEY_LIKE.sub(b"sk-[redacted]", content)
+
+
+def is_stream(response: httpx.Response) -> bool:
+    return str(response.headers.get("content-type", "")).startswith("text/event-stream")
+
+
+def relayed_headers(response: httpx.Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name.lower() not in DROPPED_RESPONSE_HEADERS}
+
+
+async def send_json(send: Send, status: int, body: object) -> None:
+    content = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content, "more_body": False})
+
+
+def _json_or_text(content: bytes) -> object:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
