@@ -12,6 +12,7 @@ Ctrl-C, stops every process and removes every temp dir.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -21,6 +22,7 @@ from pathlib import Path
 from .binaries import PROJECT_ROOT
 from .errors import HarnessError
 from .fake_llm import FakeLLM
+from .real_llm import real_llm_key, real_llm_upstream
 from .links import Link, ToxiproxyServer
 from .ports import free_port
 from .process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
@@ -55,8 +57,9 @@ class Environment:
 
     agents: Sequence[AgentSpec]
     run_dir: Path
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = field(default_factory=lambda: os.environ.get("OPENAI_MODEL", "gpt-4o-mini"))
     llm_timeout_s: float = 2.0  # the agents' LLM client timeout: a hung LLM costs this much
+    llm_upstream: str | None = field(default_factory=lambda: real_llm_upstream())  # a real provider behind the fake
     restate_env: dict[str, str] = field(default_factory=dict)
     inactivity_timeout_s: float | None = None  # None: the tests' default (harness/restate.py)
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
@@ -99,7 +102,10 @@ class Environment:
         # server) dominate the time to a ready environment. All are spawned from this
         # thread (see ``ManagedProcess.spawn``) and only then waited for.
         self.restate.spawn()
-        self.processes["llm"], self.llm_port = self._start_on_free_port(self._stub("fake-llm", "harness.fake_llm", logs))
+        upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
+        self.processes["llm"], self.llm_port = self._start_on_free_port(
+            self._stub("fake-llm", "harness.fake_llm", logs, *upstream)
+        )
         self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
         if any("refunds" in a.side_effects for a in self.agents):
             self.processes["refunds"], self.refunds_port = self._start_on_free_port(
@@ -119,13 +125,13 @@ class Environment:
         for agent in self.agents:
             self._register(agent, ports[agent.name])
 
-    def _stub(self, name: str, module: str, logs: Path) -> Callable[[int], ManagedProcess]:
+    def _stub(self, name: str, module: str, logs: Path, *options: str) -> Callable[[int], ManagedProcess]:
         """A Python helper server of ours (fake LLM, refunds stub), healthy on ``/health``."""
 
         def make(port: int) -> ManagedProcess:
             return ManagedProcess(
                 name=name,
-                argv=[sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)],
+                argv=[sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *options],
                 log_path=logs / f"{name}.log",
                 ready=http_ready(f"http://127.0.0.1:{port}/health"),
                 cwd=PROJECT_ROOT,
@@ -184,7 +190,9 @@ class Environment:
                 argv=[part.replace("{port}", str(port)) for part in agent.command],
                 env={
                     "OPENAI_BASE_URL": f"{llm_link.url}/v1",
-                    "OPENAI_API_KEY": "fake-key-for-the-harness",
+                    # With a real provider behind the fake, the agent holds the user's key;
+                    # the fake forwards it and never records it.
+                    "OPENAI_API_KEY": real_llm_key() if self.llm_upstream else "fake-key-for-the-harness",
                     "OPENAI_MODEL": self.llm_model,
                     "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                     "PYTHONUNBUFFERED": "1",

@@ -123,6 +123,7 @@ def judge(info: RunInfo, obs: Observation | None, calls: list[ClassifiedCall], e
             "model": getattr(c.call, "model", None),
             "tokens": _tokens(c.call),
             "answer": _answer_excerpt(c.call),
+            "forwarded": bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
         }
         for c in llm
     ]

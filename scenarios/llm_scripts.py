@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.fake_llm import FakeLLM, tool_call
+from harness.real_llm import scripted_answers
 
 BILLING_QUESTION = "I was charged twice for my subscription this month {token}"
 BILLING_ANSWER = "I have refunded the duplicate charge; it will show within 5 days."
@@ -17,6 +18,10 @@ def conversation(agent: str, specialist_prompt: str, answer: str, *, hold_answer
     With ``hold_answer``, the specialist's first answer is held until the fault is in place."""
 
     def script(llm: FakeLLM) -> None:
+        if not scripted_answers():  # a real provider answers; only the hold is ours
+            if hold_answer:
+                llm.on(system_contains=specialist_prompt).hold().forward(times=1)
+            return
         llm.on(has_tools=True).reply(tool_call(agent, {}))
         if hold_answer:
             llm.on(system_contains=specialist_prompt).hold().reply(answer, times=1)
