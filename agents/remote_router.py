@@ -8,20 +8,16 @@ import json
 
 import restate
 
-from .local_router import LLM_STEP
-from .specialists import SPECIALISTS, choose_specialist, unknown_agent_answer
+from .routing import route
 
 router = restate.Service("RemoteAgentRouter")
 
 
 @router.handler()
 async def answer(ctx: restate.Context, question: str) -> str:
-    decision = await ctx.run_typed("route", choose_specialist, LLM_STEP, question=question)
-    agent = decision["agent"]
+    agent, reply = await route(ctx, question)
     if agent is None:
-        return decision["answer"] or ""
-    if agent not in SPECIALISTS:
-        return unknown_agent_answer(agent)
+        return reply
     # generic_call returns the callee's raw JSON: decode it, or the answer is JSON-encoded twice.
     raw = await ctx.generic_call(agent, "run", arg=json.dumps(question).encode())
     return str(json.loads(raw))

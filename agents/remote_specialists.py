@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import restate
 
-from .local_router import ANSWER_STEP, REFUND_STEP
+from .routing import ANSWER_STEP, REFUND_STEP
 from .refunds import issue_refund
 from .specialists import ask_specialist
 

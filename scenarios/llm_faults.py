@@ -24,7 +24,7 @@ from .agents import LOCAL_ROUTER, REMOTE_AGENTS
 from .llm_scripts import BILLING_ANSWER, billing_conversation
 
 SPECIALIST = LLMMatch(system_contains="billing specialist")
-ROUTER_MAX_ATTEMPTS = 6  # agents/local_router.py LLM_STEP
+ROUTER_MAX_ATTEMPTS = 6  # agents/routing.py LLM_STEP
 
 
 def both_routers(name: str, description: str, **fields) -> tuple[Scenario, ...]:  # type: ignore[no-untyped-def]

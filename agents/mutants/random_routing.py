@@ -11,7 +11,7 @@ import random
 
 import restate
 
-from ..local_router import ANSWER_STEP, LLM_STEP
+from ..routing import ANSWER_STEP, LLM_STEP
 from ..specialists import ask_specialist, choose_specialist
 
 router = restate.Service("AgentRouter")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import restate
 
-from ..local_router import ANSWER_STEP
+from ..routing import ANSWER_STEP
 from ..refunds import issue_refund
 from ..specialists import ask_specialist
 

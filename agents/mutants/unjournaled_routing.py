@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import restate
 
-from ..local_router import ANSWER_STEP
+from ..routing import ANSWER_STEP
 from ..specialists import SPECIALISTS, ask_specialist, choose_specialist, unknown_agent_answer
 
 router = restate.Service("AgentRouter")

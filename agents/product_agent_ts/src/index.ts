@@ -22,7 +22,7 @@ import { generateText } from "ai";
 /** Same text as SPECIALISTS["ProductAgent"] in agents/specialists.py; the fake LLM matches on it. */
 export const SYSTEM_PROMPT = "You are a product specialist. Help with features, plans and how-tos.";
 
-/** Bounded retries for the LLM step (same as the Python agents, agents/local_router.py):
+/** Bounded retries for the LLM step (same as the Python agents, agents/routing.py):
  * a broken LLM ends in a clean terminal error, not a retry storm, and an outage of about
  * 3 s is ridden out (waits of 0.2, 0.4, 0.8, 1 and 1 s). */
 const LLM_STEP: restate.RunOptions<string> = {
