@@ -7,12 +7,10 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from openai import AsyncOpenAI
 
 from harness.fake_llm import (
@@ -26,10 +24,10 @@ from harness.fake_llm import (
     create_app,
     tool_call,
 )
+from tests.unit.fake_llm_helpers import TOKEN, body, calls, chat, put_rules, run_asgi, wait_until_held
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "rrh-0123456789ab"
 TOOLS = [
     {
         "type": "function",
@@ -42,50 +40,9 @@ TOOLS = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://fake") as http:
-        yield http
-
-
-def body(content: str = "hello", *, system: str | None = None, **extra: Any) -> dict[str, Any]:
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
-    return {"model": "gpt-4o", "messages": messages} | extra
-
-
-async def chat(http: httpx.AsyncClient, content: str = "hello", **kwargs: Any) -> httpx.Response:
-    return await http.post("/v1/chat/completions", json=body(content, **kwargs))
-
-
 def text_of(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
-
-
-async def put_rules(http: httpx.AsyncClient, *rules: Rule) -> None:
-    response = await http.put("/_fake/rules", json=[rule.to_json() for rule in rules])
-    assert response.status_code == 200, response.text
-
-
-async def calls(http: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
-    response = await http.get("/_fake/calls", params=params)
-    assert response.status_code == 200
-    return response.json()
-
-
-async def wait_until_held(http: httpx.AsyncClient, call_id: int) -> None:
-    for _ in range(200):
-        entries = await calls(http)
-        if len(entries) >= call_id and entries[call_id - 1]["held"]:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"call {call_id} never became held: {entries}")
 
 
 def sse_payloads(response: httpx.Response) -> list[str]:
@@ -415,41 +372,6 @@ async def test_streamed_tool_call_uses_indexed_argument_fragments(client: httpx.
 # --- delivery timing, straight through ASGI ----------------------------------------------------
 
 
-async def run_asgi(app: Any, payload: dict[str, Any], send: Any, *, disconnect_after_s: float | None = None) -> None:
-    """Drive the app with one chat request; like uvicorn, `receive` reports the disconnect,
-    once it has happened (`disconnect_after_s` after the start), to every later call."""
-    request_sent = False
-    started = time.monotonic()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal request_sent
-        if not request_sent:
-            request_sent = True
-            return {"type": "http.request", "body": json.dumps(payload).encode(), "more_body": False}
-        if disconnect_after_s is None:
-            await asyncio.Event().wait()
-        remaining = started + disconnect_after_s - time.monotonic()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
-        return {"type": "http.disconnect"}
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-    }
-    await app(scope, receive, send)
-
-
 async def test_finished_at_is_taken_after_the_last_byte_was_handed_over() -> None:
     app = create_app()
     handed_over: list[float] = []
@@ -498,37 +420,6 @@ async def test_a_client_that_leaves_during_a_delay_gets_no_answer() -> None:
 
 
 # --- a real server ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeLLM]:
-    """The app under uvicorn on a kernel-chosen loopback port, in a thread; stopped afterwards."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    llm = FakeLLM(f"http://127.0.0.1:{port}")
-    try:
-        yield llm
-    finally:
-        llm.reset()
-        llm.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "uvicorn did not shut down"
-
-
-@pytest.fixture
-def llm(served: FakeLLM) -> Iterator[FakeLLM]:
-    served.reset()
-    yield served
-    served.reset()
 
 
 async def test_the_openai_sdk_gets_tool_calls_text_and_streams(llm: FakeLLM) -> None:

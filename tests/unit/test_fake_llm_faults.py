@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,21 +21,9 @@ from harness.fake_llm import (
     StreamCut,
     create_app,
 )
-from tests.unit.test_fake_llm_app import body, calls, chat, llm, put_rules, run_asgi, served  # noqa: F401
+from tests.unit.fake_llm_helpers import body, calls, chat, put_rules, run_asgi
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://fake") as http:
-        yield http
 
 
 def read_until_cut(url: str, payload: dict[str, Any]) -> tuple[int, bytes, Exception | None]:
@@ -84,7 +71,7 @@ async def test_a_bad_stream_cut_is_refused(client: httpx.AsyncClient, action: di
 # --- cuts over a real socket ---------------------------------------------------------------------
 
 
-def test_a_cut_chat_stream_sends_some_chunks_and_never_done(llm: FakeLLM) -> None:  # noqa: F811
+def test_a_cut_chat_stream_sends_some_chunks_and_never_done(llm: FakeLLM) -> None:
     llm.on(contains="cut").cut_stream(after_chunks=2)
 
     status, raw, ended = read_until_cut(
@@ -102,7 +89,7 @@ def test_a_cut_chat_stream_sends_some_chunks_and_never_done(llm: FakeLLM) -> Non
     assert call.finished_at is None and call.disconnected_at is not None and call.disconnected_at >= call.arrived_at
 
 
-def test_a_cut_plain_answer_sends_half_the_body(llm: FakeLLM) -> None:  # noqa: F811
+def test_a_cut_plain_answer_sends_half_the_body(llm: FakeLLM) -> None:
     llm.on(model="gpt-4o-mini").cut_stream(content="Export from Settings.")
 
     status, raw, ended = read_until_cut(llm.openai_base_url + "/chat/completions", body() | {"model": "gpt-4o-mini"})
@@ -115,7 +102,7 @@ def test_a_cut_plain_answer_sends_half_the_body(llm: FakeLLM) -> None:  # noqa: 
     assert llm.calls.last.outcome == "cut"
 
 
-def test_a_cut_responses_stream_never_completes(llm: FakeLLM) -> None:  # noqa: F811
+def test_a_cut_responses_stream_never_completes(llm: FakeLLM) -> None:
     llm.on().cut_stream(after_chunks=100, content="a b c")
 
     status, raw, ended = read_until_cut(
@@ -131,7 +118,7 @@ def test_a_cut_responses_stream_never_completes(llm: FakeLLM) -> None:  # noqa: 
     assert (call.api, call.outcome) == ("responses", "cut")
 
 
-def test_after_zero_chunks_only_the_headers_go_out(llm: FakeLLM) -> None:  # noqa: F811
+def test_after_zero_chunks_only_the_headers_go_out(llm: FakeLLM) -> None:
     llm.on().cut_stream(after_chunks=0)
 
     status, raw, ended = read_until_cut(llm.openai_base_url + "/chat/completions", body(stream=True))
@@ -140,7 +127,7 @@ def test_after_zero_chunks_only_the_headers_go_out(llm: FakeLLM) -> None:  # noq
     assert isinstance(ended, httpx.RemoteProtocolError)
 
 
-async def test_the_openai_sdk_retries_a_cut_and_the_ledger_shows_both(llm: FakeLLM) -> None:  # noqa: F811
+async def test_the_openai_sdk_retries_a_cut_and_the_ledger_shows_both(llm: FakeLLM) -> None:
     llm.on(contains="export").cut_stream(times=1)
     llm.on(contains="export").reply("Settings > Export.")
     sdk = AsyncOpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=1)
@@ -242,7 +229,7 @@ async def test_a_503_with_retry_after_and_a_message(client: httpx.AsyncClient) -
     assert response.json()["error"]["message"] == "overloaded"
 
 
-async def test_the_openai_sdk_gives_up_on_a_500_that_outlasts_its_retries(llm: FakeLLM) -> None:  # noqa: F811
+async def test_the_openai_sdk_gives_up_on_a_500_that_outlasts_its_retries(llm: FakeLLM) -> None:
     llm.on(model="gpt-4o-mini").fail(500, times=3)
     sdk = AsyncOpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=1)
 

@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +18,14 @@ import httpx
 import openai
 import pytest
 import respx
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.fake_llm import FakeLLM, Forward, LLMCall, Rule, create_app
 from harness.fake_llm.__main__ import parse_args
+from tests.unit.fake_llm_helpers import TOKEN
+from tests.unit.served import serving
 
 KEY = "sk-test-0123456789abcdefghij"
-TOKEN = "rrh-0123456789ab"
 
 
 @dataclass(frozen=True)
@@ -60,27 +59,6 @@ class Recorder:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
-
-
-@contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """`app` under uvicorn on a kernel-chosen loopback port, in a thread; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "uvicorn did not shut down"
 
 
 @pytest.fixture(scope="module")

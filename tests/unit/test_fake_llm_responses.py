@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from harness.fake_llm import FakeLLM, Failure, LLMCall, Match, Reply, Rule, create_app, tool_call
-from tests.unit.test_fake_llm_app import TOKEN, calls, llm, put_rules, served, wait_until_held  # noqa: F401
+from tests.unit.fake_llm_helpers import TOKEN, calls, put_rules, wait_until_held
 
 pytestmark = pytest.mark.anyio
 
@@ -27,18 +26,6 @@ TOOLS = [
         "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}},
     }
 ]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://fake") as http:
-        yield http
 
 
 def ask(question: str = "hello", *, system: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -256,7 +243,7 @@ def test_llm_call_messages_of_a_responses_call() -> None:
 # --- the real openai SDK ------------------------------------------------------------------------
 
 
-async def test_the_openai_sdk_uses_the_responses_api(llm: FakeLLM) -> None:  # noqa: F811
+async def test_the_openai_sdk_uses_the_responses_api(llm: FakeLLM) -> None:
     llm.on(has_tools=True).reply(tool_call("BillingAgent", {"reason": "refund"}))
     llm.on(system_contains="product specialist").reply("one two three four five")
     sdk = AsyncOpenAI(base_url=llm.openai_base_url, api_key="x", max_retries=0)
