@@ -62,15 +62,22 @@ class LiveRun:
         self._senders: list[_Sender] = []
         self._faults: list[Fault] = []
         self._armed: list[tuple[Fault, FaultRecord]] = []
+        self._begun = False
 
     @property
     def llm(self) -> FakeLLM:
         return self.env.llm
 
+    def _begin(self) -> None:
+        """The run's time zero, which results are relative to: the first fault armed or the
+        first request sent, whichever comes first."""
+        if not self._begun:
+            self._begun = True
+            self.ctx.started_at = time.time()
+
     def send(self, workload: Requests) -> None:
         """Start sending ``workload`` in the background (faults can fire meanwhile)."""
-        if not self._senders:
-            self.ctx.started_at = time.time()  # the run's time zero: results are relative to it
+        self._begin()
         sender = _Sender(workload, self.ctx)
         self._senders.append(sender)
         sender.start()
@@ -78,6 +85,7 @@ class LiveRun:
     def arm(self, *faults: Fault) -> None:
         """Start ``faults`` now, before ``send``, so the first request meets them; they heal
         on their own triggers once ``inject`` runs (or at the end of the run)."""
+        self._begin()
         for fault in faults:
             self._faults.append(fault)
             try:
