@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/soak_throughput.py [--n 200] [--router local] [--seed 11]
 
-Runs the soak twice, fault-free and under a seeded random schedule, and prints requests
-per second from the first request accepted to the last completion, with the verdicts and
-the LLM-call accounting.
+Runs the soak three times: all requests at once without faults (peak throughput), then
+spread over the schedule's length without and with the seeded random schedule (same send
+rate, so the two compare). Prints requests per second from the first request accepted to
+the last completion, request latency (p50/p95), the verdicts and the LLM-call accounting.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from pathlib import Path
 
 from harness.scenario import run_scenario
 from scenarios.random_schedules import random_faults
+
+
+def latencies(result) -> list[float]:  # type: ignore[no-untyped-def]
+    return sorted(
+        t["completed_s"] - t["created_s"]
+        for t in result.timeline
+        if t["parent"] is None and t["completed_s"] is not None and t["created_s"] is not None
+    )
 
 
 def throughput(result) -> float:  # type: ignore[no-untyped-def]
@@ -31,14 +40,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--faults", type=int, default=6)
     args = parser.parse_args()
+    spread = 1.3 * args.faults
+    runs = (("all at once, no faults", 0, 0.0), (f"over {spread:.1f}s, no faults", 0, spread),
+            (f"over {spread:.1f}s, {args.faults} faults", args.faults, spread))
     with tempfile.TemporaryDirectory() as tmp:
-        for label, faults in (("fault-free", 0), (f"{args.faults} faults, seed {args.seed}", args.faults)):
-            scenario = random_faults(args.router, n=args.n, seed=args.seed, faults=faults)
-            result = run_scenario(scenario, Path(tmp) / label.replace(" ", "-"))
+        for label, faults, spread_s in runs:
+            scenario = random_faults(args.router, n=args.n, seed=args.seed, faults=faults, spread_s=spread_s)
+            result = run_scenario(scenario, Path(tmp) / str(len(label)) / label.replace(" ", "-"))
+            lat = latencies(result)
+            p50, p95 = (lat[len(lat) // 2], lat[int(len(lat) * 0.95)]) if lat else (float("nan"), float("nan"))
             print(
-                f"{args.router} {label:22} {result.verdict:8} {throughput(result):6.1f} req/s  "
-                f"completed {result.invocations['completed']}/{result.invocations['sent']}  "
-                f"llm {result.llm_calls}  recovery {result.recovery_s}"
+                f"{args.router} {label:28} {result.verdict:5} {throughput(result):6.1f} req/s  "
+                f"latency p50 {p50:.2f}s p95 {p95:.2f}s  completed {result.invocations['completed']}/"
+                f"{result.invocations['sent']}  llm {result.llm_calls}  recovery {result.recovery_s}"
             )
 
 

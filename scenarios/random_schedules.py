@@ -22,9 +22,12 @@ from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
 DEFAULT_SEED = 20261125
 
 
-def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults: int = 4) -> Scenario:
+def random_faults(
+    router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults: int = 4, spread_s: float | None = None
+) -> Scenario:
     """``n`` requests to the ``local`` or ``remote`` router, sent over the length of a random
-    schedule of ``faults`` windows (about 1.3 s each), so that faults meet requests in flight."""
+    schedule of ``faults`` windows (about 1.3 s each, or over ``spread_s``), so that faults
+    meet requests in flight."""
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
@@ -36,7 +39,8 @@ def random_faults(router: str, *, n: int = 20, seed: int = DEFAULT_SEED, faults:
         agents=REMOTE_AGENTS if remote else (LOCAL_ROUTER,),
         script=billing_conversation(),
         workload=Requests(
-            "RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n, spread_s=1.3 * faults
+            "RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n,
+            spread_s=1.3 * faults if spread_s is None else spread_s,
         ),
         checks=(*checks, CallTree(), NoDuplicateSideEffects()) if remote else checks,
         tags=(router, "random", "soak" if n > 50 else "schedule"),
