@@ -90,6 +90,3 @@ class WorkloadRecord:
     @property
     def invocation_ids(self) -> list[str]:
         return [r.invocation_id for r in self.requests]
-
-    def by_token(self) -> dict[str, Request]:
-        return {r.token: r for r in self.requests}
