@@ -24,6 +24,12 @@ class Check(Protocol):
         ...
 
 
+def _no_duplicates(check: str, calls: list[ClassifiedCall]) -> Finding:
+    dups = [c for c in calls if c.label == "duplicate"]
+    why = "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3])
+    return Finding(check, not dups, f"{len(calls)} call(s), {len(dups)} duplicate(s){why}")
+
+
 def _count(calls: list[ClassifiedCall], label: str) -> int:
     return sum(1 for c in llm_calls(calls) if c.label == label)
 
@@ -88,12 +94,7 @@ class NoDuplicateLLMCalls:
     """No LLM call was repeated after its answer was journaled or used."""
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        dups = [c for c in llm_calls(calls) if c.label == "duplicate"]
-        return Finding(
-            "no duplicate LLM calls",
-            not dups,
-            f"{len(dups)} duplicate(s)" + "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3]),
-        )
+        return _no_duplicates("no duplicate LLM calls", llm_calls(calls))
 
 
 @dataclass(frozen=True)
@@ -228,14 +229,9 @@ class NoDuplicateSideEffects:
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
         effects = side_effects(calls)
-        dups = [c for c in effects if c.label == "duplicate"]
         if not effects:
             return Finding("no duplicate side effects", False, "no side effect was made: nothing to judge")
-        return Finding(
-            "no duplicate side effects",
-            not dups,
-            f"{len(effects)} side effect(s), {len(dups)} duplicate(s)" + "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3]),
-        )
+        return _no_duplicates("no duplicate side effects", effects)
 
 
 @dataclass(frozen=True)
