@@ -18,6 +18,22 @@ import threading
 from pathlib import Path
 
 _lock = threading.Lock()
+_interrupted = False
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """A signal handler for SIGINT and SIGTERM: tear down as on Ctrl-C. The request is also
+    remembered, because a KeyboardInterrupt raised while ``fork`` runs its Python hooks
+    (inside ``subprocess.Popen``) is printed and swallowed; ``raise_if_interrupted``
+    raises it again at the next safe point."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    if _interrupted:
+        raise KeyboardInterrupt
 _reaper: subprocess.Popen[str] | None = None
 _groups: set[int] = set()
 _dirs: set[str] = set()

@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import binaries, versions
+from . import binaries, cleanup, versions
 from .binaries import PROJECT_ROOT
 from .errors import HarnessError
 from .live import describe
@@ -286,13 +286,10 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM tears down like Ctrl-C
+        signal.signal(sig, cleanup.interrupt)
     try:
         return int(args.handler(args))
     except HarnessError as exc:

@@ -116,6 +116,7 @@ class ManagedProcess:
         self._paused = False
         self._reaped = False
         cleanup.register_group(self._popen.pid)
+        cleanup.raise_if_interrupted()  # a signal that landed inside fork's hooks was swallowed
         return self
 
     def wait_until_ready(self) -> None:
