@@ -41,6 +41,7 @@ class ScenarioResult:
     log_tails: dict[str, str] = field(default_factory=dict)
     stuck: list[dict[str, Any]] = field(default_factory=list)  # not done by the deadline: rows and journal
     always_replay: bool = False
+    suspended: int = 0  # invocations seen suspended while running: evidence that always-replay took hold
     reproduce: str = ""  # the command that runs this scenario again, the same way
     seed: int | None = None
     schedule: list[str] = field(default_factory=list)
@@ -101,6 +102,7 @@ def judge(info: RunInfo, obs: Observation | None, calls: list[ClassifiedCall], e
         for f in obs.faults
     ]
     result.recovery_s = _recovery(obs)
+    result.suspended = sum(1 for statuses in obs.statuses_seen.values() if "suspended" in statuses)
     result.stuck = [
         {"invocation": row, "journal": [r for r in obs.journal_rows if r["id"] == row["id"]]}
         for row in obs.invocation_rows

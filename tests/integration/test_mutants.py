@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.faults import LLMMatch, LLMSlowFirstToken
 from harness.scenario import run_scenario
 from scenarios.agents import (
     ACCOUNT_AGENT,
@@ -17,6 +18,7 @@ from scenarios.agents import (
     REMOTE_ROUTER,
     UNJOURNALED_ROUTING_MUTANT,
 )
+from scenarios.llm_scripts import BILLING_ANSWER
 from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL, KILL_RESTATE_SERVER
 from scenarios.remote_router import SCENARIOS as REMOTE_SCENARIOS
 
@@ -69,3 +71,20 @@ def test_random_routing_outside_ctx_run_is_exposed_as_a_journal_mismatch_by_alwa
     assert any("RT0016" in f["message"] for f in mutant.findings)
     assert reference.verdict == "pass", reference.explain()
     assert reference.always_replay
+
+
+def test_always_replay_makes_a_waiting_router_suspend_where_the_default_does_not(tmp_path: Path) -> None:
+    # The router waits ~1 s on its callee: shorter than the tests' 2 s inactivity timeout,
+    # so it suspends only when always-replay sets that timeout to 0.
+    baseline = next(s for s in REMOTE_SCENARIOS if s.name == "remote-baseline")
+    slow = replace(
+        baseline,
+        faults=(LLMSlowFirstToken(match=LLMMatch(system_contains="billing specialist"), answer=BILLING_ANSWER, delay_s=1.0),),
+    )
+    replayed = run_scenario(slow, tmp_path / "replay", always_replay=True)
+    default = run_scenario(slow, tmp_path / "default")
+
+    assert replayed.verdict == "pass", replayed.explain()
+    assert replayed.suspended >= 1
+    assert default.verdict == "pass", default.explain()
+    assert default.suspended == 0
