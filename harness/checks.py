@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .classify import ClassifiedCall, llm_calls, side_effects
+from .classify import ClassifiedCall, llm_calls, side_effects, tally
 from .observation import Observation
 
 
@@ -28,10 +28,6 @@ def _no_duplicates(check: str, calls: list[ClassifiedCall]) -> Finding:
     dups = [c for c in calls if c.label == "duplicate"]
     why = "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3])
     return Finding(check, not dups, f"{len(calls)} call(s), {len(dups)} duplicate(s){why}")
-
-
-def _count(calls: list[ClassifiedCall], label: str) -> int:
-    return sum(1 for c in llm_calls(calls) if c.label == label)
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ class Wasted:
     at_most: int | None = None
 
     def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        n = _count(calls, "wasted")
+        n = tally(llm_calls(calls))["wasted"]
         if self.exactly is not None:
             ok, want = n == self.exactly, f"exactly {self.exactly}"
         else:

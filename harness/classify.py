@@ -202,3 +202,11 @@ def _judge_unjournaled(attempts: list[LedgerCall], journal: list[JournalEntry]) 
             labels[i] = ("committed", "its answer was used: the journal progressed after it")
             break
     return labels
+
+
+def tally(calls: "Sequence[ClassifiedCall]") -> dict[str, int]:
+    """How many calls fell in each class."""
+    counts = {"committed": 0, "wasted": 0, "duplicate": 0}
+    for call in calls:
+        counts[call.label] += 1
+    return counts

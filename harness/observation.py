@@ -5,12 +5,13 @@ checker reads only this, so it is a pure function and can be unit-tested on fixt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .fake_llm import LLMCall
 from .faults import FaultRecord
+from .journal import Invocation, JournalEntry, RunStep, entries, steps_of
 from .stubs.refunds import SideEffectCall
-from .journal import Invocation, JournalEntry, RunStep, entries, run_steps
 from .workload import Request
 
 
@@ -29,34 +30,48 @@ class Observation:
     side_effect_calls: list[SideEffectCall] = field(default_factory=list)  # from the stubs' ledgers
     keyed_invocation_rows: list[dict[str, Any]] = field(default_factory=list)  # by the requests' idempotency keys
 
-    @property
+    # Derived views are computed once: checks and the classifier read them per request, and
+    # a soak has hundreds of requests over thousands of journal rows.
+
+    @cached_property
     def invocations(self) -> dict[str, Invocation]:
         return {row["id"]: Invocation.from_row(row) for row in self.invocation_rows}
 
-    @property
+    @cached_property
     def journal(self) -> list[JournalEntry]:
         return entries(self.journal_rows)
 
-    @property
+    @cached_property
     def steps(self) -> list[RunStep]:
-        return run_steps(self.journal_rows)
+        return steps_of(self.journal)
 
-    def journal_of(self, invocation_id: str) -> list[JournalEntry]:
-        return [e for e in self.journal if e.invocation_id == invocation_id]
+    @cached_property
+    def _journal_by_invocation(self) -> dict[str, list[JournalEntry]]:
+        grouped: dict[str, list[JournalEntry]] = {}
+        for entry in self.journal:
+            grouped.setdefault(entry.invocation_id, []).append(entry)
+        return grouped
 
-    def tree_of(self, root_id: str) -> list[str]:
-        """The invocation and every invocation it called, transitively (via ``invoked_by_id``)."""
+    @cached_property
+    def _callees(self) -> dict[str, list[str]]:
         children: dict[str, list[str]] = {}
         for row in self.invocation_rows:
             if parent := row.get("invoked_by_id"):
                 children.setdefault(parent, []).append(row["id"])
+        return children
+
+    def journal_of(self, invocation_id: str) -> list[JournalEntry]:
+        return self._journal_by_invocation.get(invocation_id, [])
+
+    def tree_of(self, root_id: str) -> list[str]:
+        """The invocation and every invocation it called, transitively (via ``invoked_by_id``)."""
         tree, frontier = [root_id], [root_id]
         while frontier:
-            frontier = [c for p in frontier for c in children.get(p, [])]
+            frontier = [c for p in frontier for c in self._callees.get(p, [])]
             tree += frontier
         return tree
 
     def tree_journal(self, root_id: str) -> list[JournalEntry]:
         """One request's journal: its own entries and its callees', in time order."""
-        members = set(self.tree_of(root_id))
-        return sorted((e for e in self.journal if e.invocation_id in members), key=lambda e: (e.appended_at, e.index))
+        tree = [e for i in self.tree_of(root_id) for e in self.journal_of(i)]
+        return sorted(tree, key=lambda e: (e.appended_at, e.index))

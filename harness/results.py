@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .checks import Finding
-from .classify import ClassifiedCall, llm_calls, side_effects
+from .classify import ClassifiedCall, llm_calls, side_effects, tally
 from .observation import Observation
 
 if TYPE_CHECKING:
@@ -87,10 +87,9 @@ def judge(info: RunInfo, obs: Observation | None, calls: list[ClassifiedCall], e
         "callees": len(invocations) - len(roots),
     }
     llm, effects = llm_calls(calls), side_effects(calls)
-    for label in ("committed", "wasted", "duplicate"):
-        result.llm_calls[label] = sum(1 for c in llm if c.label == label)
+    result.llm_calls = tally(llm)
     if effects:
-        result.side_effects = {label: sum(1 for c in effects if c.label == label) for label in ("committed", "wasted", "duplicate")}
+        result.side_effects = tally(effects)
     result.faults = [
         {
             "kind": f.kind,

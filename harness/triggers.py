@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import HarnessError
+from .journal import run_steps
 
 if TYPE_CHECKING:
     from .live import RunContext
@@ -107,5 +108,3 @@ class RetryObserved:
     def describe(self) -> str:
         return "Restate has scheduled a retry"
 
-
-from .journal import run_steps  # noqa: E402  (journal has no dependency on triggers)
