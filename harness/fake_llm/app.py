@@ -37,6 +37,7 @@ from harness.fake_llm.rules import (
     Reply,
     Rule,
     RuleBook,
+    RuleId,
     StreamCut,
     ToolCall,
 )
@@ -76,6 +77,7 @@ def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None 
             Route("/_fake/rules", control.list_rules, methods=["GET"]),
             Route("/_fake/rules", control.replace_rules, methods=["PUT"]),
             Route("/_fake/rules", control.add_rule, methods=["POST"]),
+            Route("/_fake/rules/{rule_id}", control.remove_rule, methods=["DELETE"]),
             Route("/_fake/calls", control.list_calls, methods=["GET"]),
             Route("/_fake/calls/{call_id:int}", control.get_call, methods=["GET"]),
             Route("/_fake/calls/{call_id:int}/release", control.release, methods=["POST"]),
@@ -157,7 +159,7 @@ class LLMEndpoint:
         chat = self.wire.parse(body, self.state.token_pattern)
         entry = self.state.ledger.open(chat)
         picked = self.state.rules.pick(chat)
-        entry.rule_index = picked.index
+        entry.rule_index, entry.rule_id = picked.index, picked.id
         if isinstance(picked.rule.action, Forward):
             answer = await self.forward(request, chat, entry, picked.rule)
         else:
@@ -259,12 +261,27 @@ class ControlAPI:
         return JSONResponse(self.state.rules.to_json())
 
     async def add_rule(self, request: Request) -> Response:
+        """`POST /_fake/rules[?position=first]`: add after all rules (default) or in front of them."""
+        position = request.query_params.get("position", "last")
+        if position not in ("first", "last"):
+            return _problem(400, f"position must be 'first' or 'last' (the default), got {position!r}")
         try:
             rule = Rule.from_json(await request.json())
         except ValueError as exc:
             return _problem(400, str(exc))
-        index = self.state.rules.add(rule)
-        return JSONResponse({"index": index, "rule": rule.to_json()}, 201)
+        added = self.state.rules.add(rule, first=position == "first")
+        index = self.state.rules.index_of(added.id)
+        return JSONResponse({"id": added.id, "index": index, "rule": rule.to_json()}, 201)
+
+    async def remove_rule(self, request: Request) -> Response:
+        """`DELETE /_fake/rules/{id}`: remove exactly that rule; the others keep their order and hits."""
+        rule_id = RuleId(request.path_params["rule_id"])
+        removed = self.state.rules.remove(rule_id)
+        if removed is None:
+            current = ", ".join(self.state.rules.ids) or "none"
+            message = f"no rule with id {rule_id!r} (removed already, or reset?); the current rule ids: {current}"
+            return _problem(404, message)
+        return JSONResponse(removed.to_json())
 
     async def list_calls(self, request: Request) -> Response:
         entries = self.state.ledger.entries(token=request.query_params.get("token"))

@@ -28,6 +28,7 @@ class LLMCall:
     usage: dict[str, int] | None
     api: str = "chat"  # which endpoint: "chat" (/v1/chat/completions) or "responses" (/v1/responses)
     forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
+    rule_id: str | None = None  # the id of the rule that answered (None: the default answer)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:

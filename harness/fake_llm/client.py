@@ -5,6 +5,9 @@
     llm.on(system_contains="billing").hold().reply("Refund issued.")
     call = llm.wait_for_call(n=2, held=True)
     llm.release(call.id)
+
+    fault = llm.on().first().fail(503)   # in front of every other rule
+    llm.remove_rule(fault)               # exactly that rule goes; the others keep their hits
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from harness.fake_llm.rules import (
     Match,
     Reply,
     Rule,
+    RuleId,
+    ScriptedRule,
     StreamCut,
     ToolCall,
 )
@@ -68,17 +73,35 @@ class FakeLLM:
         """Start a rule for requests that match all the given conditions (none given: every request)."""
         return RuleBuilder(self, Match(contains, system_contains, model, has_tools, token))
 
-    def add_rule(self, rule: Rule) -> Rule:
-        """Append a rule; earlier rules win over it."""
-        self._request("POST", "/_fake/rules", json=rule.to_json(), expect=201)
-        return rule
+    def add_rule(self, rule: Rule, *, first: bool = False) -> RuleId:
+        """Add a rule after all others (earlier rules win over it), or with `first` in front of them.
 
-    def replace_rules(self, rules: Iterable[Rule]) -> None:
-        self._request("PUT", "/_fake/rules", json=[rule.to_json() for rule in rules])
+        Returns its id, for `remove_rule`.
+        """
+        params = {"position": "first"} if first else None
+        added = self._request("POST", "/_fake/rules", json=rule.to_json(), params=params, expect=201)
+        rule_id = added.get("id") if isinstance(added, dict) else None
+        if not isinstance(rule_id, str):
+            raise FakeLLMError(f"POST {self.base_url}/_fake/rules: expected the new rule's id, got {added!r}")
+        return RuleId(rule_id)
+
+    def remove_rule(self, rule: RuleId | ScriptedRule) -> ScriptedRule:
+        """Remove exactly this rule, in one request; returns it as it was, with its hits.
+
+        Raises FakeLLMError (404) if the fake has no such rule (removed already, or reset).
+        """
+        rule_id = rule.id if isinstance(rule, ScriptedRule) else rule
+        return ScriptedRule.from_json(self._request("DELETE", f"/_fake/rules/{rule_id}"))
+
+    def replace_rules(self, rules: Iterable[Rule]) -> list[RuleId]:
+        """Put these rules in place of all current ones; returns their (fresh) ids, in order."""
+        listed = self._request("PUT", "/_fake/rules", json=[rule.to_json() for rule in rules])
+        return [RuleId(data["id"]) for data in listed]
 
     @property
-    def rules(self) -> list[Rule]:
-        return [Rule.from_json(data) for data in self._request("GET", "/_fake/rules")]
+    def rules(self) -> list[ScriptedRule]:
+        """The current rules in the order they are tried, each with its id and hit count."""
+        return [ScriptedRule.from_json(data) for data in self._request("GET", "/_fake/rules")]
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -176,7 +199,9 @@ class FakeLLM:
 
 
 class RuleBuilder:
-    """`llm.on(...)`: chain `hold()`, `times(n)`, `delay(s)`, then end with an answer, which posts the rule."""
+    """`llm.on(...)`: chain `first()`, `hold()`, `times(n)`, `delay(s)`, then end with an answer,
+    which posts the rule and returns it as added: a `ScriptedRule` with its `id` and `rule`
+    (`fault = llm.on().first().fail(503)` ... `llm.remove_rule(fault)`)."""
 
     def __init__(
         self,
@@ -187,13 +212,19 @@ class RuleBuilder:
         times: int | None = None,
         delay_s: float = 0.0,
         first_token_delay_s: float = 0.0,
+        first: bool = False,
     ) -> None:
         self._llm = llm
         self._match = match
+        self._first = first
         self._hold = hold
         self._times = times
         self._delay_s = delay_s
         self._first_token_delay_s = first_token_delay_s
+
+    def first(self) -> RuleBuilder:
+        """Put the rule in front of all current rules, so it wins over them (a fault over a script)."""
+        return self._with(first=True)
 
     def hold(self) -> RuleBuilder:
         """Compute the answer but send it only when the harness releases the call."""
@@ -211,23 +242,23 @@ class RuleBuilder:
         """For streamed answers, wait this long (after the headers) before the first chunk."""
         return self._with(first_token_delay_s=seconds)
 
-    def reply(self, answer: str | ToolCall, *, times: int | None = None) -> Rule:
+    def reply(self, answer: str | ToolCall, *, times: int | None = None) -> ScriptedRule:
         """Answer with assistant text, or with a tool call made by `tool_call(...)`."""
         return self._post(Reply(answer) if isinstance(answer, str) else answer, times)
 
     def fail(
         self, status: int, *, retry_after: float | None = None, message: str | None = None, times: int | None = None
-    ) -> Rule:
+    ) -> ScriptedRule:
         """Answer with an HTTP error (e.g. 429, 500, 503), with `Retry-After` if given."""
         return self._post(Failure(status, retry_after, message), times)
 
-    def malformed(self, *, times: int | None = None) -> Rule:
+    def malformed(self, *, times: int | None = None) -> ScriptedRule:
         """Answer 200 with a body that is not valid JSON."""
         return self._post(Malformed(), times)
 
     def cut_stream(
         self, after_chunks: int = 2, *, content: str = DEFAULT_CUT_TEXT, times: int | None = None
-    ) -> Rule:
+    ) -> ScriptedRule:
         """Start answering, then drop the connection (ledger outcome "cut").
 
         Streamed: `after_chunks` events, never the terminating one (`[DONE]`,
@@ -235,11 +266,11 @@ class RuleBuilder:
         """
         return self._post(StreamCut(after_chunks, content), times)
 
-    def hang(self, *, times: int | None = None) -> Rule:
+    def hang(self, *, times: int | None = None) -> ScriptedRule:
         """Never answer, until released (then with the default reply) or the client gives up."""
         return self._post(Hang(), times)
 
-    def forward(self, *, times: int | None = None) -> Rule:
+    def forward(self, *, times: int | None = None) -> ScriptedRule:
         """Answer with the real LLM's answer (the fake's `--upstream`); with `hold()`, fetched first, sent on release.
 
         Without an upstream the fake answers 502 saying so.
@@ -252,10 +283,11 @@ class RuleBuilder:
             "times": self._times,
             "delay_s": self._delay_s,
             "first_token_delay_s": self._first_token_delay_s,
+            "first": self._first,
         }
         return RuleBuilder(self._llm, self._match, **(options | changes))
 
-    def _post(self, action: Action, times: int | None) -> Rule:
+    def _post(self, action: Action, times: int | None) -> ScriptedRule:
         rule = Rule(
             action,
             self._match,
@@ -264,7 +296,7 @@ class RuleBuilder:
             delay_s=self._delay_s,
             first_token_delay_s=self._first_token_delay_s,
         )
-        return self._llm.add_rule(rule)
+        return ScriptedRule(self._llm.add_rule(rule, first=self._first), rule)
 
 
 def _nth(calls: Calls, n: int, *, by_position: bool) -> LLMCall | None:

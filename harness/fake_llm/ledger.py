@@ -32,7 +32,8 @@ class LedgerEntry:
     token: str | None
     fingerprint: str
     model: str | None
-    rule_index: int | None = None
+    rule_index: int | None = None  # the answering rule's position when it answered (None: the default)
+    rule_id: str | None = None  # its id in the rule book; positions shift as rules come and go
     status: int | None = None
     outcome: Outcome = "pending"
     stream: bool

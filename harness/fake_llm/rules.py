@@ -2,15 +2,17 @@
 
 A rule is a match (which requests), an action (what to answer) and options (how often,
 how late, whether to hold the answer until the harness releases it). The first rule
-that matches wins, in the order the rules were added; rules travel as JSON because the
-harness posts them over HTTP.
+that matches wins, in rule-book order (added last unless put first); rules travel as
+JSON because the harness posts them over HTTP. The rule book gives each rule an id, so
+whoever added a rule (a fault) can later remove exactly that rule, and nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NewType
 
 from harness.fake_llm.chat import ChatRequest
 
@@ -233,10 +235,10 @@ class Rule:
     def from_json(cls, data: Any) -> Rule:
         """Parse a rule; unknown keys are refused (a typo must not silently match everything).
 
-        `hits`, which `GET /_fake/rules` adds, is accepted and ignored so rules round-trip.
+        `id` and `hits`, which `GET /_fake/rules` adds, are accepted and ignored so rules round-trip.
         """
         data = _object(data, "rule")
-        _only(data, {"match", "action", "times", "hold", "delay_s", "first_token_delay_s", "hits"}, "rule")
+        _only(data, {"match", "action", "times", "hold", "delay_s", "first_token_delay_s", "id", "hits"}, "rule")
         if "action" not in data:
             raise ValueError("a rule needs an action")
         return cls(
@@ -253,49 +255,105 @@ DEFAULT_RULE = Rule(Reply(DEFAULT_REPLY))
 FORWARD_RULE = Rule(Forward())
 
 
+RuleId = NewType("RuleId", str)
+"""A rule's id in one fake process's rule book ("r1", "r2", ...): assigned on adding, never reused."""
+
+
+@dataclass(frozen=True)
+class ScriptedRule:
+    """A rule as the rule book holds it: its id, the rule, and how many requests it has answered."""
+
+    id: RuleId
+    rule: Rule
+    hits: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id} | self.rule.to_json() | {"hits": self.hits}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ScriptedRule:
+        data = _object(data, "scripted rule")
+        return cls(RuleId(_required(data, "id", str)), Rule.from_json(data), int(_optional(data, "hits", int) or 0))
+
+
 @dataclass(frozen=True)
 class Picked:
-    """The rule that answers a request, and its position in the rule book (None: the default)."""
+    """The rule that answers a request, its id and its position in the rule book (both None: the default)."""
 
     rule: Rule
     index: int | None
+    id: RuleId | None = None
+
+
+@dataclass
+class _Slot:
+    id: RuleId
+    rule: Rule
+    hits: int = 0
 
 
 class RuleBook:
-    """The fake's current rules and how often each has matched, so `times` can run out.
+    """The fake's current rules, each with its id and how often it has matched (so `times` can run out).
 
     `default` answers requests no rule matches: the default reply, or, when the fake has
     an upstream, forwarding (so scripted faults apply to some calls and the real LLM answers the rest).
+    Nothing here awaits, so each change is atomic with respect to the requests being answered.
     """
 
     def __init__(self, default: Rule = DEFAULT_RULE) -> None:
         self.default = default
-        self._rules: list[Rule] = []
-        self._hits: list[int] = []
+        self._slots: list[_Slot] = []
+        self._numbers = itertools.count(1)  # ids are never reused, not even after a reset
 
-    def replace(self, rules: Iterable[Rule]) -> None:
-        self._rules = list(rules)
-        self._hits = [0] * len(self._rules)
+    def replace(self, rules: Iterable[Rule]) -> list[RuleId]:
+        """Put these rules in place of all current ones; each gets a fresh id (returned, in order)."""
+        self._slots = [_Slot(self._next_id(), rule) for rule in rules]
+        return [slot.id for slot in self._slots]
 
-    def add(self, rule: Rule) -> int:
-        self._rules.append(rule)
-        self._hits.append(0)
-        return len(self._rules) - 1
+    def add(self, rule: Rule, *, first: bool = False) -> ScriptedRule:
+        """Add a rule after all others, or (`first`) in front of them; returns it with its id."""
+        slot = _Slot(self._next_id(), rule)
+        if first:
+            self._slots.insert(0, slot)
+        else:
+            self._slots.append(slot)
+        return ScriptedRule(slot.id, rule)
+
+    def index_of(self, rule_id: RuleId) -> int | None:
+        return next((index for index, slot in enumerate(self._slots) if slot.id == rule_id), None)
+
+    def remove(self, rule_id: RuleId) -> ScriptedRule | None:
+        """Remove exactly this rule (and its hit count); returns what it was, or None if there is no such rule."""
+        index = self.index_of(rule_id)
+        if index is None:
+            return None
+        slot = self._slots.pop(index)
+        return ScriptedRule(slot.id, slot.rule, slot.hits)
 
     def clear(self) -> None:
         self.replace([])
 
+    @property
+    def ids(self) -> list[RuleId]:
+        return [slot.id for slot in self._slots]
+
     def pick(self, request: ChatRequest) -> Picked:
-        """The first rule (in insertion order) that matches and has uses left; counts the use."""
-        for index, rule in enumerate(self._rules):
-            exhausted = rule.times is not None and self._hits[index] >= rule.times
-            if not exhausted and rule.match.matches(request):
-                self._hits[index] += 1
-                return Picked(rule, index)
+        """The first rule (in rule-book order) that matches and has uses left; counts the use."""
+        for index, slot in enumerate(self._slots):
+            exhausted = slot.rule.times is not None and slot.hits >= slot.rule.times
+            if not exhausted and slot.rule.match.matches(request):
+                slot.hits += 1
+                return Picked(slot.rule, index, slot.id)
         return Picked(self.default, None)
 
+    def __iter__(self) -> Iterator[ScriptedRule]:
+        return iter([ScriptedRule(slot.id, slot.rule, slot.hits) for slot in self._slots])
+
     def to_json(self) -> list[dict[str, Any]]:
-        return [rule.to_json() | {"hits": hits} for rule, hits in zip(self._rules, self._hits)]
+        return [scripted.to_json() for scripted in self]
+
+    def _next_id(self) -> RuleId:
+        return RuleId(f"r{next(self._numbers)}")
 
 
 # --- JSON checking helpers ---------------------------------------------------------------

@@ -16,14 +16,21 @@ from harness.fake_llm import (
     DEFAULT_CUT_TEXT,
     FakeLLM,
     FakeLLMError,
+    Failure,
     LedgerEntry,
     LLMCall,
+    Malformed,
+    Match,
+    Reply,
     Rule,
+    RuleId,
+    ScriptedRule,
     StreamCut,
     tool_call,
 )
 
 BASE = "http://127.0.0.1:9999"
+ADDED = {"id": "r1", "index": 0, "rule": {}}  # what POST /_fake/rules answers (the rule is not read back)
 
 
 @pytest.fixture
@@ -74,10 +81,11 @@ def test_openai_base_url_appends_v1(llm: FakeLLM) -> None:
 
 
 def test_reply_posts_the_rule_as_json(mock: respx.MockRouter, llm: FakeLLM) -> None:
-    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+    route = mock.post("/_fake/rules").respond(201, json=ADDED)
 
-    rule = llm.on(contains="weather", token="rrh-0123456789ab").reply("Sunny.")
+    added = llm.on(contains="weather", token="rrh-0123456789ab").reply("Sunny.")
 
+    assert added == ScriptedRule(RuleId("r1"), Rule(Reply("Sunny."), Match("weather", token="rrh-0123456789ab")))
     assert posted_rules(route) == [
         {
             "match": {"contains": "weather", "token": "rrh-0123456789ab"},
@@ -88,11 +96,11 @@ def test_reply_posts_the_rule_as_json(mock: respx.MockRouter, llm: FakeLLM) -> N
             "first_token_delay_s": 0.0,
         }
     ]
-    assert Rule.from_json(posted_rules(route)[0]) == rule
+    assert Rule.from_json(posted_rules(route)[0]) == added.rule
 
 
 def test_chained_options_and_a_tool_call(mock: respx.MockRouter, llm: FakeLLM) -> None:
-    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+    route = mock.post("/_fake/rules").respond(201, json=ADDED)
 
     llm.on(has_tools=True).hold().times(2).delay(0.5).first_token_delay(0.25).reply(
         tool_call("BillingAgent", {"reason": "refund"})
@@ -105,7 +113,7 @@ def test_chained_options_and_a_tool_call(mock: respx.MockRouter, llm: FakeLLM) -
 
 
 def test_fail_malformed_and_hang(mock: respx.MockRouter, llm: FakeLLM) -> None:
-    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+    route = mock.post("/_fake/rules").respond(201, json=ADDED)
 
     llm.on(model="gpt-4o-mini").fail(429, retry_after=1, times=2)
     llm.on(contains="x").malformed()
@@ -120,7 +128,7 @@ def test_fail_malformed_and_hang(mock: respx.MockRouter, llm: FakeLLM) -> None:
 
 
 def test_cut_stream_and_server_errors(mock: respx.MockRouter, llm: FakeLLM) -> None:
-    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+    route = mock.post("/_fake/rules").respond(201, json=ADDED)
 
     llm.on(contains="export").first_token_delay(0.2).cut_stream(after_chunks=3, times=2)
     llm.on(model="gpt-4o-mini").cut_stream()
@@ -139,7 +147,7 @@ def test_cut_stream_and_server_errors(mock: respx.MockRouter, llm: FakeLLM) -> N
 
 
 def test_a_builder_can_be_reused_without_its_chains_leaking(mock: respx.MockRouter, llm: FakeLLM) -> None:
-    route = mock.post("/_fake/rules").respond(201, json={"index": 0})
+    route = mock.post("/_fake/rules").respond(201, json=ADDED)
     billing = llm.on(system_contains="billing")
 
     billing.hold().reply("held")
@@ -150,13 +158,58 @@ def test_a_builder_can_be_reused_without_its_chains_leaking(mock: respx.MockRout
 
 def test_replace_rules_and_read_them_back(mock: respx.MockRouter, llm: FakeLLM) -> None:
     rules = [Rule(tool_call("A", {"x": 1})), Rule(tool_call("B"))]
-    put = mock.put("/_fake/rules").respond(200, json=[])
-    mock.get("/_fake/rules").respond(200, json=[rule.to_json() | {"hits": 3} for rule in rules])
+    listed = [{"id": "r7"} | rules[0].to_json() | {"hits": 3}, {"id": "r8"} | rules[1].to_json() | {"hits": 0}]
+    put = mock.put("/_fake/rules").respond(200, json=listed)
+    mock.get("/_fake/rules").respond(200, json=listed)
 
-    llm.replace_rules(rules)
+    assert llm.replace_rules(rules) == ["r7", "r8"]
 
     assert json.loads(put.calls.last.request.content) == [rule.to_json() for rule in rules]
-    assert llm.rules == rules
+    assert llm.rules == [ScriptedRule(RuleId("r7"), rules[0], hits=3), ScriptedRule(RuleId("r8"), rules[1])]
+    assert [Rule.from_json(data) for data in listed] == rules  # a listed rule, id and hits included, round-trips
+
+
+def test_add_a_rule_first_and_remove_it_by_id(mock: respx.MockRouter, llm: FakeLLM) -> None:
+    post = mock.post("/_fake/rules").respond(201, json={"id": "r4", "index": 0, "rule": {}})
+    fault = Rule(Failure(503), times=2)
+    delete = mock.delete("/_fake/rules/r4").respond(200, json={"id": "r4"} | fault.to_json() | {"hits": 1})
+
+    rule_id = llm.add_rule(fault, first=True)
+    removed = llm.remove_rule(rule_id)
+
+    assert rule_id == "r4"
+    assert post.calls.last.request.url.params["position"] == "first"
+    assert json.loads(post.calls.last.request.content) == fault.to_json()
+    assert removed == ScriptedRule(RuleId("r4"), fault, hits=1)
+    assert delete.call_count == 1
+
+
+def test_a_builder_rule_can_go_first_and_a_listed_rule_can_be_removed(mock: respx.MockRouter, llm: FakeLLM) -> None:
+    post = mock.post("/_fake/rules").respond(201, json=ADDED)
+    mock.get("/_fake/rules").respond(200, json=[{"id": "r1"} | Rule(Malformed()).to_json() | {"hits": 0}])
+    delete = mock.delete("/_fake/rules/r1").respond(200, json={"id": "r1"} | Rule(Malformed()).to_json())
+
+    llm.on(has_tools=True).first().malformed(times=1)
+    llm.on().reply("last")
+    [listed] = llm.rules
+    llm.remove_rule(listed)
+
+    assert [call.request.url.params.get("position") for call in post.calls] == ["first", None]
+    assert delete.called
+
+
+def test_removing_an_unknown_rule_says_which_and_why(mock: respx.MockRouter, llm: FakeLLM) -> None:
+    mock.delete("/_fake/rules/r9").respond(404, json={"error": "no rule with id 'r9' (removed already, or reset?)"})
+
+    with pytest.raises(FakeLLMError, match=r"DELETE .*/_fake/rules/r9: expected HTTP 200, got 404.*no rule with id 'r9'"):
+        llm.remove_rule(RuleId("r9"))
+
+
+def test_an_add_answer_without_an_id_is_refused(mock: respx.MockRouter, llm: FakeLLM) -> None:
+    mock.post("/_fake/rules").respond(201, json={"index": 0})
+
+    with pytest.raises(FakeLLMError, match=r"expected the new rule's id, got \{'index': 0\}"):
+        llm.on().reply("x")
 
 
 # --- calls -----------------------------------------------------------------------------------

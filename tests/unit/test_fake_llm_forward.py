@@ -325,8 +325,8 @@ def test_the_client_reads_the_upstream(proxy: FakeLLM, upstream_url: str) -> Non
 
 def test_forward_posts_a_forward_rule_chained_with_hold_and_times() -> None:
     with respx.mock(base_url="http://127.0.0.1:9999") as mock, FakeLLM("http://127.0.0.1:9999") as llm:
-        route = mock.post("/_fake/rules").respond(201, json={"index": 0})
-        rule = llm.on(contains="refund").hold().times(2).forward()
+        route = mock.post("/_fake/rules").respond(201, json={"id": "r1", "index": 0, "rule": {}})
+        rule = llm.on(contains="refund").hold().times(2).forward().rule
 
     assert rule == Rule(Forward(), rule.match, times=2, hold=True)
     posted = json.loads(route.calls.last.request.content)
