@@ -12,4 +12,4 @@ async def issue_refund(question: str) -> str:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(f"{os.environ['REFUNDS_URL']}/refunds", json={"reason": question})
         response.raise_for_status()
-        return str(response.json()["refund_id"])
+        return str(response.json()["id"])

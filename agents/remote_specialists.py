@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import restate
 
-from .routing import ANSWER_STEP, REFUND_STEP
 from .refunds import issue_refund
+from .routing import ANSWER_STEP, REFUND_STEP
 from .specialists import ask_specialist
 
 

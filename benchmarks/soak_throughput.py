@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from harness.scenario import run_scenario
+from harness.runner.scenario import run_scenario
 from scenarios.random_schedules import random_faults
 
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.environment import Environment
-from harness.restate import RestateServer
+from harness.env.environment import Environment
+from harness.env.restate.server import RestateServer
 from scenarios.agents import LOCAL_ROUTER, REMOTE_AGENTS
 
 

@@ -4,7 +4,7 @@ A scenario composes an environment (restate-server, Toxiproxy, the fake LLM, age
 workload, a fault schedule and checks; ``run_scenario`` plays it and judges the result.
 """
 
-from .checks import (
+from harness.checker.checks import (
     AllCompleted,
     CallTree,
     FailedTerminally,
@@ -13,19 +13,16 @@ from .checks import (
     NoJournalMismatch,
     OneInvocationPerRequest,
     RetriesPlausible,
-    RunStepsOnce,
     SlowedDown,
+    StepsOnce,
     Wasted,
     WastedExplainedByFaults,
 )
-from .environment import AgentSpec, Environment, python_app
-from .fake_llm import FakeLLM, tool_call
-from .live import LiveRun
-from .errors import HarnessError
-from .faults import (
+from harness.env.environment import AgentSpec, Environment, python_app
+from harness.history import FaultRecord
+from harness.nemesis.faults import (
     ROUTING,
     Bandwidth,
-    FaultRecord,
     Kill,
     Latency,
     LimitData,
@@ -45,9 +42,13 @@ from .faults import (
     Terminate,
     Timeout,
 )
-from .results import ScenarioResult
-from .scenario import Scenario, run_scenario, standard_checks
-from .triggers import After, LLMCallHeld, RetryObserved, RunCompleted
+from harness.nemesis.triggers import After, LLMCallHeld, RetryObserved, StepCompleted
+from harness.results.schema import ScenarioResult
+from harness.runner.live import LiveRun
+from harness.runner.scenario import Scenario, run_scenario, standard_checks
+
+from .errors import HarnessError
+from .fake_llm import FakeLLM, tool_call
 from .workload import Requests
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
     "FakeLLM", "FaultRecord", "HarnessError", "Kill", "LLMCallHeld", "LLMHang", "LLMMalformed", "LLMMatch",
     "LLMRateLimited", "LLMServerError", "LLMSlowFirstToken", "LLMStreamCut", "LLMUnknownTool", "Latency",
     "LimitData", "LiveRun", "NoDuplicateLLMCalls", "NoDuplicateSideEffects", "NoJournalMismatch", "OneInvocationPerRequest", "Partition",
-    "Pause", "Requests", "ResetPeer", "Restart", "RetriesPlausible", "RetryObserved", "RunCompleted",
-    "RunStepsOnce", "Scenario", "ScenarioResult", "Slicer", "SlowedDown", "Terminate", "Timeout", "Wasted",
+    "Pause", "Requests", "ResetPeer", "Restart", "RetriesPlausible", "RetryObserved", "StepCompleted",
+    "StepsOnce", "Scenario", "ScenarioResult", "Slicer", "SlowedDown", "Terminate", "Timeout", "Wasted",
     "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks", "tool_call",
 ]

@@ -25,15 +25,22 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from . import binaries, cleanup, versions
-from .binaries import PROJECT_ROOT
+from harness.env import binaries, cleanup, versions
+from harness.env.binaries import PROJECT_ROOT
+from harness.nemesis.faults import describe
+from harness.results.schema import ScenarioResult, write_results
+from harness.runner.scenario import Scenario, run_scenario
+
 from .errors import HarnessError
-from .live import describe
-from .results import ScenarioResult, write_results
-from .scenario import Scenario, run_scenario
 
 EXPECTED = ("pass", "expected failure")
 # Piped output (CI logs) gets a wide fixed width rather than rich's 80 columns.

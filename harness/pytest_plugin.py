@@ -34,10 +34,10 @@ from pathlib import Path
 
 import pytest
 
-from .environment import AgentSpec, Environment
-from .live import LiveRun
-from .results import ScenarioResult, write_results
-from .scenario import Scenario, run_scenario, standard_checks
+from harness.env.environment import AgentSpec, Environment
+from harness.results.schema import ScenarioResult, write_results
+from harness.runner.live import LiveRun
+from harness.runner.scenario import Scenario, run_scenario, standard_checks
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from harness.env.restate.ingress import RestateIngress, Sent
+from harness.history import Request
+
 from .errors import HarnessError
-from .restate import RestateIngress, Sent
 
 TOKEN_PREFIX = "rrh-"
 
@@ -20,17 +22,6 @@ TOKEN_PREFIX = "rrh-"
 def new_token() -> str:
     """A correlation token; the fake LLM finds it in prompts with ``rrh-[0-9a-f]{12}``."""
     return TOKEN_PREFIX + secrets.token_hex(6)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request of the workload and the invocation Restate created for it."""
-
-    token: str
-    question: str
-    invocation_id: str
-    idempotency_key: str
-    sent_at: float
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The scenario catalogue: every scenario the main job runs against the reference agents."""
 
-from harness.scenario import Scenario
+from harness.runner.scenario import Scenario
 
 from . import link_faults, llm_faults, local_router, random_schedules, remote_router
 

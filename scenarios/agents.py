@@ -2,8 +2,9 @@
 
 Fault targets are the agents' names: ``router``, ``billing``, ``account``, ``product``."""
 
-from harness.binaries import PROJECT_ROOT
-from harness.environment import AgentSpec, python_app
+from harness.env.binaries import PROJECT_ROOT
+from harness.env.environment import AgentSpec, python_app
+from harness.stubs.recording import REFUNDS
 
 LOCAL_ROUTER = python_app("router", "agents.local_router:app", ["AgentRouter"], label="local-router")
 UNJOURNALED_ROUTING_MUTANT = python_app(
@@ -11,7 +12,7 @@ UNJOURNALED_ROUTING_MUTANT = python_app(
 )
 
 REMOTE_ROUTER = python_app("router", "agents.remote_router:app", ["RemoteAgentRouter"], label="remote-router")
-BILLING_AGENT = python_app("billing", "agents.remote_specialists:billing_app", ["BillingAgent"], side_effects=["refunds"])
+BILLING_AGENT = python_app("billing", "agents.remote_specialists:billing_app", ["BillingAgent"], stubs=[REFUNDS])
 ACCOUNT_AGENT = python_app("account", "agents.remote_specialists:account_app", ["AccountAgent"])
 PRODUCT_AGENT_TS = AgentSpec(
     "product",
@@ -25,6 +26,6 @@ REMOTE_AGENTS = (REMOTE_ROUTER, BILLING_AGENT, ACCOUNT_AGENT, PRODUCT_AGENT_TS)
 
 REFUND_OUTSIDE_RUN_MUTANT = python_app(
     "billing", "agents.mutants.refund_outside_run:app", ["BillingAgent"],
-    label="mutant:refund-outside-run", side_effects=["refunds"],
+    label="mutant:refund-outside-run", stubs=[REFUNDS],
 )
 RANDOM_ROUTING_MUTANT = python_app("router", "agents.mutants.random_routing:app", ["AgentRouter"], label="mutant:random-routing")

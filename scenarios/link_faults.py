@@ -4,10 +4,22 @@ graceful restart. LLM call 2 is the specialist's answer."""
 
 from __future__ import annotations
 
-from harness.checks import OneInvocationPerRequest, RetriesPlausible, SlowedDown, Wasted
-from harness.faults import Bandwidth, Latency, LimitData, Restart, Slicer, Timeout
-from harness.scenario import Scenario, standard_checks
-from harness.triggers import After, LLMCallHeld
+from harness.checker.checks import (
+    OneInvocationPerRequest,
+    RetriesPlausible,
+    SlowedDown,
+    Wasted,
+)
+from harness.nemesis.faults import (
+    Bandwidth,
+    Latency,
+    LimitData,
+    Restart,
+    Slicer,
+    Timeout,
+)
+from harness.nemesis.triggers import After, LLMCallHeld
+from harness.runner.scenario import Scenario, standard_checks
 
 from .agents import LOCAL_ROUTER
 from .llm_scripts import BILLING_ANSWER, billing_conversation
@@ -42,7 +54,7 @@ SCENARIOS = (
         "Data stops on router→LLM while the specialist's answer is held (Toxiproxy 'timeout'), healed "
         "after 2.5 s: the client times out (2 s) and the step is retried; a retry inside the window "
         "may time out too.",
-        hold=True, faults=(Timeout("router->llm", when=LLMCallHeld(2), heal=After(2.5)),),
+        hold=True, faults=(Timeout("router->llm", when=LLMCallHeld(2), until=After(2.5)),),
         checks=(Wasted(at_least=1, at_most=2),), tags=("link", "timeout"),
     ),
     local(
@@ -60,7 +72,7 @@ SCENARIOS = (
         "limit-data-on-ingress-link",
         "The client→ingress link closes after 100 bytes for the first 1.5 s: the request is resent "
         "with the same idempotency key, and Restate creates exactly one invocation.",
-        faults=(LimitData("client->restate", stream="upstream", bytes=100, heal=After(1.5)),),
+        faults=(LimitData("client->restate", stream="upstream", bytes=100, until=After(1.5)),),
         checks=(Wasted(exactly=0), SlowedDown(1.0)), tags=("link", "limit_data", "ingress"),
     ),
     local(

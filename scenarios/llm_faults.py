@@ -4,8 +4,14 @@ and a routing decision that names an agent that does not exist."""
 from __future__ import annotations
 
 from agents.specialists import unknown_agent_answer
-from harness.checks import FailedTerminally, NoDuplicateLLMCalls, SlowedDown, Wasted, WastedExplainedByFaults
-from harness.faults import (
+from harness.checker.checks import (
+    FailedTerminally,
+    NoDuplicateLLMCalls,
+    SlowedDown,
+    Wasted,
+    WastedExplainedByFaults,
+)
+from harness.nemesis.faults import (
     ROUTING,
     LLMHang,
     LLMMalformed,
@@ -16,7 +22,7 @@ from harness.faults import (
     LLMStreamCut,
     LLMUnknownTool,
 )
-from harness.scenario import Scenario, standard_checks
+from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
 
 from . import local_router

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.env.real_llm import scripted_answers
 from harness.fake_llm import FakeLLM, tool_call
-from harness.real_llm import scripted_answers
 
 BILLING_QUESTION = "I was charged twice for my subscription this month {token}"
 BILLING_ANSWER = "I have refunded the duplicate charge; it will show within 5 days."

@@ -4,10 +4,10 @@ the specialist's answer."""
 
 from __future__ import annotations
 
-from harness.checks import RetriesPlausible, SlowedDown, Wasted
-from harness.faults import Kill, Latency, Pause, Terminate
-from harness.scenario import Scenario, standard_checks
-from harness.triggers import After, LLMCallHeld, RetryObserved, RunCompleted
+from harness.checker.checks import RetriesPlausible, SlowedDown, Wasted
+from harness.nemesis.faults import Kill, Latency, Pause, Terminate
+from harness.nemesis.triggers import After, LLMCallHeld, RetryObserved, StepCompleted
+from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
 
 from .agents import LOCAL_ROUTER
@@ -45,7 +45,7 @@ KILL_AFTER_ROUTING_JOURNALED = Scenario(
     agents=(LOCAL_ROUTER,),
     script=billing_conversation(hold_answer=True),
     workload=ASK,
-    faults=(Kill("router", when=RunCompleted("route")),),
+    faults=(Kill("router", when=StepCompleted("route")),),
     checks=(*CHECKS, Wasted(at_most=1), RetriesPlausible(at_least=1)),
     tags=("local", "process", "kill"),
 )
@@ -70,7 +70,7 @@ PAUSE_BEYOND_INACTIVITY_TIMEOUT = Scenario(
     agents=(LOCAL_ROUTER,),
     script=billing_conversation(hold_answer=True),
     workload=ASK,
-    faults=(Pause("router", when=LLMCallHeld(2), heal=RetryObserved()),),
+    faults=(Pause("router", when=LLMCallHeld(2), until=RetryObserved()),),
     checks=(*CHECKS, Wasted(exactly=1), RetriesPlausible(at_least=1)),
     tags=("local", "process", "pause"),
 )
@@ -83,7 +83,7 @@ KILL_RESTATE_SERVER = Scenario(
     agents=(LOCAL_ROUTER,),
     script=billing_conversation(hold_answer=True),
     workload=ASK,
-    faults=(Kill("restate", when=LLMCallHeld(2), heal=After(0.5)),),
+    faults=(Kill("restate", when=LLMCallHeld(2), until=After(0.5)),),
     checks=(*CHECKS, Wasted(exactly=1)),
     tags=("local", "server", "kill"),
 )

@@ -3,17 +3,17 @@ schedule of process, link and LLM faults. Every request must be accounted for.""
 
 from __future__ import annotations
 
-from harness.checks import (
+from harness.checker.checks import (
     AllCompleted,
     CallTree,
     NoDuplicateLLMCalls,
     NoDuplicateSideEffects,
     NoJournalMismatch,
-    RunStepsOnce,
+    StepsOnce,
     WastedExplainedByFaults,
 )
-from harness.schedule import random_schedule
-from harness.scenario import Scenario
+from harness.nemesis.schedule import random_schedule
+from harness.runner.scenario import Scenario
 from harness.workload import Requests
 
 from .agents import LOCAL_ROUTER, REMOTE_AGENTS
@@ -31,7 +31,7 @@ def random_faults(
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
-    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
+    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
     return Scenario(
         name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
         description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "

@@ -5,10 +5,16 @@ the billing agent's answer."""
 
 from __future__ import annotations
 
-from harness.checks import CallTree, NoDuplicateSideEffects, RetriesPlausible, SlowedDown, Wasted
-from harness.faults import Kill, Latency, Partition, ResetPeer
-from harness.scenario import Scenario, standard_checks
-from harness.triggers import After, LLMCallHeld
+from harness.checker.checks import (
+    CallTree,
+    NoDuplicateSideEffects,
+    RetriesPlausible,
+    SlowedDown,
+    Wasted,
+)
+from harness.nemesis.faults import Kill, Latency, Partition, ResetPeer
+from harness.nemesis.triggers import After, LLMCallHeld
+from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
 
 from .agents import REMOTE_AGENTS
@@ -75,7 +81,7 @@ SCENARIOS = (
         "partition-restate-to-agent",
         "Cut the Restate→billing link while the agent's LLM answer is held, heal after 1 s: the answer "
         "cannot be journaled, so the step is retried once after the heal.",
-        hold=True, faults=(Partition("restate->billing", when=LLMCallHeld(2), heal=After(1.0)),),
+        hold=True, faults=(Partition("restate->billing", when=LLMCallHeld(2), until=After(1.0)),),
         checks=(Wasted(exactly=1), RetriesPlausible(at_least=1)), tags=("link", "partition"),
     ),
     remote(
@@ -89,7 +95,7 @@ SCENARIOS = (
         "reset-peer-on-agent-link",
         "TCP resets on Restate→billing while the agent's LLM answer is held, healed after 0.5 s: the "
         "answer cannot be journaled; a retry inside the window may be reset too (1-3 wasted).",
-        hold=True, faults=(ResetPeer("restate->billing", when=LLMCallHeld(2), heal=After(0.5)),),
+        hold=True, faults=(ResetPeer("restate->billing", when=LLMCallHeld(2), until=After(0.5)),),
         # Retries start 100 ms apart, so 0-2 of them reach the LLM inside the 0.5 s window.
         checks=(Wasted(at_least=1, at_most=3), RetriesPlausible(at_least=1)), tags=("link", "reset_peer"),
     ),
@@ -97,7 +103,7 @@ SCENARIOS = (
         "kill-restate-server-mid-call-tree",
         "SIGKILL restate-server while the billing agent's LLM answer is held (router waiting on the "
         "callee), restart on the same data dir: the tree resumes, the callee's step is retried once.",
-        hold=True, faults=(Kill("restate", when=LLMCallHeld(2), heal=After(0.5)),), checks=(Wasted(exactly=1),),
+        hold=True, faults=(Kill("restate", when=LLMCallHeld(2), until=After(0.5)),), checks=(Wasted(exactly=1),),
         tags=("server", "kill"),
     ),
 )

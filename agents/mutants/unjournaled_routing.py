@@ -9,7 +9,12 @@ from __future__ import annotations
 import restate
 
 from ..routing import ANSWER_STEP
-from ..specialists import SPECIALISTS, ask_specialist, choose_specialist, unknown_agent_answer
+from ..specialists import (
+    SPECIALISTS,
+    ask_specialist,
+    choose_specialist,
+    unknown_agent_answer,
+)
 
 router = restate.Service("AgentRouter")
 

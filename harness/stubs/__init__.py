@@ -1,1 +1,1 @@
-"""Stubs of external services that agents call for side effects, each with a ledger."""
+"""Recording stubs of outside services that agents call for side effects, each with a ledger."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cleanup
+from harness.env import cleanup
 
 _HERE = Path(__file__).resolve().parent
 

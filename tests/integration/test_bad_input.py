@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import PROJECT_ROOT
-from harness.environment import AgentSpec
-from harness.scenario import run_scenario
+from harness.env.binaries import PROJECT_ROOT
+from harness.env.environment import AgentSpec
+from harness.runner.scenario import run_scenario
 from scenarios.local_router import BASELINE
 
 
@@ -88,7 +88,7 @@ def test_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
 
 
 def test_missing_binary_on_path_gives_the_install_command(tmp_path: Path, monkeypatch) -> None:
-    from harness import binaries
+    from harness.env import binaries
 
     monkeypatch.setattr(binaries, "_TOOLS_BIN", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))

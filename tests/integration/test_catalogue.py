@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import run_scenario
+from harness.runner.scenario import run_scenario
 from scenarios import CATALOGUE
 
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import pytest
 
-from harness.binaries import PROJECT_ROOT
+from harness.env.binaries import PROJECT_ROOT
 
 from .conftest import Leftovers, is_alive, wait_until_gone
 

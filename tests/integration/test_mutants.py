@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.faults import LLMMatch, LLMSlowFirstToken
-from harness.scenario import run_scenario
+from harness.nemesis.faults import LLMMatch, LLMSlowFirstToken
+from harness.runner.scenario import run_scenario
 from scenarios.agents import (
     ACCOUNT_AGENT,
     PRODUCT_AGENT_TS,
@@ -19,9 +19,12 @@ from scenarios.agents import (
     UNJOURNALED_ROUTING_MUTANT,
 )
 from scenarios.llm_scripts import BILLING_ANSWER
-from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL, KILL_RESTATE_SERVER
+from scenarios.local_router import (
+    BASELINE,
+    KILL_DURING_SPECIALIST_CALL,
+    KILL_RESTATE_SERVER,
+)
 from scenarios.remote_router import SCENARIOS as REMOTE_SCENARIOS
-
 
 
 def failed_checks(result) -> set[str]:  # type: ignore[no-untyped-def]

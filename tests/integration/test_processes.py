@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.links import ToxiproxyServer
-from harness.ports import free_port
-from harness.process import ManagedProcess, ProcessFailed, http_ready
-from harness.restate import RestateAdmin, RestateServer
+from harness.env.links import ToxiproxyServer
+from harness.env.ports import free_port
+from harness.env.process import ManagedProcess, ProcessFailed, http_ready
+from harness.env.restate.admin import RestateAdmin
+from harness.env.restate.server import RestateServer
 
 from .conftest import group_members, is_alive, wait_until_gone
 
@@ -318,7 +319,7 @@ def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, i
             httpx.get(url, timeout=2)
         assert _refused(link.listen_port)
 
-        link.heal()
+        link.restore()
         assert fastest() < 0.4
 
         sockets = _listening_sockets(group_members(toxiproxy.process.pid))

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import PROJECT_ROOT
+from harness.env.binaries import PROJECT_ROOT
+from harness.env.ports import free_port
+from harness.env.process import ManagedProcess, http_ready
 from harness.fake_llm import FakeLLM, tool_call
-from harness.ports import free_port
-from harness.process import ManagedProcess, http_ready
-from harness.scenario import run_scenario
+from harness.runner.scenario import run_scenario
 from scenarios.llm_scripts import BILLING_ANSWER
 from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import versions
+from harness.env import versions
 from harness.report import write_report
-from harness.results import write_results
-from harness.scenario import run_scenario, standard_checks
+from harness.results.schema import write_results
+from harness.runner.scenario import run_scenario, standard_checks
 from scenarios import local_router
 from scenarios.llm_scripts import conversation
 

@@ -3,9 +3,9 @@ a repeated LLM call was a legitimate retry or a duplicate."""
 
 from __future__ import annotations
 
-from harness.classify import classify
+from harness.checker.classify import classify
 from harness.fake_llm import LLMCall
-from harness.journal import JournalEntry
+from harness.history import JournalEntry
 
 INV = "inv_1"
 TOKEN = "rrh-000000000001"
@@ -112,7 +112,7 @@ def test_a_journaled_step_called_again_after_its_result_is_a_duplicate_and_says_
     calls = [call(1, "route", 0.2, 0.29), call(2, "route", 1.0, 1.1)]
     classified = {c.call.id: c for c in classify(calls, {INV: journal}, {TOKEN: INV})}
     assert classified[2].label == "duplicate"
-    assert "Run 'route'" in classified[2].reason and "#1" in classified[2].reason
+    assert "step 'route'" in classified[2].reason and "#1" in classified[2].reason
 
 
 def test_the_next_steps_call_finishing_just_after_a_result_is_not_taken_for_its_answer() -> None:

@@ -1,6 +1,6 @@
 """Parsing Restate 1.7's sys_journal rows (shapes copied from a real run)."""
 
-from harness.journal import entries, parse_time, run_steps
+from harness.history import entries, parse_time, steps_from_rows
 
 ROWS = [
     {"id": "inv_a", "index": 0, "entry_type": "Command: Input", "name": "", "appended_at": "2026-11-25T12:04:04.167Z",
@@ -27,6 +27,6 @@ def test_entries_are_ordered_by_index_and_carry_completion_ids() -> None:
 
 
 def test_run_commands_pair_with_their_notifications() -> None:
-    steps = {s.name: s for s in run_steps(ROWS)}
+    steps = {s.name: s for s in steps_from_rows(ROWS)}
     assert steps["route"].completed and steps["route"].result == "Success"
     assert not steps["ask BillingAgent"].completed

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from harness.report import write_report
-from harness.report.model import build, cost_by_kind, invocation_tree, recovery_by_kind, reproduce_command
+from harness.report.model import (
+    build,
+    cost_by_kind,
+    invocation_tree,
+    recovery_by_kind,
+    reproduce_command,
+)
 from harness.report.redact import REDACTED, redact, redact_data
 
 ANSWER = "I have refunded the duplicate charge; it will show within 5 days."

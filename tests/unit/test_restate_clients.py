@@ -7,8 +7,9 @@ import httpx
 import pytest
 import respx
 
+from harness.env.restate.admin import RestateAdmin
+from harness.env.restate.ingress import RestateIngress
 from harness.errors import HarnessError
-from harness.restate import RestateAdmin, RestateIngress
 
 ADMIN = "http://127.0.0.1:9070"
 INGRESS = "http://127.0.0.1:8080"
@@ -54,7 +55,7 @@ def test_registration_forces_and_retries_until_the_deployment_answers() -> None:
         ]
     )
     registered = RestateAdmin(ADMIN).register("http://127.0.0.1:9999")
-    assert registered["services"] == [{"name": "AgentRouter"}]
+    assert registered.id == "dp_1" and registered.service_names == {"AgentRouter"}
     assert route.calls.last.request.content == b'{"uri":"http://127.0.0.1:9999","force":true}'
 
 

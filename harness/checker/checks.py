@@ -1,14 +1,15 @@
-"""Checks: what must hold after a run. Each is a small value that reads the observation
-and the classified LLM calls and returns one ``Finding``; a scenario lists its checks."""
+"""Checks: what must hold after a run. Each is a small value that reads the history (and
+the classification of its calls, which is derived from it) and returns one ``Finding``; a
+scenario lists its checks. Checks import only the history and the classifier."""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from .classify import ClassifiedCall, llm_calls, side_effects, tally
-from .observation import Observation
+from harness.checker.classify import ClassifiedCall, llm_calls, side_effects, tally
+from harness.history import History, Invocation
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,27 @@ class Finding:
 
 
 class Check(Protocol):
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         """``calls``: every LLM call and side effect of the run, classified."""
         ...
+
+
+def same_answer(a: object, b: object) -> bool:
+    """Answers compared as decoded values: a parent that returns its callee's output
+    re-encoded (raw JSON bytes, so a JSON string in quotes) gives the same answer."""
+    return _decoded(a) == _decoded(b)
+
+
+def _decoded(value: object) -> object:
+    while isinstance(value, str):
+        try:
+            inner = json.loads(value)
+        except ValueError:
+            return value
+        if inner == value or not isinstance(inner, (str, dict, list)):
+            return value
+        value = inner
+    return value
 
 
 def _no_duplicates(check: str, calls: list[ClassifiedCall]) -> Finding:
@@ -36,10 +55,10 @@ class AllCompleted:
 
     answer: str | None = None
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        invocations = obs.invocations
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+        invocations = history.invocation
         problems = []
-        for request in obs.requests:
+        for request in history.requests:
             inv = invocations.get(request.invocation_id)
             if inv is None or not inv.done:
                 problems.append(f"{request.invocation_id} is {inv.status if inv else 'missing'}")
@@ -47,18 +66,18 @@ class AllCompleted:
             if inv.completion_result != "success":
                 problems.append(f"{request.invocation_id} failed: {inv.completion_failure}")
                 continue
-            body = obs.outputs.get(request.invocation_id)
-            if any(getattr(c, "forwarded", False) for c in obs.calls):
+            body = history.outputs.get(request.invocation_id)
+            if history.forwarded:
                 # A real model words its answers its own way: require one, not its text.
                 if not body:
                     problems.append(f"{request.invocation_id} answered nothing")
             elif self.answer is not None and body != self.answer:
                 problems.append(f"{request.invocation_id} answered {body!r}, expected {self.answer!r}")
-        done = len(obs.requests) - len(problems)
+        done = len(history.requests) - len(problems)
         return Finding(
             "all invocations completed",
-            not problems and bool(obs.requests),
-            f"{done}/{len(obs.requests)} completed as expected" + (": " + "; ".join(problems[:5]) if problems else ""),
+            not problems and bool(history.requests),
+            f"{done}/{len(history.requests)} completed as expected" + (": " + "; ".join(problems[:5]) if problems else ""),
         )
 
 
@@ -69,10 +88,10 @@ class FailedTerminally:
 
     message: str = ""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        invocations = obs.invocations
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+        invocations = history.invocation
         bad = []
-        for request in obs.requests:
+        for request in history.requests:
             inv = invocations.get(request.invocation_id)
             if inv is None or not inv.done or inv.completion_result != "failure":
                 bad.append(f"{request.invocation_id} is {inv.status if inv else 'missing'}/{inv.completion_result if inv else ''}")
@@ -80,7 +99,7 @@ class FailedTerminally:
                 bad.append(f"{request.invocation_id} failed with {inv.completion_failure!r}")
         return Finding(
             "failed terminally as expected",
-            not bad and bool(obs.requests),
+            not bad and bool(history.requests),
             "all failed terminally" if not bad else "; ".join(bad[:5]),
         )
 
@@ -89,7 +108,7 @@ class FailedTerminally:
 class NoDuplicateLLMCalls:
     """No LLM call was repeated after its answer was journaled or used."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         return _no_duplicates("no duplicate LLM calls", llm_calls(calls))
 
 
@@ -101,7 +120,7 @@ class Wasted:
     at_least: int = 0
     at_most: int | None = None
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         n = tally(llm_calls(calls))["wasted"]
         if self.exactly is not None:
             ok, want = n == self.exactly, f"exactly {self.exactly}"
@@ -118,11 +137,11 @@ class WastedExplainedByFaults:
     request (e.g. an inactivity timeout under load). An unexplained retry means the agent
     or its SDK repeated work on its own, behind Restate's back."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         retried = {
             r.invocation_id
-            for r in obs.requests
-            if any(obs.max_retry_count.get(i, 0) > 1 for i in obs.tree_of(r.invocation_id))
+            for r in history.requests
+            if any(history.samples.max_retry_count.get(i, 0) > 1 for i in history.tree_of(r.invocation_id))
         }
         # A wasted call was exposed from its arrival until its retry arrived: a fault that hit
         # the journaling of its answer (after the answer itself) still explains it.
@@ -139,7 +158,7 @@ class WastedExplainedByFaults:
             if c.label == "wasted"
             and c.call.outcome == "ok"
             and c.invocation_id not in retried
-            and not any(f.overlaps(c.call.arrived_at, retry_at.get(c.call.id)) for f in obs.faults)
+            and not any(f.overlaps(c.call.arrived_at, retry_at.get(c.call.id)) for f in history.faults)
         ]
         return Finding(
             "wasted calls explained by faults",
@@ -149,19 +168,23 @@ class WastedExplainedByFaults:
 
 
 @dataclass(frozen=True)
-class RunStepsOnce:
-    """Every ``ctx.run`` step of a completed invocation appears once and completed."""
+class StepsOnce:
+    """Every journaled step of a completed invocation completed, with exactly one result.
+    Steps are told apart by their journal index, not their name: frameworks reuse names."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         problems = []
-        done = {i for i, inv in obs.invocations.items() if inv.done}
-        for inv_id in done:
-            steps = [s for s in obs.steps if s.invocation_id == inv_id]
-            for name, n in Counter(s.name for s in steps).items():
-                if n > 1:
-                    problems.append(f"{inv_id}: Run {name!r} journaled {n} times")
-            problems += [f"{inv_id}: Run {s.name!r} never completed" for s in steps if not s.completed]
-        return Finding("Run entries once and completed", not problems, "; ".join(problems[:5]) or "ok")
+        for step in history.steps:
+            if not history.invocation.get(step.invocation_id, _MISSING).done:
+                continue
+            if step.completions > 1:
+                problems.append(f"{step.invocation_id}: {step.describe()} has {step.completions} results")
+            elif not step.completed:
+                problems.append(f"{step.invocation_id}: {step.describe()} never completed")
+        return Finding("steps once and completed", not problems, "; ".join(problems[:5]) or "ok")
+
+
+_MISSING = Invocation("", "missing")
 
 
 @dataclass(frozen=True)
@@ -173,8 +196,8 @@ class RetriesPlausible:
     at_least: int = 0
     at_most: int = 20
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        counts = obs.max_retry_count or {}
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+        counts = history.samples.max_retry_count or {}
         retries = max((max(0, n - 1) for n in counts.values()), default=0)
         ok = self.at_least <= retries <= self.at_most
         return Finding("retry count plausible", ok, f"{retries} retries, expected {self.at_least}..{self.at_most}")
@@ -187,9 +210,9 @@ class SlowedDown:
 
     seconds: float
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
-        done = [i.completed_at for i in obs.invocations.values() if i.completed_at is not None]
-        took = (max(done) - obs.started_at) if done else 0.0
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+        done = [i.completed_at for i in history.invocations if i.completed_at is not None]
+        took = (max(done) - history.started_at) if done else 0.0
         return Finding("fault slowed the run", took >= self.seconds, f"took {took:.2f}s, expected ≥ {self.seconds:g}s")
 
 
@@ -199,23 +222,23 @@ class CallTree:
     ``Command: Call`` in its journal (none lost, none doubled by a crash while the call was
     in flight), every callee completed, and the caller answered with its callee's answer."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         problems = []
-        for request in obs.requests:
+        for request in history.requests:
             root = request.invocation_id
-            commands = [e for e in obs.journal_of(root) if e.entry_type == "Command: Call"]
-            callees = [r for r in obs.invocation_rows if r.get("invoked_by_id") == root]
+            commands = [e for e in history.journal_of(root) if e.entry_type == "Command: Call"]
+            callees = history.callees_of(root)
             if not commands:
                 problems.append(f"{root} called no agent")
             if len(callees) != len(commands):
                 problems.append(f"{root} has {len(callees)} callee invocations for {len(commands)} Call entries")
             for callee in callees:
-                if callee.get("status") != "completed" or callee.get("completion_result") != "success":
-                    problems.append(f"callee {callee['id']} ({callee.get('target')}) is {callee.get('status')}/{callee.get('completion_result')}")
-            answer = obs.outputs.get(root)
-            if callees and obs.outputs.get(callees[-1]["id"]) != answer:
-                problems.append(f"{root} answered {answer!r}, its callee {obs.outputs.get(callees[-1]['id'])!r}")
-        return Finding("call tree intact", not problems and bool(obs.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
+                if not callee.succeeded:
+                    problems.append(f"callee {callee.id} ({callee.target}) is {callee.status}/{callee.completion_result}")
+            answer = history.outputs.get(root)
+            if callees and not same_answer(history.outputs.get(callees[-1].id), answer):
+                problems.append(f"{root} answered {answer!r}, its callee {history.outputs.get(callees[-1].id)!r}")
+        return Finding("call tree intact", not problems and bool(history.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
 
 
 @dataclass(frozen=True)
@@ -223,7 +246,7 @@ class NoDuplicateSideEffects:
     """No side effect (a call to a stub such as the refunds API) was repeated after it had
     driven journaled progress: the same rules as for LLM calls, on the stubs' ledgers."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         effects = side_effects(calls)
         if not effects:
             return Finding("no duplicate side effects", False, "no side effect was made: nothing to judge")
@@ -235,10 +258,10 @@ class NoJournalMismatch:
     """Restate never reported a journal mismatch (RT0016): the handler replayed
     deterministically. Non-determinism outside ``ctx.run`` shows up here on replay."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         mismatches = {
             inv: failure
-            for inv, failures in obs.failures_seen.items()
+            for inv, failures in history.samples.failures_seen.items()
             for failure in failures
             if "RT0016" in failure or "mismatch" in failure.lower()
         }
@@ -254,14 +277,14 @@ class OneInvocationPerRequest:
     """Each request (idempotency key) created exactly one invocation, however often the
     workload had to resend it: the ingress's idempotency held."""
 
-    def evaluate(self, obs: Observation, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
         per_key: dict[str, int] = {}
-        for row in obs.keyed_invocation_rows:
-            key = row.get("idempotency_key", "")
+        for row in history.keyed_invocations:
+            key = row.idempotency_key or ""
             per_key[key] = per_key.get(key, 0) + 1
-        bad = {r.idempotency_key: per_key.get(r.idempotency_key, 0) for r in obs.requests if per_key.get(r.idempotency_key, 0) != 1}
+        bad = {r.idempotency_key: per_key.get(r.idempotency_key, 0) for r in history.requests if per_key.get(r.idempotency_key, 0) != 1}
         return Finding(
             "one invocation per request",
-            not bad and bool(obs.requests),
+            not bad and bool(history.requests),
             "each idempotency key made one invocation" if not bad else f"invocations per key: {bad}",
         )

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from . import cleanup
-from .errors import HarnessError
+from harness.env import cleanup
+from harness.errors import HarnessError
 
 _PR_SET_PDEATHSIG = 1
 

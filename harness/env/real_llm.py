@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import HarnessError
+from harness.errors import HarnessError
 
 
 def real_llm_upstream() -> str | None:

@@ -7,8 +7,8 @@ import re
 import subprocess
 from importlib import metadata
 
-from . import binaries
-from .errors import HarnessError
+from harness.env import binaries
+from harness.errors import HarnessError
 
 
 def _output(argv: list[str]) -> str:

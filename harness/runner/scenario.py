@@ -6,6 +6,7 @@ plays the schedule on its triggers, waits for the invocations, observes, and jud
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -13,15 +14,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .checks import AllCompleted, Check, NoDuplicateLLMCalls, NoJournalMismatch, RunStepsOnce, WastedExplainedByFaults
-from .environment import AgentSpec, Environment
-from .errors import HarnessError
-from .fake_llm import FakeLLM
-from .faults import Fault
-from .live import LiveRun, Progress, describe
-from .results import RunInfo, ScenarioResult, judge
-from .triggers import AtStart
-from .workload import Requests
+from harness.checker.checks import (
+    AllCompleted,
+    Check,
+    NoDuplicateLLMCalls,
+    NoJournalMismatch,
+    StepsOnce,
+    WastedExplainedByFaults,
+)
+from harness.checker.judge import RunInfo, judge
+from harness.context import Progress
+from harness.env.environment import AgentSpec, Environment
+from harness.errors import HarnessError
+from harness.fake_llm import FakeLLM
+from harness.nemesis.faults import Fault, describe
+from harness.nemesis.triggers import AtStart
+from harness.results.schema import ScenarioResult
+from harness.runner.live import LiveRun
+from harness.workload import Requests
 
 LLMScript = Callable[[FakeLLM], None]
 
@@ -72,6 +82,12 @@ class Scenario:
         return command + (" --always-replay" if always_replay else "")
 
     @property
+    def folder(self) -> str:
+        """Its folder in a run: unique per (scenario, agent), as the same scenario may run
+        against several agents in one run."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{self.name}--{self.agent_label}")
+
+    @property
     def fault_kinds(self) -> list[str]:
         return sorted({f.kind for f in self.faults})
 
@@ -84,7 +100,7 @@ class Scenario:
 
 def standard_checks(answer: str | None) -> tuple[Check, ...]:
     """What every recovering scenario asserts, before its own expectations."""
-    return (AllCompleted(answer), NoDuplicateLLMCalls(), RunStepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
+    return (AllCompleted(answer), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
 
 
 def run_scenario(
@@ -95,7 +111,7 @@ def run_scenario(
 
     ``always_replay`` sets Restate's inactivity timeout to 0, so every await suspends and
     every resumption replays the journal: non-determinism shows up as a journal mismatch."""
-    scenario_dir = run_dir / scenario.name
+    scenario_dir = run_dir / scenario.folder
     started = time.time()
     result: ScenarioResult | None = None
     errors: list[str] = []
@@ -116,14 +132,15 @@ def run_scenario(
             run.inject(*[f for f in scenario.faults if f not in armed])
             result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)
             result.environment_ready_s = round(ready_s, 3)
+            if run.history is not None:  # the record the verdict came from, to judge again
+                (scenario_dir / "history.json").write_text(json.dumps(run.history.to_json(), default=str))
             log_tails = {name: p.log_tail(40) for name, p in env.processes.items()}
     except HarnessError as exc:
         errors.append(str(exc))
     except Exception as exc:  # a harness bug: keep the other scenarios' results
         errors.append(f"harness error: {exc!r}\n{traceback.format_exc(limit=5)}")
     if result is None:  # the environment never came up, or broke
-        info = RunInfo(planned_faults=len(scenario.faults), checks=scenario.checks, **scenario.info)
-        result = judge(info, None, [], errors)
+        result = judge(RunInfo(checks=scenario.checks, **scenario.info), None, errors)
     else:
         result.errors += errors
     result.always_replay = always_replay

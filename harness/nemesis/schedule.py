@@ -7,12 +7,9 @@ after another), each starting at a time drawn after the previous one healed."""
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from .faults import (
+from harness.nemesis.faults import (
     ROUTING,
     Fault,
     Kill,
@@ -24,43 +21,26 @@ from .faults import (
     ResetPeer,
     Terminate,
 )
-from .triggers import After
-
-if TYPE_CHECKING:
-    from .live import RunContext
-
-
-@dataclass(frozen=True)
-class At:
-    """``seconds`` after the workload started: the trigger of a scheduled fault window."""
-
-    seconds: float
-
-    def wait(self, run: "RunContext", timeout_s: float) -> None:
-        time.sleep(max(0.0, run.started_at + self.seconds - time.time()))
-
-    def describe(self) -> str:
-        return f"at {self.seconds:.2f}s"
-
+from harness.nemesis.triggers import After, At
 
 FaultMaker = Callable[[random.Random, str, At, After], Fault]
 
 # What a random schedule draws from: (name, which targets it applies to, how to build it).
 _PROCESS_FAULTS: dict[str, FaultMaker] = {
-    "kill": lambda rng, target, when, heal: Kill(target, when=when, heal=heal),
-    "terminate": lambda rng, target, when, heal: Terminate(target, when=when, heal=heal, grace_s=0.5),
-    "pause": lambda rng, target, when, heal: Pause(target, when=when, heal=heal),
+    "kill": lambda rng, target, when, until: Kill(target, when=when, until=until),
+    "terminate": lambda rng, target, when, until: Terminate(target, when=when, until=until, grace_s=0.5),
+    "pause": lambda rng, target, when, until: Pause(target, when=when, until=until),
 }
 _LINK_FAULTS: dict[str, FaultMaker] = {
-    "partition": lambda rng, target, when, heal: Partition(target, when=when, heal=heal),
-    "latency": lambda rng, target, when, heal: Latency(
-        target, when=when, heal=heal, latency_ms=rng.choice([50, 200, 500]), jitter_ms=rng.choice([0, 50])
+    "partition": lambda rng, target, when, until: Partition(target, when=when, until=until),
+    "latency": lambda rng, target, when, until: Latency(
+        target, when=when, until=until, latency_ms=rng.choice([50, 200, 500]), jitter_ms=rng.choice([0, 50])
     ),
-    "reset_peer": lambda rng, target, when, heal: ResetPeer(target, when=when, heal=heal),
+    "reset_peer": lambda rng, target, when, until: ResetPeer(target, when=when, until=until),
 }
 _LLM_FAULTS: dict[str, FaultMaker] = {
-    "llm_429": lambda rng, target, when, heal: LLMRateLimited(match=ROUTING, times=rng.randint(1, 3), when=when, heal=heal),
-    "llm_5xx": lambda rng, target, when, heal: LLMServerError(times=rng.randint(1, 3), when=when, heal=heal),
+    "llm_429": lambda rng, target, when, until: LLMRateLimited(match=ROUTING, times=rng.randint(1, 3), when=when, until=until),
+    "llm_5xx": lambda rng, target, when, until: LLMServerError(times=rng.randint(1, 3), when=when, until=until),
 }
 
 

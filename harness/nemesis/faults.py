@@ -1,51 +1,49 @@
-"""The nemesis: faults as small values. Each has a target, a trigger that starts it and
-a trigger that heals it, and leaves a ``FaultRecord`` of when it started and healed, so
-the checker and the report read faults like any other event of the run.
+"""The nemesis: faults as small values. Each has a target, a trigger (``when``) that applies
+it and a trigger (``until``) that undoes it, and the runner leaves a ``FaultRecord`` of when
+it was applied and undone, so the checker and the report read faults like any other event.
 
-What a fault does (``start``/``heal``) is kept apart from when (its triggers), as in
-Jepsen: ``Pause`` is ``Kill`` with SIGSTOP/SIGCONT instead of SIGKILL/restart.
+What a fault does (``apply``/``undo``) is kept apart from when (its triggers), as in
+Jepsen: ``Pause`` is ``Kill`` with SIGSTOP/SIGCONT instead of SIGKILL/restart. Faults only
+touch the run through ``harness.context.RunContext``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Protocol
 
-import httpx
-
-from .fake_llm import FakeLLM, Failure, Hang, Malformed, Match, Reply, Rule, StreamCut, ToolCall
-from .triggers import After, AtStart, Trigger
-
-if TYPE_CHECKING:
-    from .live import RunContext
-
-
-@dataclass
-class FaultRecord:
-    """One fault as it happened; times are epoch seconds (``at_s``/``healed_s`` in results
-    are relative to the start of the workload)."""
-
-    kind: str
-    target: str
-    started_at: float
-    healed_at: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def overlaps(self, start: float, end: float | None) -> bool:
-        """Did this fault's window intersect [start, end]? An open end means 'until now'."""
-        healed = self.healed_at if self.healed_at is not None else float("inf")
-        return start <= healed and (end is None or end >= self.started_at)
+from harness.context import RunContext
+from harness.fake_llm import (
+    Failure,
+    Hang,
+    Malformed,
+    Match,
+    Reply,
+    Rule,
+    StreamCut,
+    ToolCall,
+)
+from harness.nemesis.triggers import After, AtStart, Trigger
 
 
 class Fault(Protocol):
+    """``apply`` does the damage and returns what the record keeps (and ``undo`` needs);
+    ``undo`` restores the target. ``until=None`` keeps a fault to the end of the run."""
+
     kind: ClassVar[str]
     target: str
     when: Trigger
-    heal: Trigger | None
+    until: Trigger | None
 
-    def start(self, run: "RunContext") -> dict[str, Any]: ...
+    def apply(self, run: RunContext) -> dict[str, Any]: ...
 
-    def stop(self, run: "RunContext") -> None: ...
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None: ...
+
+
+def describe(fault: Fault) -> str:
+    """One line for a fault and its schedule, e.g. for results and reproduction."""
+    until = fault.until.describe() if fault.until is not None else "the end of the run"
+    return f"{fault.kind} {fault.target} when {fault.when.describe()}, undone {until}"
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,14 @@ class Kill:
     kind: ClassVar[str] = "kill"
     target: str
     when: Trigger
-    heal: Trigger | None = After(0.2)
+    until: Trigger | None = After(0.2)
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        run.env.process(self.target).kill()
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        run.process(self.target).kill()
         return {}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.process(self.target).restart()
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.process(self.target).restart()
 
 
 @dataclass(frozen=True)
@@ -74,33 +72,33 @@ class Terminate:
     kind: ClassVar[str] = "terminate"
     target: str
     when: Trigger
-    heal: Trigger | None = After(0.2)
+    until: Trigger | None = After(0.2)
     grace_s: float = 2.0
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        escalated = run.env.process(self.target).terminate(self.grace_s)
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        escalated = run.process(self.target).terminate(self.grace_s)
         return {"escalated_to_kill": escalated, "grace_s": self.grace_s}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.process(self.target).restart()
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.process(self.target).restart()
 
 
 @dataclass(frozen=True)
 class Pause:
-    """SIGSTOP the target's group; SIGCONT when healed. The process keeps its sockets, so
+    """SIGSTOP the target's group; SIGCONT when undone. The process keeps its sockets, so
     Restate sees silence, not a refused connection."""
 
     kind: ClassVar[str] = "pause"
     target: str
     when: Trigger
-    heal: Trigger | None = After(1.0)
+    until: Trigger | None = After(1.0)
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        run.env.process(self.target).pause()
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        run.process(self.target).pause()
         return {}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.process(self.target).resume()
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.process(self.target).resume()
 
 
 @dataclass(frozen=True)
@@ -111,15 +109,15 @@ class Restart:
     kind: ClassVar[str] = "restart"
     target: str
     when: Trigger
-    heal: Trigger | None = After(0)
+    until: Trigger | None = After(0)
     grace_s: float = 2.0
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        escalated = run.env.process(self.target).terminate(self.grace_s)
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        escalated = run.process(self.target).terminate(self.grace_s)
         return {"escalated_to_kill": escalated}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.process(self.target).start()
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.process(self.target).start()
 
 
 # --- links -----------------------------------------------------------------------------
@@ -128,24 +126,24 @@ class Restart:
 @dataclass(frozen=True)
 class _Toxic:
     """A Toxiproxy toxic on a link (``restate->router``, ``router->llm``, ``client->restate``…),
-    from ``when`` until healed; ``heal=None`` keeps it to the end of the run."""
+    from ``when`` until undone; ``until=None`` keeps it to the end of the run."""
 
     kind: ClassVar[str]
     target: str
     when: Trigger = AtStart()
-    heal: Trigger | None = None
+    until: Trigger | None = None
     stream: str = "downstream"  # or "upstream": towards the proxied server
 
     def attributes(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
+    def apply(self, run: RunContext) -> dict[str, Any]:
         attributes = self.attributes()
-        run.env.link(self.target).add_toxic(self.kind, stream=self.stream, **attributes)
-        return {"stream": self.stream, **attributes}
+        toxic = run.link(self.target).add_toxic(self.kind, stream=self.stream, **attributes)
+        return {"stream": self.stream, "toxic": toxic, **attributes}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.link(self.target).remove_toxic(f"{self.kind}_{self.stream}")
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.link(self.target).remove_toxic(applied["toxic"])
 
 
 @dataclass(frozen=True)
@@ -220,14 +218,14 @@ class Partition:
     kind: ClassVar[str] = "partition"
     target: str
     when: Trigger
-    heal: Trigger | None = After(1.0)
+    until: Trigger | None = After(1.0)
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        run.env.link(self.target).cut()
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        run.link(self.target).cut()
         return {}
 
-    def stop(self, run: "RunContext") -> None:
-        run.env.link(self.target).heal()
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.link(self.target).restore()
 
 
 # --- the LLM ---------------------------------------------------------------------------
@@ -252,47 +250,26 @@ ROUTING = LLMMatch(has_tools=True)  # the routing decision: the only call that o
 
 @dataclass(frozen=True)
 class _LLMFault:
-    """The fake LLM misbehaves for the next ``times`` matching calls (``None``: until healed).
-    The fault's rule goes in front of the script's rules; healing removes it."""
+    """The fake LLM misbehaves for the next ``times`` matching calls (``None``: until undone).
+    The fault's rule goes in front of the script's rules; undoing removes it."""
 
     kind: ClassVar[str]
     target: str = "llm"
     match: LLMMatch = LLMMatch()
     times: int | None = 1
     when: Trigger = AtStart()
-    heal: Trigger | None = None
+    until: Trigger | None = None
 
     def rule(self) -> Rule:
         raise NotImplementedError
 
-    def start(self, run: "RunContext") -> dict[str, Any]:
-        rule = self.rule()
-        _put_first(run.env.llm, rule)
-        return {"times": self.times, **{k: v for k, v in asdict(self.match).items() if v is not None}}
+    def apply(self, run: RunContext) -> dict[str, Any]:
+        # In front of the script's rules; undone by removing this very rule, atomically.
+        rule_id = run.llm.add_rule(self.rule(), first=True)
+        return {"times": self.times, "rule_id": str(rule_id), **{k: v for k, v in asdict(self.match).items() if v is not None}}
 
-    def stop(self, run: "RunContext") -> None:
-        llm = run.env.llm
-        mine = replace(self.rule(), times=None)  # what is left of it has fewer times
-        llm.replace_rules([r for r in _remaining_rules(llm) if replace(r, times=None) != mine])
-
-
-def _remaining_rules(llm: FakeLLM) -> list[Rule]:
-    """The current rules, with each ``times`` reduced by its hits, so that re-installing them
-    keeps what was already used up."""
-    rules = []
-    for data in httpx.get(f"{llm.base_url}/_fake/rules", timeout=5).json():
-        rule = Rule.from_json(data)
-        if rule.times is not None:
-            left = rule.times - int(data.get("hits", 0))
-            if left <= 0:
-                continue
-            rule = replace(rule, times=left)
-        rules.append(rule)
-    return rules
-
-
-def _put_first(llm: FakeLLM, rule: Rule) -> None:
-    llm.replace_rules([rule, *_remaining_rules(llm)])
+    def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
+        run.llm.remove_rule(applied["rule_id"])
 
 
 @dataclass(frozen=True)
@@ -360,7 +337,6 @@ class LLMUnknownTool(_LLMFault):
 
     def rule(self) -> Rule:
         return self.match.rule(ToolCall(self.agent, {}), self.times)
-
 
 
 

@@ -19,10 +19,10 @@ import httpx
 from toxiproxy.api import APIConsumer
 from toxiproxy.server import Toxiproxy as _ToxiproxyClient
 
-from . import binaries
-from .errors import HarnessError
-from .ports import free_port
-from .process import ManagedProcess, http_ready
+from harness.env import binaries
+from harness.env.ports import free_port
+from harness.env.process import ManagedProcess, http_ready
+from harness.errors import HarnessError
 
 
 @dataclass
@@ -61,7 +61,8 @@ class Link:
         """A partition: the proxy stops listening and drops its connections."""
         self._set_enabled(False)
 
-    def heal(self) -> None:
+    def restore(self) -> None:
+        """Undo ``cut``: the proxy listens again."""
         self._set_enabled(True)
 
     def _set_enabled(self, enabled: bool) -> None:

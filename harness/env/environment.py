@@ -5,6 +5,7 @@ hit goes through a Toxiproxy link:
     workload --client->restate--> ingress
     restate  --restate->{agent}--> agent deployment   (registered at the link's address)
     agent    --{agent}->llm-----> fake LLM
+    agent    --{agent}->{stub}--> a recording stub     (its URL in the stub's env var)
 
 ``Environment`` is a context manager: leaving it, normally or by an exception or
 Ctrl-C, stops every process and removes every temp dir.
@@ -19,14 +20,17 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .binaries import PROJECT_ROOT
-from .errors import HarnessError
-from .fake_llm import FakeLLM
-from .real_llm import real_llm_key, real_llm_upstream
-from .links import Link, ToxiproxyServer
-from .ports import free_port
-from .process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
-from .restate import RestateAdmin, RestateIngress, RestateServer
+from harness.env.binaries import PROJECT_ROOT
+from harness.env.links import Link, ToxiproxyServer
+from harness.env.ports import free_port
+from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
+from harness.env.real_llm import real_llm_key, real_llm_upstream
+from harness.env.restate.admin import Deployment, RestateAdmin
+from harness.env.restate.ingress import RestateIngress
+from harness.env.restate.server import RestateServer
+from harness.errors import HarnessError
+from harness.fake_llm import FakeLLM
+from harness.stubs.recording import Stub, StubClient
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,15 @@ class AgentSpec:
     env: tuple[tuple[str, str], ...] = ()
     cwd: Path = PROJECT_ROOT
     label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
-    side_effects: tuple[str, ...] = ()  # external stubs it calls, e.g. ("refunds",): REFUNDS_URL is set
+    stubs: tuple[Stub, ...] = ()  # outside services it calls, e.g. (REFUNDS,): each gets its URL in its env var
 
 
 def python_app(
-    name: str, app: str, services: Sequence[str] = (), *, label: str = "", side_effects: Sequence[str] = ()
+    name: str, app: str, services: Sequence[str] = (), *, label: str = "", stubs: Sequence[Stub] = ()
 ) -> AgentSpec:
     """A Restate app served by ``agents.serve`` (hypercorn, in-process, loopback)."""
     command = (sys.executable, "-m", "agents.serve", app, "--port", "{port}")
-    return AgentSpec(name, command, tuple(services), label=label, side_effects=tuple(side_effects))
+    return AgentSpec(name, command, tuple(services), label=label, stubs=tuple(stubs))
 
 
 @dataclass
@@ -69,8 +73,9 @@ class Environment:
     admin: RestateAdmin = field(init=False)
     ingress: RestateIngress = field(init=False)
     llm_port: int = field(default=0, init=False)
-    refunds_port: int | None = field(default=None, init=False)  # the refunds stub, when an agent needs it
+    stubs: list[StubClient] = field(default_factory=list, init=False)  # the stubs the agents need, running
     processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
+    deployments: dict[str, Deployment] = field(default_factory=dict, init=False)  # by agent name
     links: dict[str, Link] = field(default_factory=dict, init=False)
     _stack: ExitStack = field(default_factory=ExitStack, init=False)
 
@@ -104,14 +109,16 @@ class Environment:
         self.restate.spawn()
         upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
         self.processes["llm"], self.llm_port = self._start_on_free_port(
-            self._stub("fake-llm", "harness.fake_llm", logs, *upstream)
+            self._helper("fake-llm", "harness.fake_llm", logs, *upstream)
         )
         self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
-        if any("refunds" in a.side_effects for a in self.agents):
-            self.processes["refunds"], self.refunds_port = self._start_on_free_port(
-                self._stub("refunds", "harness.stubs.refunds", logs)
+        stub_ports: dict[str, int] = {}
+        for stub in dict.fromkeys(s for agent in self.agents for s in agent.stubs):
+            self.processes[stub.name], stub_ports[stub.name] = self._start_on_free_port(
+                self._helper(stub.name, "harness.stubs.recording", logs, "--service", stub.name, health="/_stub/health")
             )
-        booting = [(agent, *self._spawn_agent(agent, logs)) for agent in self.agents]
+            self.stubs.append(StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}"))
+        booting = [(agent, *self._spawn_agent(agent, logs, stub_ports)) for agent in self.agents]
         self.restate.wait_until_ready()
         ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
 
@@ -125,15 +132,17 @@ class Environment:
         for agent in self.agents:
             self._register(agent, ports[agent.name])
 
-    def _stub(self, name: str, module: str, logs: Path, *options: str) -> Callable[[int], ManagedProcess]:
-        """A Python helper server of ours (fake LLM, refunds stub), healthy on ``/health``."""
+    def _helper(
+        self, name: str, module: str, logs: Path, *options: str, health: str = "/health"
+    ) -> Callable[[int], ManagedProcess]:
+        """A Python helper server of ours (the fake LLM, a recording stub)."""
 
         def make(port: int) -> ManagedProcess:
             return ManagedProcess(
                 name=name,
                 argv=[sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *options],
                 log_path=logs / f"{name}.log",
-                ready=http_ready(f"http://127.0.0.1:{port}/health"),
+                ready=http_ready(f"http://127.0.0.1:{port}{health}"),
                 cwd=PROJECT_ROOT,
             )
 
@@ -175,14 +184,12 @@ class Environment:
         return link
 
     def _spawn_agent(
-        self, agent: AgentSpec, logs: Path
+        self, agent: AgentSpec, logs: Path, stub_ports: dict[str, int]
     ) -> tuple[ManagedProcess, int, Callable[[int], ManagedProcess]]:
         """Spawn one agent with its LLM (and stub) links; returns the process, its port and
         how to make it again on another port."""
         llm_link = self._link(f"{agent.name}->llm", self.llm_port)
-        stubs = {}
-        if "refunds" in agent.side_effects and self.refunds_port is not None:
-            stubs["REFUNDS_URL"] = self._link(f"{agent.name}->refunds", self.refunds_port).url
+        stubs = {stub.env_var: self._link(f"{agent.name}->{stub.name}", stub_ports[stub.name]).url for stub in agent.stubs}
 
         def agent_process(port: int) -> ManagedProcess:
             return ManagedProcess(
@@ -212,7 +219,8 @@ class Environment:
         """Register the agent's deployment at its link's address, and check its services."""
         deployment_link = self._link(f"restate->{agent.name}", port)
         registered = self.admin.register(deployment_link.url)
-        found = {service["name"] for service in registered.get("services", [])}
+        self.deployments[agent.name] = registered
+        found = registered.service_names
         missing = set(agent.services) - found
         if missing:
             raise HarnessError(

@@ -20,15 +20,11 @@ against the request's journal (the whole call tree's):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
 
-from .journal import JournalEntry, RunStep, steps_of
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from .observation import Observation
+from harness.history import CallKind, History, JournalEntry, LedgerCall, Step, steps_of
 
 CallClass = Literal["committed", "wasted", "duplicate"]
 
@@ -42,27 +38,6 @@ _CLOCK_SLACK_S = 0.001
 _ARRIVAL_SLACK_S = 0.05
 
 
-class LedgerCall(Protocol):
-    """A recorded call to an outside service: an LLM call, or a side effect on a stub."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def arrived_at(self) -> float: ...
-    @property
-    def finished_at(self) -> float | None: ...
-    @property
-    def token(self) -> str | None: ...
-    @property
-    def fingerprint(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def status(self) -> int | None: ...
-    @property
-    def disconnected_at(self) -> float | None: ...
-
-
 @dataclass(frozen=True)
 class ClassifiedCall:
     call: LedgerCall
@@ -70,23 +45,27 @@ class ClassifiedCall:
     attempt: int  # 1-based within its logical call
     label: CallClass
     reason: str
+    kind: CallKind = "llm"  # or "side_effect": a call to a recording stub
+    step: Step | None = None  # the journaled step whose result this call's answer became
 
 
-def classify_observed(obs: "Observation") -> list[ClassifiedCall]:
+def classify_history(history: History) -> list[ClassifiedCall]:
     """Classify every call of the run (LLM calls and side effects) against each request's
     journal. A call tree shares the request's token, so a call is judged against the whole
     tree's journal: progress anywhere in it was driven by the answers before it."""
-    journals = {r.invocation_id: obs.tree_journal(r.invocation_id) for r in obs.requests}
-    return classify([*obs.calls, *obs.side_effect_calls], journals, {r.token: r.invocation_id for r in obs.requests})
+    journals = {r.invocation_id: history.tree_journal(r.invocation_id) for r in history.requests}
+    invocation_of = {r.token: r.invocation_id for r in history.requests}
+    side_effects = {id(c) for c in history.stub_calls}
+    classified = classify([*history.llm_calls, *history.stub_calls], journals, invocation_of)
+    return [replace(c, kind="side_effect") if id(c.call) in side_effects else c for c in classified]
 
 
-def llm_calls(calls: "Sequence[ClassifiedCall]") -> list[ClassifiedCall]:
-    """The LLM calls among classified calls (side-effect calls carry a ``service``)."""
-    return [c for c in calls if not hasattr(c.call, "service")]
+def llm_calls(calls: Sequence[ClassifiedCall]) -> list[ClassifiedCall]:
+    return [c for c in calls if c.kind == "llm"]
 
 
-def side_effects(calls: "Sequence[ClassifiedCall]") -> list[ClassifiedCall]:
-    return [c for c in calls if hasattr(c.call, "service")]
+def side_effects(calls: Sequence[ClassifiedCall]) -> list[ClassifiedCall]:
+    return [c for c in calls if c.kind == "side_effect"]
 
 
 def _progress_between(journal: list[JournalEntry], start: float, end: float) -> JournalEntry | None:
@@ -101,12 +80,12 @@ def _progress_between(journal: list[JournalEntry], start: float, end: float) -> 
 _RESULT_AFTER_ANSWER_SLACK_S = 0.005
 
 
-def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> dict[str, tuple[RunStep, LedgerCall]]:
+def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> dict[str, tuple[Step, LedgerCall]]:
     """Which fingerprint each completed Run step journaled, and the call whose answer it was:
     the answer that finished closest to the step's result, after the step's command. Calls
     of every ledger compete, so a side effect finishing inside an LLM step is not taken
     for that step's answer."""
-    owners: dict[str, tuple[RunStep, LedgerCall]] = {}
+    owners: dict[str, tuple[Step, LedgerCall]] = {}
     steps = sorted((s for s in steps_of(journal) if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
     for step in steps:
         done = step.completed_at or 0.0
@@ -125,7 +104,7 @@ def _step_owners(calls: "Sequence[LedgerCall]", journal: list[JournalEntry]) -> 
 
 
 def classify(
-    calls: "Sequence[LedgerCall]", journals: dict[str, list[JournalEntry]], invocation_of: dict[str, str]
+    calls: Sequence[LedgerCall], journals: dict[str, list[JournalEntry]], invocation_of: dict[str, str]
 ) -> list[ClassifiedCall]:
     """``journals`` maps invocation id to its (tree's) entries; ``invocation_of`` maps token to invocation id."""
     by_token: dict[str | None, list[LedgerCall]] = defaultdict(list)
@@ -150,20 +129,21 @@ def classify(
                     reason = f"the call ended '{attempt.outcome}' (status {attempt.status}); a retry was legitimate"
                 elif label == "wasted" and attempt.finished_at is None:
                     reason = "cut off before it answered"
-                result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason))
+                step = owners[fingerprint][0] if fingerprint in owners else None
+                result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason, step=step))
     return sorted(result, key=lambda c: c.call.id)
 
 
-def _judge_step(attempts: list[LedgerCall], step: RunStep, committed: LedgerCall) -> list[tuple[CallClass, str]]:
+def _judge_step(attempts: list[LedgerCall], step: Step, committed: LedgerCall) -> list[tuple[CallClass, str]]:
     done = step.completed_at or 0.0
     committed_id = committed.id
     labels: list[tuple[CallClass, str]] = []
     for attempt in attempts:
         if attempt is committed:
-            labels.append(("committed", f"its answer was journaled as the result of Run '{step.name}'"))
+            labels.append(("committed", f"its answer was journaled as the result of {step.describe()}"))
         elif attempt.arrived_at > done + _ARRIVAL_SLACK_S:
             labels.append(
-                ("duplicate", f"Run '{step.name}' had already journaled call #{committed_id}'s answer before this call")
+                ("duplicate", f"{step.describe()} had already journaled call #{committed_id}'s answer before this call")
             )
         else:
             labels.append(("wasted", "superseded by a retry: its answer was never journaled"))
@@ -187,8 +167,7 @@ def _judge_unjournaled(attempts: list[LedgerCall], journal: list[JournalEntry]) 
                 (
                     "duplicate",
                     f"call #{earlier.id} had already answered, and the journal recorded "
-                    f"'{entry.entry_type}{' ' + entry.name if entry.name else ''}' (index {entry.index}) "
-                    f"after that answer, before this call",
+                    f"{entry.describe()} after that answer, before this call",
                 )
             )
         else:
@@ -204,7 +183,7 @@ def _judge_unjournaled(attempts: list[LedgerCall], journal: list[JournalEntry]) 
     return labels
 
 
-def tally(calls: "Sequence[ClassifiedCall]") -> dict[str, int]:
+def tally(calls: Sequence[ClassifiedCall]) -> dict[str, int]:
     """How many calls fell in each class."""
     counts = {"committed": 0, "wasted": 0, "duplicate": 0}
     for call in calls:

@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import HarnessError
+from harness.errors import HarnessError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
 
 _INSTALL_HINTS = {

@@ -44,7 +44,7 @@ def _tell_reaper(line: str) -> None:
     with _lock:
         if _reaper is None or _reaper.poll() is not None:
             _reaper = subprocess.Popen(
-                [sys.executable, "-m", "harness.reaper"],
+                [sys.executable, "-m", "harness.env.reaper"],
                 stdin=subprocess.PIPE,
                 text=True,
                 start_new_session=True,  # survives the runner's process group being killed

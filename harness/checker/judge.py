@@ -1,0 +1,165 @@
+"""The judge: from a history and the scenario's checks to a verdict and the figures of a
+``ScenarioResult``. A run in which nothing was exercised is ``unknown``, never ``pass``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.checker.checks import Check, Finding
+from harness.checker.classify import classify_history, llm_calls, side_effects, tally
+from harness.history import History
+from harness.results.schema import ScenarioResult
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the judge needs to know of the run besides what it observed."""
+
+    name: str
+    agent: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
+    expect_failure: bool = False
+
+
+def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> ScenarioResult:
+    """The verdict and figures of one run. ``history`` is None when the environment never
+    came up; ``errors`` are the run's own (a trigger that never fired, a deadline)."""
+    result = ScenarioResult(info.name, info.agent, "unknown", info.description, list(info.tags), errors=list(errors))
+    if history is None:
+        return result
+    calls = classify_history(history)
+    t0 = history.started_at
+    invocation = history.invocation
+    # Counted per request (root invocation); callees are counted apart.
+    roots = [invocation[r.invocation_id] for r in history.requests if r.invocation_id in invocation]
+    result.invocations = {
+        "sent": len(history.requests),
+        "completed": sum(1 for i in roots if i.succeeded),
+        "failed": sum(1 for i in roots if i.done and i.completion_result == "failure"),
+        "stuck": len(history.requests) - sum(1 for i in roots if i.done),
+        "callees": len(invocation) - len(roots),
+    }
+    llm, effects = llm_calls(calls), side_effects(calls)
+    result.llm_calls = tally(llm)
+    if effects:
+        result.side_effects = tally(effects)
+    result.faults = [
+        {
+            "kind": f.kind,
+            "target": f.target,
+            "at_s": round(f.applied_at - t0, 3),
+            "healed_s": round(f.undone_at - t0, 3) if f.undone_at is not None else None,
+            **({"detail": f.detail} if f.detail else {}),
+        }
+        for f in history.faults
+    ]
+    result.recovery_s = _recovery(history)
+    result.suspended = sum(1 for statuses in history.samples.statuses_seen.values() if "suspended" in statuses)
+    result.stuck = [
+        {"invocation": asdict(inv), "journal": [asdict(e) for e in history.journal_of(inv.id)]}
+        for inv in history.invocations
+        if not inv.done
+    ]
+    result.calls = [
+        {
+            "id": c.call.id,
+            "invocation_id": c.invocation_id,
+            "token": c.call.token,
+            "fingerprint": c.call.fingerprint,
+            "attempt": c.attempt,
+            "class": c.label,
+            "reason": c.reason,
+            "outcome": c.call.outcome,
+            "status": c.call.status,
+            "arrived_s": round(c.call.arrived_at - t0, 3),
+            "finished_s": round(c.call.finished_at - t0, 3) if c.call.finished_at else None,
+            "ended_s": _ended(c.call, t0),
+            "model": getattr(c.call, "model", None),
+            "tokens": _tokens(c.call),
+            "answer": _answer_excerpt(c.call),
+            "forwarded": bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
+        }
+        for c in llm
+    ]
+    result.side_effect_calls = [
+        {"id": c.call.id, "service": getattr(c.call, "service", ""), "token": c.call.token, "attempt": c.attempt,
+         "class": c.label, "reason": c.reason, "arrived_s": round(c.call.arrived_at - t0, 3)}
+        for c in effects
+    ]
+    result.timeline = [
+        {
+            "invocation_id": inv.id,
+            "target": inv.target,
+            "parent": inv.invoked_by_id,
+            "created_s": round(inv.created_at - t0, 3) if inv.created_at else None,
+            "completed_s": round(inv.completed_at - t0, 3) if inv.completed_at else None,
+            "status": inv.status,
+            "result": inv.completion_result,
+            "output": history.outputs.get(inv.id),
+            "failure": inv.completion_failure,
+        }
+        for inv in history.invocations
+    ]
+    result.journal = [
+        {"invocation_id": e.invocation_id, "index": e.index, "entry_type": e.entry_type, "name": e.name,
+         "appended_s": round(e.appended_at - t0, 3)}
+        for e in sorted(history.journal, key=lambda e: (e.invocation_id, e.index))
+    ]
+    findings: list[Finding] = [check.evaluate(history, calls) for check in info.checks]
+    result.findings = [asdict(f) for f in findings]
+    exercised = history.exercised
+    if errors or not exercised:
+        if not exercised and not errors:
+            result.errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
+        # A failed check still fails the run; otherwise we cannot say anything.
+        result.verdict = "fail" if any(not f.ok for f in findings) and exercised else "unknown"
+        return result
+    if all(f.ok for f in findings):
+        result.verdict = "expected failure" if info.expect_failure else "pass"
+    else:
+        result.verdict = "fail"
+    return result
+
+
+def _ended(call: Any, t0: float) -> float | None:
+    """When the call stopped occupying the LLM: answered, or cut off."""
+    end = call.finished_at or call.disconnected_at
+    return round(end - t0, 3) if end else None
+
+
+def _answer_excerpt(call: Any, limit: int = 300) -> str | None:
+    """What the LLM (or stub) answered, shortened: text, or the tool it called."""
+    response = getattr(call, "response", None)
+    if not isinstance(response, dict):
+        return None
+    choices = response.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    if message.get("tool_calls"):
+        return "tool call: " + ", ".join(t.get("function", {}).get("name", "?") for t in message["tool_calls"])
+    text = message.get("content")
+    if text is None and "output" in response:  # the Responses API
+        text = json.dumps(response["output"])[:limit]
+    return None if text is None else str(text)[:limit]
+
+
+def _tokens(call: Any) -> int:
+    usage = getattr(call, "usage", None) or {}
+    return int(usage.get("total_tokens") or (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)))
+
+
+def _recovery(history: History) -> float | None:
+    """From a fault healing to the last invocation it held up completing: the worst case
+    over faults that healed while invocations were still open."""
+    done = [i.completed_at for i in history.invocations if i.completed_at is not None]
+    if not done:
+        return None
+    finished = max(done)
+    recoveries = [finished - f.undone_at for f in history.faults if f.undone_at is not None and f.undone_at <= finished]
+    return round(max(recoveries), 3) if recoveries else None
+
+

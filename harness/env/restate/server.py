@@ -1,0 +1,161 @@
+"""restate-server as a managed process: its own base dir and loopback ports, a retry policy
+tuned for fast recovery, and restart on the same data dir."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.env import binaries, cleanup
+from harness.env.ports import free_port
+from harness.env.process import ManagedProcess
+from harness.errors import HarnessError
+
+# Fast recovery for tests: the server default (500 ms, doubling to 60 s) would turn a
+# 1 s outage into many seconds of back-off. 100 ms doubling to 1 s keeps retries quick
+# but still bounded; 200 attempts ≈ 3 minutes before the server pauses the invocation.
+FAST_RETRY_POLICY = {
+    "RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "100ms",
+    "RESTATE_DEFAULT_RETRY_POLICY__EXPONENTIATION_FACTOR": "2.0",
+    "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "1s",
+    "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "200",
+}
+# How long the server waits on a silent deployment before asking it to suspend, and
+# then before aborting the attempt. Short, so a paused agent is detected in seconds.
+INACTIVITY_TIMEOUT_S = 2.0
+ABORT_TIMEOUT_S = 2.0
+
+
+@dataclass
+class RestateServer:
+    """One restate-server with its own base dir and loopback ports. ``restart()`` keeps
+    both, which is how a scenario tests that the journal survives a crash."""
+
+    log_dir: Path
+    inactivity_timeout_s: float = INACTIVITY_TIMEOUT_S
+    abort_timeout_s: float = ABORT_TIMEOUT_S
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ingress_port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    node_port: int = field(default_factory=free_port)
+    external_admin_url: str | None = None  # a server someone else runs: never started or signalled
+    external_ingress_url: str | None = None
+    process: ManagedProcess | None = field(default=None, init=False)
+    base_dir: Path | None = field(default=None, init=False)
+
+    @classmethod
+    def from_environment(cls, log_dir: Path, **options: Any) -> "RestateServer":
+        """An already-running server if ``RESTATE_ADMIN_URL`` and ``RESTATE_INGRESS_URL`` are
+        set (on this machine: the agents' links are on loopback), else our own."""
+        admin, ingress = os.environ.get("RESTATE_ADMIN_URL"), os.environ.get("RESTATE_INGRESS_URL")
+        if bool(admin) != bool(ingress):
+            raise HarnessError("set both RESTATE_ADMIN_URL and RESTATE_INGRESS_URL to use a running restate-server")
+        if admin and ingress:
+            port = httpx.URL(ingress).port
+            if port is None:
+                raise HarnessError(f"RESTATE_INGRESS_URL={ingress} must name a port")
+            return cls(log_dir, external_admin_url=admin, external_ingress_url=ingress, ingress_port=port, **options)
+        return cls(log_dir, **options)
+
+    @property
+    def external(self) -> bool:
+        return self.external_admin_url is not None
+
+    @property
+    def admin_url(self) -> str:
+        return self.external_admin_url or f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}",
+            "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{self.admin_port}",
+            "RESTATE_BIND_ADDRESS": f"127.0.0.1:{self.node_port}",
+            "RESTATE_DEFAULT_NUM_PARTITIONS": "1",
+            "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "64 MB",
+            "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
+            "RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": f"{int(self.inactivity_timeout_s * 1000)}ms",
+            "RESTATE_WORKER__INVOKER__ABORT_TIMEOUT": f"{int(self.abort_timeout_s * 1000)}ms",
+            **FAST_RETRY_POLICY,
+            **self.extra_env,
+        }
+
+    def start(self) -> "RestateServer":
+        self.spawn()
+        return self.wait_until_ready()
+
+    def spawn(self) -> "RestateServer":
+        """Start the server without waiting for it (see ``wait_until_ready``)."""
+        if self.external:
+            return self
+        if self.base_dir is None:
+            self.base_dir = cleanup.make_temp_dir("restate-")
+        self.process = ManagedProcess(
+            name="restate-server",
+            argv=[binaries.restate_server(), "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
+            env=self._env(),
+            log_path=self.log_dir / "restate-server.log",
+            ready=_sql_ready(self.admin_url),
+        )
+        self.process.spawn()
+        return self
+
+    def wait_until_ready(self) -> "RestateServer":
+        """Ready when SQL introspection answers; if another program took one of the ports
+        between picking and binding, start again on fresh ones."""
+        if self.external:
+            if not _sql_ready(self.admin_url)():
+                raise HarnessError(f"RESTATE_ADMIN_URL={self.admin_url} does not answer SQL introspection: is it a Restate admin API?")
+            return self
+        for attempt in range(3):
+            assert self.process is not None
+            try:
+                self.process.wait_until_ready()
+                return self
+            except HarnessError as exc:
+                if attempt == 2 or "Address in use" not in str(exc):
+                    raise
+            self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
+            self.spawn()
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+
+    def restart(self) -> None:
+        """Start again on the same data dir and ports."""
+        assert self.process is not None
+        self.process.restart()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        if self.base_dir is not None:
+            cleanup.remove_temp_dir(self.base_dir)
+            self.base_dir = None
+
+
+def _sql_ready(admin_url: str):
+    """``/health`` answers before partitions can serve queries; wait for SQL to work."""
+
+    def check() -> bool:
+        try:
+            response = httpx.post(
+                f"{admin_url}/query",
+                json={"query": "SELECT id FROM sys_invocation LIMIT 1"},
+                headers={"accept": "application/json"},
+                timeout=1.0,
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    return check

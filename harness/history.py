@@ -1,0 +1,384 @@
+"""The history: the one record of a run that checkers read, as in Jepsen.
+
+It holds the requests sent (tokens, idempotency keys), the fault records (applied, undone),
+every fake service's ledger (LLM calls, stub calls), and the typed ``sys_invocation`` and
+``sys_journal`` rows Restate reported. Checkers are pure functions of a ``History``; this
+module imports nothing from the runner, the nemesis or the environment, so a history saved
+from a real run (``History.to_json``) can be judged again in a unit test.
+
+``sys_journal`` (journal v2) names only Commands; a step's completion is a separate
+``Notification: Run`` row that points back to its command by ``completion_id`` inside
+``entry_lite_json``. Null columns are absent from Restate's rows, so parsing uses ``.get``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Literal, Protocol
+
+from harness.fake_llm.calls import LLMCall
+
+HISTORY_VERSION = 1
+
+
+def parse_time(value: str | None) -> float | None:
+    """Restate's ISO-8601 UTC timestamps (millisecond precision) as epoch seconds."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+# --- what the workload and the nemesis did -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of the workload and the invocation Restate created for it."""
+
+    token: str
+    question: str
+    invocation_id: str
+    idempotency_key: str
+    sent_at: float
+
+
+@dataclass
+class FaultRecord:
+    """One fault as it happened; times are epoch seconds (``at_s``/``healed_s`` in results
+    are relative to the start of the run). ``undone_at`` is when the undo began (a restart's
+    start-up time is part of recovery); None while the fault is in force."""
+
+    kind: str
+    target: str
+    applied_at: float
+    undone_at: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def overlaps(self, start: float, end: float | None) -> bool:
+        """Did this fault's window intersect [start, end]? An open end means 'until now'."""
+        undone = self.undone_at if self.undone_at is not None else float("inf")
+        return start <= undone and (end is None or end >= self.applied_at)
+
+
+# --- what the fake services saw -----------------------------------------------------------
+
+
+class LedgerCall(Protocol):
+    """A recorded call to an outside service: an LLM call, or a side effect on a stub."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def arrived_at(self) -> float: ...
+    @property
+    def finished_at(self) -> float | None: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def disconnected_at(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class StubCall:
+    """One call to a recording stub (a side effect such as a refund), as its ledger has it."""
+
+    id: int
+    arrived_at: float
+    finished_at: float | None
+    token: str | None
+    fingerprint: str
+    outcome: str
+    status: int | None
+    disconnected_at: float | None = None
+    service: str = ""
+    path: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StubCall":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# --- what Restate reported ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A ``sys_invocation`` row, typed: the columns checkers and reports read."""
+
+    id: str
+    status: str
+    target: str = ""
+    created_at: float | None = None
+    completed_at: float | None = None
+    completion_result: str | None = None
+    completion_failure: str | None = None
+    retry_count: int = 0
+    last_failure: str | None = None
+    last_failure_error_code: str | None = None
+    last_failure_related_command_name: str | None = None
+    invoked_by_id: str | None = None
+    idempotency_key: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Invocation":
+        return cls(
+            id=row["id"],
+            status=row.get("status", "unknown"),
+            target=row.get("target", ""),
+            created_at=parse_time(row.get("created_at")),
+            completed_at=parse_time(row.get("completed_at")),
+            completion_result=row.get("completion_result"),
+            completion_failure=row.get("completion_failure"),
+            retry_count=int(row.get("retry_count") or 0),
+            last_failure=row.get("last_failure"),
+            last_failure_error_code=row.get("last_failure_error_code"),
+            last_failure_related_command_name=row.get("last_failure_related_command_name"),
+            invoked_by_id=row.get("invoked_by_id"),
+            idempotency_key=row.get("idempotency_key"),
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.done and self.completion_result == "success"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A ``sys_journal`` row, typed; ``detail`` is its parsed ``entry_lite_json``."""
+
+    invocation_id: str
+    index: int
+    entry_type: str
+    name: str
+    appended_at: float
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "JournalEntry":
+        try:
+            detail = json.loads(row.get("entry_lite_json") or "{}")
+        except ValueError:
+            detail = {}
+        return cls(
+            invocation_id=row["id"],
+            index=int(row["index"]),
+            entry_type=row.get("entry_type", ""),
+            name=row.get("name") or "",
+            appended_at=parse_time(row.get("appended_at")) or 0.0,
+            detail=detail if isinstance(detail, dict) else {},
+        )
+
+    @property
+    def completion_id(self) -> int | None:
+        command = self.detail.get("Command", {})
+        for body in command.values() if isinstance(command, dict) else ():
+            if isinstance(body, dict) and "completion_id" in body:
+                return int(body["completion_id"])
+        notification = self.detail.get("Notification", {})
+        ident = notification.get("id", {}) if isinstance(notification, dict) else {}
+        if isinstance(ident, dict) and "CompletionId" in ident:
+            return int(ident["CompletionId"])
+        return None
+
+    @property
+    def result(self) -> str | None:
+        notification = self.detail.get("Notification", {})
+        return notification.get("result") if isinstance(notification, dict) else None
+
+    def describe(self) -> str:
+        """How a finding names this entry: type, name and journal index."""
+        return f"'{self.entry_type}{' ' + self.name if self.name else ''}' (index {self.index})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A journaled step (``ctx.run``): its command and its completion, if one was journaled.
+    A step is identified by its invocation and the journal ``index`` of its command, never by
+    its name: frameworks give many steps the same name (e.g. every model call "call LLM")."""
+
+    invocation_id: str
+    index: int
+    name: str
+    started_at: float
+    completed_at: float | None
+    result: str | None
+    completions: int = 0  # how many Notification: Run entries answer this step (one, or none)
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+    def describe(self) -> str:
+        return f"step '{self.name}' (journal index {self.index})"
+
+
+def entries(rows: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
+    return sorted((JournalEntry.from_row(r) for r in rows), key=lambda e: (e.invocation_id, e.index))
+
+
+def steps_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Step]:
+    """Pair every ``Command: Run`` row with its ``Notification: Run``."""
+    return steps_of(entries(rows))
+
+
+def steps_of(parsed: Sequence[JournalEntry]) -> list[Step]:
+    """``steps_from_rows`` on parsed entries."""
+    notifications: dict[tuple[str, int | None], list[JournalEntry]] = {}
+    for e in parsed:
+        if e.entry_type == "Notification: Run":
+            notifications.setdefault((e.invocation_id, e.completion_id), []).append(e)
+    steps = []
+    for e in parsed:
+        if e.entry_type != "Command: Run":
+            continue
+        done = notifications.get((e.invocation_id, e.completion_id), [])
+        first = done[0] if done else None
+        steps.append(
+            Step(e.invocation_id, e.index, e.name, e.appended_at, first.appended_at if first else None,
+                 first.result if first else None, len(done))
+        )
+    return steps
+
+
+# --- sampled while the run was going -------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    """What polling ``sys_invocation`` saw during the run, per invocation id: completed rows
+    no longer carry their retry count or last failure, so they are sampled as they go."""
+
+    max_retry_count: dict[str, int] = field(default_factory=dict)
+    statuses_seen: dict[str, list[str]] = field(default_factory=dict)
+    failures_seen: dict[str, list[str]] = field(default_factory=dict)  # "code: message"
+
+    def add(self, row: Invocation) -> None:
+        self.max_retry_count[row.id] = max(self.max_retry_count.get(row.id, 0), row.retry_count)
+        statuses = self.statuses_seen.setdefault(row.id, [])
+        if row.status not in statuses:
+            statuses.append(row.status)
+        if row.last_failure:
+            failure = f"{row.last_failure_error_code or ''}: {row.last_failure}"
+            failures = self.failures_seen.setdefault(row.id, [])
+            if failure not in failures:
+                failures.append(failure)
+
+
+# --- the history ------------------------------------------------------------------------------
+
+
+CallKind = Literal["llm", "side_effect"]
+
+
+@dataclass
+class History:
+    """Everything a run did and everything Restate and the fakes saw. ``started_at`` is the
+    run's time zero: the first fault applied or the first request sent."""
+
+    started_at: float
+    requests: list[Request] = field(default_factory=list)
+    faults: list[FaultRecord] = field(default_factory=list)
+    llm_calls: list[LLMCall] = field(default_factory=list)
+    stub_calls: list[StubCall] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)  # roots and callees, any depth
+    journal: list[JournalEntry] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # invocation id -> decoded output
+    keyed_invocations: list[Invocation] = field(default_factory=list)  # by the requests' idempotency keys
+    samples: Samples = field(default_factory=Samples)
+    planned_faults: int = 0  # how many faults the schedule had: fewer records means one never fired
+
+    # Derived views are computed once: checks and the classifier read them per request, and
+    # a soak has hundreds of requests over thousands of journal rows.
+
+    @cached_property
+    def invocation(self) -> dict[str, Invocation]:
+        """Invocations by id."""
+        return {inv.id: inv for inv in self.invocations}
+
+    @cached_property
+    def steps(self) -> list[Step]:
+        return steps_of(self.journal)
+
+    @cached_property
+    def _journal_by_invocation(self) -> dict[str, list[JournalEntry]]:
+        grouped: dict[str, list[JournalEntry]] = {}
+        for entry in sorted(self.journal, key=lambda e: (e.invocation_id, e.index)):
+            grouped.setdefault(entry.invocation_id, []).append(entry)
+        return grouped
+
+    @cached_property
+    def _callees(self) -> dict[str, list[str]]:
+        children: dict[str, list[str]] = {}
+        for inv in self.invocations:
+            if inv.invoked_by_id:
+                children.setdefault(inv.invoked_by_id, []).append(inv.id)
+        return children
+
+    def journal_of(self, invocation_id: str) -> list[JournalEntry]:
+        return self._journal_by_invocation.get(invocation_id, [])
+
+    def callees_of(self, invocation_id: str) -> list[Invocation]:
+        return [self.invocation[i] for i in self._callees.get(invocation_id, [])]
+
+    def tree_of(self, root_id: str) -> list[str]:
+        """The invocation and every invocation it called, transitively (via ``invoked_by_id``)."""
+        tree, frontier = [root_id], [root_id]
+        while frontier:
+            frontier = [c for p in frontier for c in self._callees.get(p, [])]
+            tree += frontier
+        return tree
+
+    def tree_journal(self, root_id: str) -> list[JournalEntry]:
+        """One request's journal: its own entries and its callees', in time order."""
+        tree = [e for i in self.tree_of(root_id) for e in self.journal_of(i)]
+        return sorted(tree, key=lambda e: (e.appended_at, e.index))
+
+    @property
+    def forwarded(self) -> bool:
+        """Did a real provider answer (the fake as a recording proxy)? Then answers are not
+        compared word for word."""
+        return any(c.forwarded for c in self.llm_calls)
+
+    @property
+    def exercised(self) -> bool:
+        """Something happened: a request, an LLM call, and every planned fault applied."""
+        return bool(self.requests) and bool(self.llm_calls) and len(self.faults) == self.planned_faults
+
+    # --- saved histories (fixtures for unit tests, and re-judging a run) -------------------
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {k: (asdict(v) if k == "samples" else [asdict(x) for x in v] if isinstance(v, list) else v)
+                for k, v in data.items()}
+        return {"history_version": HISTORY_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "History":
+        return cls(
+            started_at=float(data["started_at"]),
+            requests=[Request(**r) for r in data.get("requests", [])],
+            faults=[FaultRecord(**f) for f in data.get("faults", [])],
+            llm_calls=[LLMCall.from_json(c) for c in data.get("llm_calls", [])],
+            stub_calls=[StubCall.from_json(c) for c in data.get("stub_calls", [])],
+            invocations=[Invocation(**i) for i in data.get("invocations", [])],
+            journal=[JournalEntry(**e) for e in data.get("journal", [])],
+            outputs=dict(data.get("outputs", {})),
+            keyed_invocations=[Invocation(**i) for i in data.get("keyed_invocations", [])],
+            samples=Samples(**data.get("samples", {})),
+            planned_faults=int(data.get("planned_faults", 0)),
+        )

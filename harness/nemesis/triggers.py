@@ -1,0 +1,127 @@
+"""Triggers: observable conditions that fire a fault at a deterministic point of a run,
+instead of a guessed sleep. A trigger is a condition (``fired``) on the live run; the
+runner waits for it with ``wait_for``, which raises ``TriggerTimeout`` if it never fires
+(the verdict is then "unknown": the fault was never applied)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from harness.context import RunContext
+from harness.errors import HarnessError
+from harness.history import steps_of
+
+
+class TriggerTimeout(HarnessError):
+    """The condition never held, so the fault never fired."""
+
+
+class Trigger(Protocol):
+    """``fired(run, since)``: has the condition held, for a trigger armed at ``since``
+    (epoch seconds)? ``poll_s`` is how often it is worth asking."""
+
+    poll_s: ClassVar[float]
+
+    def fired(self, run: RunContext, since: float) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+def wait_for(trigger: Trigger, run: RunContext, timeout_s: float) -> None:
+    """Block until ``trigger`` fires, armed now; ``TriggerTimeout`` after ``timeout_s``."""
+    since = time.time()
+    deadline = time.monotonic() + timeout_s
+    while not trigger.fired(run, since):
+        if time.monotonic() >= deadline:
+            raise TriggerTimeout(f"trigger never fired within {timeout_s:.0f}s: {trigger.describe()}")
+        time.sleep(trigger.poll_s)
+
+
+@dataclass(frozen=True)
+class After:
+    """A plain delay after the trigger is armed: for fault windows ("undone after 0.5 s"),
+    not to guess timing."""
+
+    seconds: float
+    poll_s: ClassVar[float] = 0.005
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return time.time() >= since + self.seconds
+
+    def describe(self) -> str:
+        return f"after {self.seconds:g}s"
+
+
+@dataclass(frozen=True)
+class At:
+    """``seconds`` after the run's time zero: the trigger of a scheduled fault window."""
+
+    seconds: float
+    poll_s: ClassVar[float] = 0.005
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return time.time() >= run.started_at + self.seconds
+
+    def describe(self) -> str:
+        return f"at {self.seconds:.2f}s"
+
+
+@dataclass(frozen=True)
+class AtStart:
+    """Before the workload starts: the fault is applied first, so the very first request meets
+    it (a fault applied "after 0 s" would race the workload's first send)."""
+
+    poll_s: ClassVar[float] = 0.0
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "before the workload starts"
+
+
+@dataclass(frozen=True)
+class LLMCallHeld:
+    """The fake LLM has received call ``n`` (1-based, across the run) and holds its response."""
+
+    n: int
+    poll_s: ClassVar[float] = 0.02
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        calls = run.llm.calls
+        return len(calls) >= self.n and calls[self.n - 1].held
+
+    def describe(self) -> str:
+        return f"LLM call {self.n} is held"
+
+
+@dataclass(frozen=True)
+class StepCompleted:
+    """``sys_journal`` shows the step named ``name`` completed (its result journaled)."""
+
+    name: str
+    poll_s: ClassVar[float] = 0.02
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        journal = run.admin.journal(run.invocation_ids())
+        return any(step.name == self.name and step.completed for step in steps_of(journal))
+
+    def describe(self) -> str:
+        return f"step {self.name!r} is journaled as completed"
+
+
+@dataclass(frozen=True)
+class RetryObserved:
+    """Restate has given up on an attempt and started or scheduled another
+    (``retry_count``, which counts attempts, is 2 or more): used to hold a pause until the
+    server has noticed it."""
+
+    poll_s: ClassVar[float] = 0.1
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return any(inv.retry_count >= 2 for inv in run.admin.invocations(run.invocation_ids()))
+
+    def describe(self) -> str:
+        return "Restate has scheduled a retry"

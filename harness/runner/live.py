@@ -1,0 +1,226 @@
+"""A run in progress, step by step: send a workload, inject faults, then check. This is the
+imperative face of a scenario: the pytest fixtures hand it to users, and ``run_scenario``
+is a ``LiveRun`` driven by a ``Scenario``'s parts. It orchestrates: the observer gathers
+the history, and the judge judges it.
+
+    run = LiveRun(env)
+    run.send(Requests("AgentRouter", "answer", "I was charged twice {token}"))
+    run.inject(Kill("router", when=LLMCallHeld(2)))
+    result = run.check(AllCompleted(), NoDuplicateLLMCalls(), name="my-scenario")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from harness.checker.checks import Check
+from harness.checker.judge import RunInfo, judge
+from harness.context import Link, Process, Progress
+from harness.env.environment import Environment
+from harness.env.restate.admin import RestateAdmin
+from harness.errors import HarnessError
+from harness.fake_llm import FakeLLM
+from harness.history import FaultRecord, History, Request
+from harness.nemesis.faults import Fault
+from harness.nemesis.triggers import TriggerTimeout, wait_for
+from harness.results.schema import ScenarioResult
+from harness.runner.observer import Observer
+from harness.workload import Requests
+
+# Called with each result as ``check`` produces it (the pytest plugin records them).
+OnResult = Callable[[ScenarioResult], None]
+
+
+class LiveRun:
+    """An environment with a run in progress; it is the ``RunContext`` faults and triggers
+    see. Errors of the run itself (a trigger that never fired, an ingress that never
+    accepted) are kept and make the verdict ``unknown``."""
+
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        trigger_timeout_s: float = 20.0,
+        on_progress: Progress | None = None,
+        on_result: OnResult | None = None,
+    ) -> None:
+        self.env = env
+        self.trigger_timeout_s = trigger_timeout_s
+        self.errors: list[str] = []
+        self.requests: list[Request] = []
+        self.faults: list[FaultRecord] = []
+        self._started_at = time.time()
+        self._on_progress = on_progress
+        self._on_result = on_result
+        self._observer = Observer(env)
+        self._senders: list[_Sender] = []
+        self._planned: list[Fault] = []
+        self._in_force: list[tuple[Fault, FaultRecord]] = []  # applied, not yet undone
+        self._begun = False
+        self.history: History | None = None  # once observed
+
+    # --- RunContext ----------------------------------------------------------------------
+
+    @property
+    def started_at(self) -> float:
+        return self._started_at
+
+    @property
+    def llm(self) -> FakeLLM:
+        return self.env.llm
+
+    @property
+    def admin(self) -> RestateAdmin:
+        return self.env.admin
+
+    def invocation_ids(self) -> list[str]:
+        return [r.invocation_id for r in self.requests]
+
+    def process(self, name: str) -> Process:
+        return self.env.process(name)
+
+    def link(self, name: str) -> Link:
+        return self.env.link(name)
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def report(self, **counts: int) -> None:
+        """Tell whoever watches (the CLI's progress bars) how far the run is."""
+        if self._on_progress is not None:
+            self._on_progress(counts)
+
+    def _begin(self) -> None:
+        """The run's time zero, which results are relative to: the first fault applied or the
+        first request sent, whichever comes first."""
+        if not self._begun:
+            self._begun = True
+            self._started_at = time.time()
+
+    def send(self, workload: Requests) -> None:
+        """Start sending ``workload`` in the background (faults can fire meanwhile)."""
+        self._begin()
+        sender = _Sender(workload, self)
+        self._senders.append(sender)
+        sender.start()
+
+    def arm(self, *faults: Fault) -> None:
+        """Apply ``faults`` now, before ``send``, so the first request meets them; they are
+        undone on their own triggers once ``inject`` runs (or at the end of the run)."""
+        self._begin()
+        for fault in faults:
+            self._planned.append(fault)
+            try:
+                self._apply(fault)
+            except HarnessError as exc:
+                self.errors.append(str(exc))
+                return
+
+    def inject(self, *faults: Fault) -> None:
+        """Undo armed faults on their triggers, then play ``faults`` one after another: each
+        waits for its trigger, is applied, and (unless it lasts to the end of the run) waits
+        for its ``until`` trigger and is undone."""
+        try:
+            for fault, record in list(self._in_force):
+                self._undo_when_due(fault, record)
+            for fault in faults:
+                self._planned.append(fault)
+                wait_for(fault.when, self, self.trigger_timeout_s)
+                self._undo_when_due(fault, self._apply(fault))
+        except (TriggerTimeout, HarnessError) as exc:
+            self.errors.append(str(exc))
+
+    def observe(self, deadline_s: float = 60.0) -> History:
+        """Wait for every request to finish (or the deadline), undo what is still in force,
+        and gather the history."""
+        try:
+            for sender in self._senders:
+                sender.join()
+            self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress)
+        except HarnessError as exc:
+            self.errors.append(str(exc))
+        finally:
+            self.llm.release_all()
+            self._undo_everything()
+            for sender in self._senders:
+                threading.Thread.join(sender, 30)  # after an error: let it finish quietly
+        self.history = self._observer.gather(self.requests, self.faults, self._started_at, len(self._planned))
+        return self.history
+
+    def check(
+        self,
+        *checks: Check,
+        name: str = "scenario",
+        agent: str = "",
+        description: str = "",
+        tags: Sequence[str] = (),
+        expect_failure: bool = False,
+        deadline_s: float = 60.0,
+    ) -> ScenarioResult:
+        """Observe and judge: the verdict and figures of this run."""
+        history = self.observe(deadline_s)
+        info = RunInfo(name, agent, description, tuple(tags), tuple(checks), expect_failure)
+        result = judge(info, history, self.errors)
+        if self._on_result is not None:
+            self._on_result(result)
+        return result
+
+    # --- faults ----------------------------------------------------------------------------
+
+    def _apply(self, fault: Fault) -> FaultRecord:
+        record = FaultRecord(fault.kind, fault.target, time.time())
+        self.faults.append(record)
+        self._in_force.append((fault, record))
+        record.detail = fault.apply(self)
+        self.report(faults=len(self.faults))
+        # A held LLM answer is released once the fault is in place, so it meets the fault:
+        # it goes to a dead process, a paused one, or an agent that cannot journal it.
+        self.llm.release_all()
+        return record
+
+    def _undo(self, fault: Fault, record: FaultRecord) -> None:
+        # Undone when the undo begins: a restart's start-up time is part of recovery.
+        record.undone_at = time.time()
+        self._in_force.remove((fault, record))
+        fault.undo(self, record.detail)
+
+    def _undo_when_due(self, fault: Fault, record: FaultRecord) -> None:
+        """Wait for the fault's ``until`` trigger and undo it; ``until=None`` lasts to the end."""
+        if fault.until is None:
+            return
+        wait_for(fault.until, self, self.trigger_timeout_s)
+        self._undo(fault, record)
+
+    def _undo_everything(self) -> None:
+        """Undo faults still in force (by design, or because a trigger timed out) before
+        gathering the history."""
+        for fault, record in list(self._in_force):
+            try:
+                self._undo(fault, record)
+            except HarnessError as exc:
+                self.errors.append(f"undoing {fault.kind} on {fault.target} failed: {exc}")
+
+
+class _Sender(threading.Thread):
+    """Sends the workload while the nemesis plays faults; keeps the first error."""
+
+    def __init__(self, workload: Requests, run: LiveRun) -> None:
+        super().__init__(name="workload", daemon=True)
+        self.workload, self.run_, self.error = workload, run, None  # type: ignore[var-annotated]
+
+    def run(self) -> None:
+        try:
+            self.workload.send(self.run_.env.ingress, into=self.run_.requests, on_sent=lambda n: self.run_.report(sent=n))
+        except Exception as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if isinstance(self.error, HarnessError):
+            raise self.error
+        if self.error is not None:
+            raise HarnessError(f"sending the workload failed: {self.error!r}")
+
+
+__all__ = ["LiveRun", "OnResult"]

@@ -1,0 +1,59 @@
+"""The observer: samples Restate while a run is going, waits for its invocations, and at the
+end gathers everything into one ``History``. It reads; it never injects or judges."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from harness.context import Progress
+from harness.env.environment import Environment
+from harness.errors import HarnessError
+from harness.history import FaultRecord, History, Request, Samples
+
+
+@dataclass
+class Observer:
+    env: Environment
+    samples: Samples = field(default_factory=Samples)
+
+    def wait_for_invocations(self, ids: Sequence[str], deadline_s: float, on_progress: Progress | None = None) -> None:
+        """Poll ``sys_invocation`` until every id completed (or the deadline: HarnessError),
+        sampling retry counts, statuses and failures on the way (callees retry on their own:
+        a remote agent's fault shows in its own row)."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            rows = self.env.admin.invocations(ids)
+            for row in rows + self.env.admin.callees(ids):
+                self.samples.add(row)
+            completed = sum(1 for r in rows if r.done)
+            if on_progress is not None:
+                on_progress({"completed": completed})
+            if len(rows) == len(ids) and completed == len(ids):
+                return
+            if time.monotonic() > deadline:
+                stuck = [f"{r.id} ({r.status}, {(r.last_failure or '')[:120]})" for r in rows if not r.done]
+                raise HarnessError(f"invocations not done after {deadline_s:.0f}s: {', '.join(stuck)}")
+            time.sleep(0.1)
+
+    def gather(self, requests: Sequence[Request], faults: Sequence[FaultRecord], started_at: float, planned_faults: int) -> History:
+        """Everything the run left behind, in a constant number of queries per call-tree
+        level, however many requests there were."""
+        env = self.env
+        roots = [r.invocation_id for r in requests]
+        invocations = env.admin.call_tree(roots)
+        ids = [i.id for i in invocations]
+        return History(
+            started_at=started_at,
+            requests=list(requests),
+            faults=list(faults),
+            llm_calls=list(env.llm.calls),
+            stub_calls=[call for stub in env.stubs for call in stub.ledger()],
+            invocations=invocations,
+            journal=env.admin.journal(ids),
+            outputs=env.admin.outputs(ids),
+            keyed_invocations=env.admin.by_idempotency_key([r.idempotency_key for r in requests]),
+            samples=self.samples,
+            planned_faults=planned_faults,
+        )
