@@ -25,7 +25,7 @@ from harness.env import cleanup
 _HERE = Path(__file__).resolve().parent
 
 MARK_VAR = "HARNESS_TEST_MARK"
-HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "agents.serve", "harness.fake_llm", "harness.reaper")
+HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "agents.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper")
 TEMP_DIR_ROOT = Path("/tmp")
 TEMP_DIR_PREFIX = "restate-"
 GONE_WITHIN_S = 3.0

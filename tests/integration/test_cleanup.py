@@ -126,7 +126,7 @@ def test_runner_sigkilled_reaper_cleans_up(tmp_path: Path, no_leftovers: Leftove
     runner, _, info, stderr = _start_runner(tmp_path)
     try:
         pids = set(info["pids"].values())
-        reapers = no_leftovers.marked("harness.reaper")
+        reapers = no_leftovers.marked("harness.env.reaper")
         assert reapers, "the runner started no reaper"
 
         os.kill(runner.pid, signal.SIGKILL)  # no Python code runs: no finally, no atexit
