@@ -6,6 +6,8 @@ it with `FakeLLM(...).on(...)...`, and afterwards reads which LLM calls were mad
 repeated (same fingerprint), held, released, cut off by the client or cut by a rule.
 With `--upstream URL` it becomes a recording proxy: what no rule scripts (and what a
 `forward()` rule matches) is answered by that real LLM, with the agent's own key.
+With `--auto` (or a rule's `auto()`) it answers what no rule scripts by itself, like a
+plausible LLM: tool calls with schema-valid arguments, then text (`harness.fake_llm.auto`).
 """
 
 from harness.fake_llm.app import create_app
@@ -17,6 +19,7 @@ from harness.fake_llm.rules import (
     DEFAULT_CUT_TEXT,
     DEFAULT_REPLY,
     Action,
+    Auto,
     Failure,
     Forward,
     Hang,
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_REPLY",
     "DEFAULT_TOKEN_PATTERN",
     "Action",
+    "Auto",
     "Calls",
     "FakeLLM",
     "FakeLLMError",

@@ -1,7 +1,10 @@
-"""`python -m harness.fake_llm --host 127.0.0.1 --port N [--upstream URL]`: serve the fake LLM with uvicorn.
+"""`python -m harness.fake_llm --host 127.0.0.1 --port N [--upstream URL] [--auto [--seed N]]`: serve the fake LLM.
 
 With `--upstream https://api.openai.com/v1` (or `FAKE_LLM_UPSTREAM`), requests no rule
 matches are forwarded to that real LLM with the agent's own key, and recorded in the ledger.
+With `--auto`, requests no rule matches get a generated answer instead (a tool call with
+valid arguments, or text; deterministic per request and seed), so an agent nobody scripted
+runs unchanged; forward rules still reach the upstream.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import uvicorn
 
 from harness.fake_llm.app import create_app
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
+from harness.fake_llm.rules import Auto
 
 # Held and hanging calls never finish on their own; don't let them block shutdown for long.
 GRACEFUL_SHUTDOWN_S = 1
@@ -62,14 +66,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"base URL of a real OpenAI-compatible LLM (e.g. https://api.openai.com/v1) to forward "
         f"unscripted requests to, with the agent's own Authorization; default ${UPSTREAM_ENV}, else none",
     )
+    parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="answer requests no rule matches with a generated answer (a tool call with valid arguments, "
+        "or text) instead of the default reply or the upstream",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="with --auto: the seed that picks tools and answers; default 0"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
+    auto = Auto(seed=args.seed) if args.auto else False
     uvicorn.run(
-        create_app(token_pattern=args.token_pattern, upstream=args.upstream),
+        create_app(token_pattern=args.token_pattern, upstream=args.upstream, auto=auto),
         host=args.host,
         port=args.port,
         log_level="warning",

@@ -1,7 +1,8 @@
 """The fake LLM server: OpenAI-compatible chat-completions and Responses endpoints answering
 by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`)
-through which the harness scripts it and reads its call ledger. Given an upstream (a real
-LLM), it forwards what no rule scripts, and records those calls in the same ledger.
+through which the harness scripts it and reads its call ledger. What no rule scripts is
+answered by the default reply; in auto mode, by a plausible generated answer (see
+`harness.fake_llm.auto`); given an upstream (a real LLM) and no auto mode, by forwarding.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,16 +21,31 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from harness.fake_llm import responses
+from harness.fake_llm.auto import answer as auto_answer
 from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
-from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, error_body, sse
-from harness.fake_llm.delivery import Answer, CutResponse, client_left, stream_events, unless_client_leaves
+from harness.fake_llm.completions import (
+    MALFORMED_BODY,
+    chunks,
+    completion,
+    error_body,
+    sse,
+)
+from harness.fake_llm.delivery import (
+    Answer,
+    CutResponse,
+    client_left,
+    stream_events,
+    unless_client_leaves,
+)
 from harness.fake_llm.forward import NO_UPSTREAM, Upstream, error_answer, fetch, relay
 from harness.fake_llm.ledger import Ledger, LedgerEntry
 from harness.fake_llm.responses import sse_event
 from harness.fake_llm.rules import (
+    AUTO_RULE,
     DEFAULT_REPLY,
     DEFAULT_RULE,
     FORWARD_RULE,
+    Auto,
     Failure,
     Forward,
     Hang,
@@ -43,22 +59,34 @@ from harness.fake_llm.rules import (
 )
 
 MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
+# A tokenless request answered in auto mode takes the token of the last minute's calls, if there is only one.
+TOKEN_INFERENCE_WINDOW_S = 60.0
 
 
 class FakeState:
     """What one fake LLM process remembers: its rules, its ledger, and its upstream if it has one."""
 
-    def __init__(self, token_pattern: str, upstream: str | None = None) -> None:
+    def __init__(self, token_pattern: str, upstream: str | None = None, auto: bool | Auto = False) -> None:
         self.token_pattern = re.compile(token_pattern)
         self.upstream = None if upstream is None else Upstream(upstream)
-        self.rules = RuleBook(default=DEFAULT_RULE if upstream is None else FORWARD_RULE)
+        if auto:
+            default = AUTO_RULE if auto is True else Rule(auto)
+        else:
+            default = DEFAULT_RULE if upstream is None else FORWARD_RULE
+        self.rules = RuleBook(default=default)
         self.ledger = Ledger()
 
 
-def create_app(token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None) -> Starlette:
+def create_app(
+    token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None, *, auto: bool | Auto = False
+) -> Starlette:
     """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests;
-    `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones."""
-    state = FakeState(token_pattern, upstream)
+    `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones.
+
+    `auto` (True, or an `Auto` with its own seed) answers what no rule matches with a
+    generated answer instead of the default reply; forward rules still reach the upstream.
+    """
+    state = FakeState(token_pattern, upstream, auto)
     control = ControlAPI(state)
 
     @asynccontextmanager
@@ -160,14 +188,26 @@ class LLMEndpoint:
         entry = self.state.ledger.open(chat)
         picked = self.state.rules.pick(chat)
         entry.rule_index, entry.rule_id = picked.index, picked.id
-        if isinstance(picked.rule.action, Forward):
-            answer = await self.forward(request, chat, entry, picked.rule)
+        rule = picked.rule
+        if isinstance(rule.action, Auto):
+            rule = replace(rule, action=auto_answer(rule.action, chat, self.token_for(chat, entry)))
+        if isinstance(rule.action, Forward):
+            answer = await self.forward(request, chat, entry, rule)
         else:
-            answer = prepare(chat, entry.id, picked.rule, self.wire)
-        if answer is None or await wait_before_answering(request, entry, picked.rule, stream=chat.stream):
+            answer = prepare(chat, entry.id, rule, self.wire)
+        if answer is None or await wait_before_answering(request, entry, rule, stream=chat.stream):
             entry.mark_disconnected()
             return
         await answer.send(entry, scope, receive, send)
+
+    def token_for(self, chat: ChatRequest, entry: LedgerEntry) -> str | None:
+        """The request's token; failing that, the one token of the last minute's calls, noted on the entry."""
+        if chat.token is not None:
+            return chat.token
+        inferred = self.state.ledger.sole_recent_token(TOKEN_INFERENCE_WINDOW_S)
+        if inferred is not None:
+            entry.token, entry.token_inferred = inferred, True
+        return inferred
 
     async def forward(self, request: Request, chat: ChatRequest, entry: LedgerEntry, rule: Rule) -> Answer | None:
         """The upstream's answer; None if the client left while it was being fetched.
@@ -201,8 +241,8 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
 def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
     """Compute the answer a rule gives. A released hang answers with the default reply."""
     action = rule.action
-    if isinstance(action, Forward):
-        raise TypeError("a forward rule's answer comes from the upstream (LLMEndpoint.forward), not from prepare")
+    if isinstance(action, Forward | Auto):
+        raise TypeError(f"prepare answers a decided action; {action.type} is decided by LLMEndpoint first")
     if isinstance(action, Hang):
         action = Reply(DEFAULT_REPLY)
     if isinstance(action, Failure):

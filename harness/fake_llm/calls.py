@@ -29,6 +29,7 @@ class LLMCall:
     api: str = "chat"  # which endpoint: "chat" (/v1/chat/completions) or "responses" (/v1/responses)
     forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
     rule_id: str | None = None  # the id of the rule that answered (None: the default answer)
+    token_inferred: bool = False  # the auto mode took `token` from the ledger; the request carried none
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:

@@ -23,6 +23,7 @@ from harness.fake_llm.calls import Calls, LLMCall
 from harness.fake_llm.rules import (
     DEFAULT_CUT_TEXT,
     Action,
+    Auto,
     Failure,
     Forward,
     Hang,
@@ -276,6 +277,15 @@ class RuleBuilder:
         Without an upstream the fake answers 502 saying so.
         """
         return self._post(Forward(), times)
+
+    def auto(
+        self, seed: int = 0, *, tool_rounds: int = 1, max_tool_rounds: int = 3, times: int | None = None
+    ) -> ScriptedRule:
+        """Answer unscripted, like a plausible LLM: a tool call with valid arguments, or text (see `Auto`).
+
+        `llm.on().auto()` makes it the answer to everything no earlier rule matches.
+        """
+        return self._post(Auto(seed, tool_rounds, max_tool_rounds), times)
 
     def _with(self, **changes: Any) -> RuleBuilder:
         options = {

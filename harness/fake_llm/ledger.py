@@ -30,6 +30,9 @@ class LedgerEntry:
     disconnected_at: float | None = None
     held: bool = False
     token: str | None
+    # True when the request carried no token and the auto mode took the one recent token
+    # from the ledger (see `Ledger.sole_recent_token`), so the call is still attributed.
+    token_inferred: bool = False
     fingerprint: str
     model: str | None
     rule_index: int | None = None  # the answering rule's position when it answered (None: the default)
@@ -105,6 +108,17 @@ class Ledger:
 
     def get(self, call_id: int) -> LedgerEntry | None:
         return self._entries[call_id - 1] if 1 <= call_id <= len(self._entries) else None
+
+    def sole_recent_token(self, within_s: float, now: float | None = None) -> str | None:
+        """The token, if exactly one distinct token arrived (carried, not inferred) in the last `within_s` seconds.
+
+        An agent that builds a prompt only from an earlier answer sends no token; while a
+        single workload request is in flight, its calls are the only ones, so they are its.
+        Two or more tokens seen, or none: None (no guessing).
+        """
+        since = (time.time() if now is None else now) - within_s
+        tokens = {e.token for e in self._entries if e.token and not e.token_inferred and e.arrived_at >= since}
+        return tokens.pop() if len(tokens) == 1 else None
 
     def entries(self, token: str | None = None) -> list[LedgerEntry]:
         return [e for e in self._entries if token is None or e.token == token]

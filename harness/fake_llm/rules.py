@@ -139,7 +139,31 @@ class Forward:
     type: Literal["forward"] = field(default="forward", init=False)
 
 
-Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut | Forward
+@dataclass(frozen=True)
+class Auto:
+    """Answer like a plausible LLM, unscripted: a tool call or a short text (see `harness.fake_llm.auto`).
+
+    Offered function tools, the model calls one (chosen by `seed` and the request) with
+    arguments valid against its schema, until the conversation holds `tool_rounds` tool
+    results; then it answers in text. A `tool_choice` that requires a tool keeps it calling
+    tools, but never once the conversation holds `max_tool_rounds` results, so no agent loops
+    forever. Identical requests get identical answers; every answer carries the request's
+    correlation token.
+    """
+
+    seed: int = 0
+    tool_rounds: int = 1
+    max_tool_rounds: int = 3
+    type: Literal["auto"] = field(default="auto", init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tool_rounds <= self.max_tool_rounds:
+            raise ValueError(
+                f"auto needs 0 <= tool_rounds <= max_tool_rounds, got {self.tool_rounds} and {self.max_tool_rounds}"
+            )
+
+
+Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut | Forward | Auto
 
 
 def tool_call(name: str, arguments: Mapping[str, Any] | None = None) -> ToolCall:
@@ -157,6 +181,8 @@ def action_to_json(action: Action) -> dict[str, Any]:
         data.update(status=action.status, retry_after=action.retry_after, message=action.message)
     elif isinstance(action, StreamCut):
         data.update(after_chunks=action.after_chunks, content=action.content)
+    elif isinstance(action, Auto):
+        data.update(seed=action.seed, tool_rounds=action.tool_rounds, max_tool_rounds=action.max_tool_rounds)
     return data
 
 
@@ -190,8 +216,14 @@ def action_from_json(data: Any) -> Action:
         _optional(data, "after_chunks", int)
         _optional(data, "content", str)
         return StreamCut(**{name: data[name] for name in ("after_chunks", "content") if data.get(name) is not None})
+    if kind == "auto":
+        options = ("seed", "tool_rounds", "max_tool_rounds")
+        _only(data, {"type", *options}, "auto action")
+        for name in options:
+            _optional(data, name, int)
+        return Auto(**{name: data[name] for name in options if data.get(name) is not None})
     raise ValueError(
-        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut, forward; got {kind!r}"
+        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut, forward, auto; got {kind!r}"
     )
 
 
@@ -253,6 +285,7 @@ class Rule:
 
 DEFAULT_RULE = Rule(Reply(DEFAULT_REPLY))
 FORWARD_RULE = Rule(Forward())
+AUTO_RULE = Rule(Auto())
 
 
 RuleId = NewType("RuleId", str)
