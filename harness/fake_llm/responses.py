@@ -15,7 +15,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from harness.fake_llm.chat import DEFAULT_MODEL, ChatRequest, digest, estimate_tokens, find_token
+from harness.fake_llm.chat import (
+    DEFAULT_MODEL,
+    ChatRequest,
+    digest,
+    estimate_tokens,
+    find_token,
+)
 from harness.fake_llm.completions import pieces
 from harness.fake_llm.rules import Reply, ToolCall
 

@@ -14,8 +14,8 @@ import pytest
 from openai import AsyncOpenAI
 
 from harness.fake_llm import (
-    FakeLLM,
     Failure,
+    FakeLLM,
     Hang,
     Malformed,
     Match,
@@ -24,7 +24,15 @@ from harness.fake_llm import (
     create_app,
     tool_call,
 )
-from tests.unit.fake_llm_helpers import TOKEN, body, calls, chat, put_rules, run_asgi, wait_until_held
+from tests.unit.fake_llm_helpers import (
+    TOKEN,
+    body,
+    calls,
+    chat,
+    put_rules,
+    run_asgi,
+    wait_until_held,
+)
 
 pytestmark = pytest.mark.anyio
 

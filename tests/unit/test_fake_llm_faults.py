@@ -14,8 +14,8 @@ from openai import APIConnectionError, AsyncOpenAI
 
 from harness.fake_llm import (
     DEFAULT_CUT_TEXT,
-    FakeLLM,
     Failure,
+    FakeLLM,
     Match,
     Rule,
     StreamCut,

@@ -12,7 +12,16 @@ import httpx
 import pytest
 from openai import AsyncOpenAI
 
-from harness.fake_llm import FakeLLM, Failure, LLMCall, Match, Reply, Rule, create_app, tool_call
+from harness.fake_llm import (
+    Failure,
+    FakeLLM,
+    LLMCall,
+    Match,
+    Reply,
+    Rule,
+    create_app,
+    tool_call,
+)
 from tests.unit.fake_llm_helpers import TOKEN, calls, put_rules, wait_until_held
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.fake_llm import FakeLLM, FakeLLMError, Failure, Match, Reply, Rule, ScriptedRule
+from harness.fake_llm import (
+    Failure,
+    FakeLLM,
+    FakeLLMError,
+    Match,
+    Reply,
+    Rule,
+    ScriptedRule,
+)
 from tests.unit.fake_llm_helpers import calls, chat, put_rules
 
 pytestmark = pytest.mark.anyio
