@@ -17,8 +17,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import httpx
 
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.links import Link, ToxiproxyServer
@@ -45,6 +47,18 @@ class AgentSpec:
     cwd: Path = PROJECT_ROOT
     label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
     stubs: tuple[Stub, ...] = ()  # outside services it calls, e.g. (REFUNDS,): each gets its URL in its env var
+    url: str | None = None  # a deployment someone else runs: registered through a link, never signalled
+
+    def with_values(self, values: dict[str, str]) -> "AgentSpec":
+        """The command and env with ``{port}``, ``{llm_url}``, ``{ingress_url}`` and
+        ``{admin_url}`` filled in (unknown placeholders are left alone)."""
+
+        def fill(text: str) -> str:
+            for key, value in values.items():
+                text = text.replace("{" + key + "}", value)
+            return text
+
+        return replace(self, command=tuple(fill(p) for p in self.command), env=tuple((k, fill(v)) for k, v in self.env))
 
 
 def python_app(
@@ -67,6 +81,7 @@ class Environment:
     restate_env: dict[str, str] = field(default_factory=dict)
     inactivity_timeout_s: float | None = None  # None: the tests' default (harness/restate.py)
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
+    llm_auto: bool = False  # the fake LLM answers what no rule scripts, unscripted (validate)
     restate: RestateServer = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
     llm: FakeLLM = field(init=False)
@@ -107,7 +122,10 @@ class Environment:
         # server) dominate the time to a ready environment. All are spawned from this
         # thread (see ``ManagedProcess.spawn``) and only then waited for.
         self.restate.spawn()
+        # The client link exists before the agents start: an agent may be handed it ({ingress_url}).
+        client_link = self._link("client->restate", self.restate.ingress_port)
         upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
+        upstream += ("--auto",) if self.llm_auto else ()
         self.processes["llm"], self.llm_port = self._start_on_free_port(
             self._helper("fake-llm", "harness.fake_llm", logs, *upstream)
         )
@@ -118,15 +136,15 @@ class Environment:
                 self._helper(stub.name, "harness.stubs.recording", logs, "--service", stub.name, health="/_stub/health")
             )
             self.stubs.append(StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}"))
-        booting = [(agent, *self._spawn_agent(agent, logs, stub_ports)) for agent in self.agents]
+        booting = [(agent, *self._spawn_agent(agent, logs, stub_ports)) for agent in self.agents if agent.url is None]
         self.restate.wait_until_ready()
         ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
+        ports |= {agent.name: _port_of(agent.url) for agent in self.agents if agent.url is not None}
 
         if self.restate.process is not None:
             self.processes["restate"] = self.restate.process
         self.admin = RestateAdmin(self.restate.admin_url)
         self._stack.callback(self.admin.close)
-        client_link = self._link("client->restate", self.restate.ingress_port)
         self.ingress = RestateIngress(client_link.url)
         self._stack.callback(self.ingress.close)
         for agent in self.agents:
@@ -192,9 +210,13 @@ class Environment:
         stubs = {stub.env_var: self._link(f"{agent.name}->{stub.name}", stub_ports[stub.name]).url for stub in agent.stubs}
 
         def agent_process(port: int) -> ManagedProcess:
+            filled = agent.with_values(
+                {"port": str(port), "llm_url": f"{llm_link.url}/v1", "ingress_url": self.links["client->restate"].url,
+                 "admin_url": self.restate.admin_url}
+            )
             return ManagedProcess(
                 name=agent.name,
-                argv=[part.replace("{port}", str(port)) for part in agent.command],
+                argv=list(filled.command),
                 env={
                     "OPENAI_BASE_URL": f"{llm_link.url}/v1",
                     # With a real provider behind the fake, the agent holds the user's key;
@@ -204,7 +226,7 @@ class Environment:
                     "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                     "PYTHONUNBUFFERED": "1",
                     **stubs,
-                    **dict(agent.env),
+                    **dict(filled.env),
                 },
                 log_path=logs / f"{agent.name}.log",
                 ready=tcp_ready(port),
@@ -240,3 +262,11 @@ class Environment:
             return self.links[name]
         except KeyError:
             raise HarnessError(f"unknown link {name!r}; known: {sorted(self.links)}") from None
+
+
+def _port_of(url: str) -> int:
+    """The loopback port of a deployment someone else runs (links forward to loopback)."""
+    parsed = httpx.URL(url)
+    if parsed.host not in ("127.0.0.1", "localhost") or parsed.port is None:
+        raise HarnessError(f"--url {url}: a running deployment must be http://127.0.0.1:<port> (links forward on loopback)")
+    return parsed.port
