@@ -238,6 +238,8 @@ class Rule:
     `hold=True` computes the answer but sends it only when the harness releases the call.
     `delay_s` sleeps before answering; `first_token_delay_s` delays the first streamed chunk
     (for a non-streamed call it simply adds to the delay: the whole answer is the first token).
+    `skip=n` lets the first n matching requests fall through to later rules, so a rule can
+    aim at the n+1-th call of a kind ("fail the second LLM call").
     """
 
     action: Action
@@ -246,8 +248,11 @@ class Rule:
     hold: bool = False
     delay_s: float = 0.0
     first_token_delay_s: float = 0.0
+    skip: int = 0
 
     def __post_init__(self) -> None:
+        if self.skip < 0:
+            raise ValueError(f"skip must be >= 0, got {self.skip}")
         if self.times is not None and self.times < 0:
             raise ValueError(f"times must be >= 0 or None (unlimited), got {self.times}")
         if self.delay_s < 0 or self.first_token_delay_s < 0:
@@ -261,6 +266,7 @@ class Rule:
             "hold": self.hold,
             "delay_s": self.delay_s,
             "first_token_delay_s": self.first_token_delay_s,
+            **({"skip": self.skip} if self.skip else {}),
         }
 
     @classmethod
@@ -270,7 +276,7 @@ class Rule:
         `id` and `hits`, which `GET /_fake/rules` adds, are accepted and ignored so rules round-trip.
         """
         data = _object(data, "rule")
-        _only(data, {"match", "action", "times", "hold", "delay_s", "first_token_delay_s", "id", "hits"}, "rule")
+        _only(data, {"match", "action", "times", "hold", "delay_s", "first_token_delay_s", "skip", "id", "hits"}, "rule")
         if "action" not in data:
             raise ValueError("a rule needs an action")
         return cls(
@@ -280,6 +286,7 @@ class Rule:
             hold=bool(_optional(data, "hold", bool)),
             delay_s=float(_optional(data, "delay_s", (int, float)) or 0.0),
             first_token_delay_s=float(_optional(data, "first_token_delay_s", (int, float)) or 0.0),
+            skip=int(_optional(data, "skip", int) or 0),
         )
 
 
@@ -323,6 +330,7 @@ class _Slot:
     id: RuleId
     rule: Rule
     hits: int = 0
+    skipped: int = 0
 
 
 class RuleBook:
@@ -375,6 +383,9 @@ class RuleBook:
         for index, slot in enumerate(self._slots):
             exhausted = slot.rule.times is not None and slot.hits >= slot.rule.times
             if not exhausted and slot.rule.match.matches(request):
+                if slot.skipped < slot.rule.skip:
+                    slot.skipped += 1
+                    continue
                 slot.hits += 1
                 return Picked(slot.rule, index, slot.id)
         return Picked(self.default, None)

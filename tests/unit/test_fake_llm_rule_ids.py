@@ -136,3 +136,17 @@ def test_the_client_puts_a_fault_first_and_removes_it_against_the_real_server(ll
     assert llm.rules == [replace(script, hits=1)]
     with pytest.raises(FakeLLMError, match=f"no rule with id '{fault.id}'"):
         llm.remove_rule(fault.id)
+
+
+def test_a_rule_with_skip_lets_the_first_matches_fall_through() -> None:
+    import re
+
+    from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN, ChatRequest
+    from harness.fake_llm.rules import Failure, Reply, Rule, RuleBook
+
+    book = RuleBook()
+    book.add(Rule(Failure(429), times=1, skip=2))
+    request = ChatRequest.parse({"messages": [{"role": "user", "content": "hi"}]}, re.compile(DEFAULT_TOKEN_PATTERN))
+    picked = [book.pick(request).rule.action for _ in range(4)]
+    assert [type(a).__name__ for a in picked] == ["Reply", "Reply", "Failure", "Reply"]
+    assert Rule.from_json(Rule(Reply("x"), skip=3).to_json()).skip == 3
