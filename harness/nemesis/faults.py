@@ -9,7 +9,7 @@ touch the run through ``harness.context.RunContext``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar, Protocol
 
 from harness.context import RunContext
@@ -259,13 +259,14 @@ class _LLMFault:
     times: int | None = 1
     when: Trigger = AtStart()
     until: Trigger | None = None
+    skip: int = 0  # let this many matching calls through first: aims the fault at call skip+1
 
     def rule(self) -> Rule:
         raise NotImplementedError
 
     def apply(self, run: RunContext) -> dict[str, Any]:
         # In front of the script's rules; undone by removing this very rule, atomically.
-        rule_id = run.llm.add_rule(self.rule(), first=True)
+        rule_id = run.llm.add_rule(replace(self.rule(), skip=self.skip), first=True)
         return {"times": self.times, "rule_id": str(rule_id), **{k: v for k, v in asdict(self.match).items() if v is not None}}
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:

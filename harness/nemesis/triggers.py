@@ -113,6 +113,22 @@ class StepCompleted:
 
 
 @dataclass(frozen=True)
+class StepsCompleted:
+    """``sys_journal`` shows at least ``n`` journaled steps completed, across the run's
+    invocations: "right after the n-th step", whatever the steps are called."""
+
+    n: int
+    poll_s: ClassVar[float] = 0.01
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        tree = [inv.id for inv in run.admin.call_tree(run.invocation_ids())]  # callees' steps count too
+        return sum(1 for step in steps_of(run.admin.journal(tree)) if step.completed) >= self.n
+
+    def describe(self) -> str:
+        return f"{self.n} step(s) are journaled as completed"
+
+
+@dataclass(frozen=True)
 class RetryObserved:
     """Restate has given up on an attempt and started or scheduled another
     (``retry_count``, which counts attempts, is 2 or more): used to hold a pause until the
