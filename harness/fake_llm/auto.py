@@ -5,8 +5,9 @@ it answers whatever no rule matches) or by a rule (`llm.on(...).auto()`). It onl
 *what* to answer, a `Reply` or a `ToolCall`; the endpoint shapes that for chat completions
 or the Responses API, whole or streamed, like any scripted answer.
 
-- Deterministic: everything is derived from a hash of the seed and the request's
-  fingerprint (model, messages or instructions and input, tools), so identical requests,
+- Deterministic: everything is derived from a hash of the seed and the request, its
+  correlation token masked (model, messages or instructions and input, tools), so
+  requests that differ only in their token get the same answer, and identical requests,
   streamed or not, get identical answers.
 - A tool call when function tools are offered (hosted tools are never called) and the
   conversation holds fewer than `tool_rounds` tool results (by default: none yet), so a
@@ -25,6 +26,7 @@ or the Responses API, whole or streamed, like any scripted answer.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -54,7 +56,7 @@ class ToolChoice:
 
 def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolCall:
     """What the auto mode answers to `request`, carrying `token` (the request's, or an inferred one)."""
-    digest = hashlib.sha256(f"{auto.seed}:{request.api}:{request.fingerprint}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{auto.seed}:{request.api}:{_shape(request)}".encode()).hexdigest()
     tool = chosen_tool(auto, request, digest)
     if tool is None:
         return Reply(text(digest, token))
@@ -65,6 +67,14 @@ def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolC
     if not isinstance(arguments, dict):
         return Reply(text(digest, token, note=f"tool {tool.name!r} takes {arguments!r}, not a JSON object"))
     return ToolCall(tool.name, arguments)
+
+
+def _shape(request: ChatRequest) -> str:
+    """The request with its correlation token masked: two requests that differ only in their
+    token get the same answer (but for the token), so runs of one agent compare as equal."""
+    # How the answer travels (streamed or not) does not change what it says.
+    body = json.dumps({k: v for k, v in request.body.items() if k not in ("stream", "stream_options")}, sort_keys=True)
+    return body.replace(request.token, "{token}") if request.token else body
 
 
 def text(digest: str, token: str | None, *, note: str | None = None) -> str:

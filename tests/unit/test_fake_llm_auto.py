@@ -346,3 +346,18 @@ async def test_the_openai_sdk_parses_an_auto_tool_call_and_uses_the_responses_ap
     [item] = routed.output
     assert item.type == "function_call" and Refund.model_validate_json(item.arguments)
     assert answered.output_text.endswith(f"[{TOKEN}]")
+
+
+def test_requests_that_differ_only_in_their_token_get_the_same_answer_but_for_the_token() -> None:
+    import re
+
+    from harness.fake_llm.auto import answer
+    from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN, ChatRequest
+    from harness.fake_llm.rules import Auto
+
+    def ask(token: str) -> str:
+        body = {"model": "m", "messages": [{"role": "user", "content": f"refund please {token}"}]}
+        reply = answer(Auto(), ChatRequest.parse(body, re.compile(DEFAULT_TOKEN_PATTERN)), token)
+        return reply.content.replace(token, "{token}")  # type: ignore[union-attr]
+
+    assert ask("rrh-000000000001") == ask("rrh-00000000abcd")
