@@ -39,6 +39,7 @@ from harness.env.binaries import PROJECT_ROOT
 from harness.nemesis.faults import describe
 from harness.results.schema import ScenarioResult, write_results
 from harness.runner.scenario import Scenario, run_scenario
+from harness.validate.command import add_parser as add_validate_parser
 
 from .errors import HarnessError
 
@@ -285,6 +286,8 @@ def parser() -> argparse.ArgumentParser:
     soak.add_argument("--faults", type=_whole(0), default=6, help="fault windows (0: a fault-free baseline)")
     running(soak)
     soak.set_defaults(handler=soak_command)
+
+    add_validate_parser(sub, out_default="reports")
 
     report = sub.add_parser("report", help="rebuild the HTML report from saved results")
     report.add_argument("results", nargs="?", default=str(PROJECT_ROOT / "reports" / "latest"),

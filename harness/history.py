@@ -295,10 +295,13 @@ class History:
     faults: list[FaultRecord] = field(default_factory=list)
     llm_calls: list[LLMCall] = field(default_factory=list)
     stub_calls: list[StubCall] = field(default_factory=list)
-    invocations: list[Invocation] = field(default_factory=list)  # roots and callees, any depth
+    # Roots and callees at any depth, and strays: invocations of the run outside every call
+    # tree (started over plain HTTP, behind Restate's back).
+    invocations: list[Invocation] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)  # invocation id -> decoded output
     keyed_invocations: list[Invocation] = field(default_factory=list)  # by the requests' idempotency keys
+    inputs: dict[str, str] = field(default_factory=dict)  # invocation id -> its input as journaled (strays only)
     samples: Samples = field(default_factory=Samples)
     planned_faults: int = 0  # how many faults the schedule had: fewer records means one never fired
 
@@ -379,6 +382,7 @@ class History:
             journal=[JournalEntry(**e) for e in data.get("journal", [])],
             outputs=dict(data.get("outputs", {})),
             keyed_invocations=[Invocation(**i) for i in data.get("keyed_invocations", [])],
+            inputs=dict(data.get("inputs", {})),
             samples=Samples(**data.get("samples", {})),
             planned_faults=int(data.get("planned_faults", 0)),
         )

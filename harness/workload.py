@@ -4,10 +4,12 @@ be traced back to the request that caused it, even for agents the harness did no
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -27,22 +29,26 @@ def new_token() -> str:
 @dataclass(frozen=True)
 class Requests:
     """Send ``n`` requests to ``service.handler``, spread evenly over ``spread_s`` seconds.
-    ``question`` may contain ``{token}``; otherwise the token is appended, in brackets.
+    ``question`` is any JSON value; ``{token}`` in any of its strings is replaced by the
+    request's token. A plain string without the placeholder gets the token appended, in
+    brackets. ``key`` addresses a Virtual Object or Workflow (``{token}``: a fresh key per
+    request).
 
     A send that fails (the ingress is down, or its link is cut) is retried with the same
     idempotency key, so it creates at most one invocation."""
 
     service: str
     handler: str
-    question: str
+    question: Any
     n: int = 1
     spread_s: float = 0.0
     retry_for_s: float = 30.0
+    key: str | None = None
 
-    def render(self, token: str) -> str:
-        if "{token}" in self.question:
-            return self.question.replace("{token}", token)
-        return f"{self.question} [{token}]"
+    def render(self, token: str) -> Any:
+        if isinstance(self.question, str) and "{token}" not in self.question:
+            return f"{self.question} [{token}]"
+        return _fill(self.question, token)
 
     def send(
         self, ingress: RestateIngress, into: list[Request] | None = None, on_sent: Callable[[int], None] | None = None
@@ -56,16 +62,18 @@ class Requests:
             token = new_token()
             question = self.render(token)
             accepted = self._send_one(ingress, question, token)
-            sent.append(Request(token, question, accepted.invocation_id, token, time.time()))
+            sent.append(Request(token, json.dumps(question) if not isinstance(question, str) else question,
+                                accepted.invocation_id, token, time.time()))
             if on_sent is not None:
                 on_sent(len(sent))
         return sent
 
-    def _send_one(self, ingress: RestateIngress, question: str, token: str) -> Sent:
+    def _send_one(self, ingress: RestateIngress, question: Any, token: str) -> Sent:
         deadline = time.monotonic() + self.retry_for_s
         while True:
             try:
-                return ingress.send(self.service, self.handler, question, idempotency_key=token)
+                key = self.key.replace("{token}", token) if self.key is not None else None
+                return ingress.send(self.service, self.handler, question, idempotency_key=token, key=key)
             except (HarnessError, httpx.HTTPError) as exc:
                 if time.monotonic() > deadline:
                     raise HarnessError(f"the ingress did not accept a request for {self.retry_for_s:.0f}s: {exc}") from None
@@ -81,3 +89,14 @@ class WorkloadRecord:
     @property
     def invocation_ids(self) -> list[str]:
         return [r.invocation_id for r in self.requests]
+
+
+def _fill(value: Any, token: str) -> Any:
+    """``value`` with ``{token}`` replaced in every string, at any depth."""
+    if isinstance(value, str):
+        return value.replace("{token}", token)
+    if isinstance(value, list):
+        return [_fill(v, token) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, token) for k, v in value.items()}
+    return value

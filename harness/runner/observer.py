@@ -18,6 +18,11 @@ class Observer:
     env: Environment
     samples: Samples = field(default_factory=Samples)
 
+    @property
+    def mismatch_seen(self) -> bool:
+        """Has Restate reported a journal mismatch (RT0016, non-determinism) for any invocation?"""
+        return any("RT0016" in f for failures in self.samples.failures_seen.values() for f in failures)
+
     def wait_for_invocations(self, ids: Sequence[str], deadline_s: float, on_progress: Progress | None = None) -> None:
         """Poll ``sys_invocation`` until every id completed (or the deadline: HarnessError),
         sampling retry counts, statuses and failures on the way (callees retry on their own:
@@ -32,6 +37,8 @@ class Observer:
                 on_progress({"completed": completed})
             if len(rows) == len(ids) and completed == len(ids):
                 return
+            if self.mismatch_seen:  # a journal mismatch never heals by waiting: report it now
+                return
             if time.monotonic() > deadline:
                 stuck = [f"{r.id} ({r.status}, {(r.last_failure or '')[:120]})" for r in rows if not r.done]
                 raise HarnessError(f"invocations not done after {deadline_s:.0f}s: {', '.join(stuck)}")
@@ -44,16 +51,23 @@ class Observer:
         roots = [r.invocation_id for r in requests]
         invocations = env.admin.call_tree(roots)
         ids = [i.id for i in invocations]
+        # Every environment has its own server: what else it ran since the start is a stray.
+        known = set(ids)
+        strays = [
+            inv for inv in env.admin.invocations(None)
+            if inv.id not in known and (inv.created_at or 0.0) >= started_at - 1.0
+        ]
         return History(
             started_at=started_at,
             requests=list(requests),
             faults=list(faults),
             llm_calls=list(env.llm.calls),
             stub_calls=[call for stub in env.stubs for call in stub.ledger()],
-            invocations=invocations,
+            invocations=invocations + strays,
             journal=env.admin.journal(ids),
             outputs=env.admin.outputs(ids),
             keyed_invocations=env.admin.by_idempotency_key([r.idempotency_key for r in requests]),
+            inputs=env.admin.inputs([inv.id for inv in strays]),
             samples=self.samples,
             planned_faults=planned_faults,
         )

@@ -157,6 +157,26 @@ class RestateAdmin:
                 found[row["id"]] = None
         return found
 
+    def inputs(self, ids: Sequence[str]) -> dict[str, str]:
+        """The input each invocation was started with, as journaled (``Command: Input``),
+        decoded to text where it is UTF-8: how a child started over plain HTTP is tied to
+        the request whose token it carries."""
+        if not ids:
+            return {}
+        rows = self.query(
+            f"SELECT id, entry_json FROM sys_journal WHERE entry_type = 'Command: Input' AND id IN ({_quoted(ids)})"
+        )
+        found: dict[str, str] = {}
+        for row in rows:
+            text = row.get("entry_json", "")
+            try:
+                payload = json.loads(text)["Command"]["Input"]["payload"]
+                text = bytes(payload).decode("utf-8", errors="replace") if isinstance(payload, list) else str(payload)
+            except (KeyError, ValueError, TypeError):
+                pass
+            found[row["id"]] = text
+        return found
+
     def kill_invocation(self, invocation_id: str) -> None:
         self._control(invocation_id, "kill")
 

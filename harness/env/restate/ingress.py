@@ -34,11 +34,15 @@ class RestateIngress:
         response.raise_for_status()
         return response.json()
 
-    def send(self, service: str, handler: str, payload: Any, *, idempotency_key: str | None = None) -> Sent:
+    def send(
+        self, service: str, handler: str, payload: Any, *, idempotency_key: str | None = None, key: str | None = None
+    ) -> Sent:
+        """Send without waiting; ``key`` addresses a Virtual Object or a Workflow."""
         headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+        path = f"/{service}/{key}/{handler}/send" if key is not None else f"/{service}/{handler}/send"
         deadline = time.monotonic() + 10.0
         while True:
-            response = self._http.post(f"/{service}/{handler}/send", json=payload, headers=headers)
+            response = self._http.post(path, json=payload, headers=headers)
             # Right after registration the ingress may not know the service yet.
             if response.status_code != 404 or time.monotonic() > deadline:
                 break

@@ -1,0 +1,56 @@
+"""The baseline: a fault-free run of the agent, from which validation learns what the agent
+does (its LLM calls in order, its journaled steps, its child calls, its side effects and
+its final answer) and so where it can crash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checker.classify import classify_history
+from harness.history import History
+from harness.validate.oracles import children_per_target, masked
+
+
+@dataclass(frozen=True)
+class LLMCallPoint:
+    """One LLM call of the baseline, and the deployment that made it (the owner of the
+    step that journaled it, or the entry's when it was made outside any step)."""
+
+    number: int  # 1-based, in arrival order
+    service: str | None  # the service whose invocation made it
+
+
+@dataclass(frozen=True)
+class Baseline:
+    output: Any  # the answer, the token masked
+    llm_calls: tuple[LLMCallPoint, ...]
+    steps: tuple[tuple[str, str], ...]  # (service, step name) of every journaled step, in order
+    children: tuple[tuple[str, int], ...]  # (target, count) of child work per request
+    side_effects: int
+    services: tuple[str, ...]  # every service in the call tree
+    duration_s: float
+
+    @classmethod
+    def learn(cls, history: History) -> "Baseline":
+        request = history.requests[0]
+        root = history.invocation[request.invocation_id]
+        services_of = {inv.id: inv.target.split("/")[0] for inv in history.invocations}
+        owner = {c.call.id: services_of.get(c.step.invocation_id) for c in classify_history(history) if c.step}
+        calls = sorted(history.llm_calls, key=lambda c: c.arrived_at)
+        entry_service = root.target.split("/")[0]
+        steps = sorted((s for s in history.steps if s.completed), key=lambda s: s.completed_at or 0.0)
+        return cls(
+            output=masked(history.outputs.get(root.id), request.token),
+            llm_calls=tuple(LLMCallPoint(i + 1, owner.get(c.id) or entry_service) for i, c in enumerate(calls)),
+            steps=tuple((services_of.get(s.invocation_id, entry_service), s.name) for s in steps),
+            children=tuple(sorted(children_per_target(history, request).items())),
+            side_effects=len(history.stub_calls),
+            services=tuple(dict.fromkeys(services_of[i] for i in history.tree_of(root.id))),
+            duration_s=((root.completed_at or history.started_at) - history.started_at),
+        )
+
+    def describe(self) -> str:
+        return (f"{len(self.llm_calls)} LLM call(s), {len(self.steps)} journaled step(s), "
+                f"{sum(n for _, n in self.children)} child call(s), {self.side_effects} side effect(s); "
+                f"answer {str(self.output)[:80]!r}")

@@ -1,0 +1,88 @@
+"""``restate-resilience validate``: one command, no scripting, a diagnosis to act on.
+
+Exit codes: 0 green, 1 any finding, 2 bad input (one line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.env import binaries
+from harness.errors import HarnessError
+from harness.validate.run import Validation, validate
+from harness.validate.target import parse_target
+
+
+def add_parser(sub: Any, out_default: str) -> None:
+    p = sub.add_parser("validate", help="validate an agent nobody scripted: every crash point, a diagnosis per bug class")
+    p.add_argument("--cmd", action="append", default=[], metavar="[NAME=]COMMAND",
+                   help="how to start a deployment, with {port} (repeatable, NAME=COMMAND for several)")
+    p.add_argument("--url", action="append", default=[], metavar="[NAME=]URL",
+                   help="a deployment that is already running (only link and LLM faults then)")
+    p.add_argument("--cwd", help="the folder the commands run in (default: here)")
+    p.add_argument("--env", action="append", default=[], metavar="K=V",
+                   help="environment for the agent; values may use {port}, {llm_url}, {ingress_url}, {admin_url}")
+    p.add_argument("--stub", action="append", default=[], metavar="NAME=ENV_VAR",
+                   help="a recording HTTP stub for the agent's side effects, its URL handed over in ENV_VAR")
+    p.add_argument("--entry", metavar="Service/handler", help="the handler to validate (default: the only public one)")
+    p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
+    p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
+    p.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: at most 15 runs (default)")
+    p.add_argument("--out", default=out_default, help="where run folders go (default: ./reports)")
+    p.set_defaults(handler=validate_command)
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    from harness.results.schema import write_results  # the report's libraries only when writing
+
+    binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
+    target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
+                          input_json=args.input, key=args.key)
+    console = Console(highlight=False)
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-validate"
+    run_dir = Path(args.out) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False))
+    meta = {"run_id": run_id, "started_at": time.time(), "validation": validation.to_json()}
+    write_results(validation.results, run_dir, meta)
+    _add_validation(run_dir / "results.json", validation)
+    _print(console, validation)
+    latest = Path(args.out) / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_id)
+    console.print(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}", markup=False)
+    return 0 if validation.green else 1
+
+
+def _add_validation(path: Path, validation: Validation) -> None:
+    """``results.json`` carries the diagnosis at its top level, as ``"validation"``."""
+    document = json.loads(path.read_text())
+    document["validation"] = validation.to_json()
+    path.write_text(json.dumps(document, indent=2, default=str))
+
+
+def _print(console: Console, validation: Validation) -> None:
+    table = Table(title=f"validation of {validation.agent} ({validation.entry})", box=None, pad_edge=False)
+    for column in ("bug class", "verdict", "exposed by"):
+        table.add_column(column, no_wrap=True)
+    colours = {"pass": "green", "fail": "red", "skipped": "yellow"}
+    for cls, row in validation.classes.items():
+        table.add_row(cls, f"[{colours[row.verdict]}]{row.verdict}[/]", row.scenario or "")
+    console.print(table)
+    for cls, row in validation.classes.items():
+        if row.verdict == "fail":
+            console.print(f"\n[red]{cls}[/] (exposed by {row.scenario})", highlight=False)
+            console.print(f"  what:  {row.evidence}", markup=False)
+            console.print(f"  why:   {row.why}", markup=False)
+            console.print(f"  fix:   {row.fix}", markup=False)
+        elif row.verdict == "skipped":
+            console.print(f"[yellow]{cls} skipped[/]: {row.why}")
+    verdict = "green: no finding" if validation.green else "findings: see above"
+    console.print(f"\n{verdict}")

@@ -1,0 +1,138 @@
+"""The plan: from what the baseline showed, every run validation makes. Crash points are
+enumerated, not hand-picked: a SIGKILL while each LLM call is held, and right after each
+journaled step, of the deployment that owns it; then always-replay, transient LLM errors
+aimed at each call in turn, the LLM down for good, a hang, restate-server killed, and a
+Restate->agent partition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.checker.checks import Check
+from harness.fake_llm import FakeLLM
+from harness.fake_llm.rules import Auto, Rule
+from harness.nemesis.faults import (
+    Fault,
+    Kill,
+    LLMHang,
+    LLMRateLimited,
+    LLMServerError,
+    LLMStreamCut,
+    Partition,
+)
+from harness.nemesis.triggers import After, LLMCallHeld, StepsCompleted
+from harness.validate.baseline import Baseline
+from harness.validate.oracles import (
+    BoundedRetries,
+    Deterministic,
+    Live,
+    NoDuplicateChildWork,
+    NoDuplicates,
+    SameAnswerAsBaseline,
+)
+
+QUICK_MAX = 15
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One run of the plan: what it does to the agent and which oracles judge it."""
+
+    name: str
+    description: str
+    faults: tuple[Fault, ...] = ()
+    hold_call: int | None = None  # the LLM call (1-based) held until the fault is applied
+    always_replay: bool = False
+    down_for_good: bool = False  # the LLM never recovers: bounded retries are the oracle
+    deadline_s: float = 20.0
+    needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
+    checks: tuple[Check, ...] = field(default=(), compare=False)
+
+    @property
+    def killed_agents(self) -> set[str]:
+        """The deployments this probe signals (not restate-server, not a link)."""
+        return {f.target for f in self.faults if f.target not in ("restate", "llm") and "->" not in f.target}
+
+    def script(self) -> Callable[[FakeLLM], None]:
+        """The fake LLM unscripted (auto), with call ``hold_call`` held for the trigger."""
+        return _Script(self.hold_call)
+
+
+@dataclass(frozen=True)
+class _Script:
+    hold_call: int | None
+
+    def __call__(self, llm: FakeLLM) -> None:
+        if self.hold_call is not None:
+            llm.add_rule(Rule(Auto(), hold=True, times=1, skip=self.hold_call - 1))
+        llm.on().auto()
+
+
+def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> list[Probe]:
+    """``agent_of`` maps a service to the deployment (agent name) that serves it."""
+    oracles = (
+        Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"),
+        NoDuplicateChildWork(baseline.children), SameAnswerAsBaseline(baseline.output),
+    )
+    deadline = max(15.0, 8 * baseline.duration_s)
+    calls = list(baseline.llm_calls)
+    steps = list(baseline.steps)
+    entry_agent = agent_of.get(baseline.services[0]) if baseline.services else None
+    quick = budget == "quick"
+    pick_calls = _spread(calls, 4) if quick else calls
+    pick_steps = _spread(list(enumerate(steps, 1)), 3) if quick else list(enumerate(steps, 1))
+
+    probes: list[Probe] = []
+    for call in pick_calls:
+        agent = agent_of.get(call.service or "", entry_agent or "")
+        probes.append(Probe(
+            f"kill-{agent}-at-llm-call-{call.number}",
+            f"SIGKILL {agent} while LLM call {call.number} is held, then restart it",
+            (Kill(agent, when=LLMCallHeld(call.number)),), hold_call=call.number,
+            needs_processes=True, deadline_s=deadline, checks=oracles,
+        ))
+    for n, (service, step) in pick_steps:
+        agent = agent_of.get(service, entry_agent or "")
+        probes.append(Probe(
+            f"kill-{agent}-after-step-{n}",
+            f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
+            (Kill(agent, when=StepsCompleted(n)),), needs_processes=True, deadline_s=deadline, checks=oracles,
+        ))
+    probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
+                        "and every resumption replays the journal", always_replay=True, deadline_s=deadline, checks=oracles))
+    aimed = pick_calls[:2] if quick else calls
+    for kind, call in ([("429", c) for c in aimed[:1]] + [("5xx", c) for c in aimed[1:2] or aimed[:1]]) if quick else \
+            [(k, c) for c in aimed for k in ("429", "5xx")]:
+        fault: Fault = (LLMRateLimited(times=1, skip=call.number - 1, retry_after_s=0.5) if kind == "429"
+                        else LLMServerError(times=1, skip=call.number - 1))
+        probes.append(Probe(f"llm-{kind}-at-call-{call.number}", f"a transient {kind} on LLM call {call.number}",
+                            (fault,), deadline_s=deadline, checks=oracles))
+    if calls:
+        probes.append(Probe("llm-down-for-good", "every LLM call fails (503) until the end: the invocation must fail "
+                            "terminally within bounded attempts", (LLMServerError(times=None),), down_for_good=True,
+                            deadline_s=25.0, checks=(BoundedRetries(), Deterministic(), NoDuplicates("side_effect"))))
+        probes.append(Probe("llm-hang", "the first LLM call never answers: the client must time out and retry",
+                            (LLMHang(times=1),), deadline_s=deadline, checks=oracles))
+        probes.append(Probe("kill-restate-server", "SIGKILL restate-server while LLM call 1 is held, restart it on "
+                            "the same data dir", (Kill("restate", when=LLMCallHeld(1), until=After(0.5)),),
+                            hold_call=1, deadline_s=deadline, checks=oracles))
+        last = calls[-1]
+        agent = agent_of.get(last.service or "", entry_agent or "")
+        probes.append(Probe(f"partition-restate-to-{agent}", f"cut the Restate->{agent} link for 1 s while LLM call "
+                            f"{last.number} is held", (Partition(f"restate->{agent}", when=LLMCallHeld(last.number),
+                                                                 until=After(1.0)),),
+                            hold_call=last.number, deadline_s=deadline, checks=oracles))
+    if not quick:
+        for call in calls:
+            probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
+                                (LLMStreamCut(times=1, skip=call.number - 1),), deadline_s=deadline, checks=oracles))
+    return probes[:QUICK_MAX] if quick else probes
+
+
+def _spread(items: list, n: int) -> list:  # type: ignore[type-arg]
+    """At most ``n`` of ``items``, first and last included, evenly spread."""
+    if len(items) <= n:
+        return items
+    step = (len(items) - 1) / (n - 1)
+    return [items[round(i * step)] for i in range(n)]

@@ -1,0 +1,116 @@
+"""Validation end to end: discover and learn the baseline, print the plan, run it, diagnose."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.env.environment import Environment
+from harness.errors import HarnessError
+from harness.history import History
+from harness.results.schema import ScenarioResult
+from harness.runner.live import LiveRun
+from harness.runner.scenario import Scenario, run_scenario
+from harness.validate.baseline import Baseline
+from harness.validate.diagnosis import ClassRow, ProbeOutcome, classes_json, diagnose
+from harness.validate.discover import Entry, choose_entry, default_input
+from harness.validate.plan import Probe, make_plan
+from harness.validate.target import Target
+from harness.workload import Requests
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Validation:
+    agent: str
+    entry: str
+    baseline: Baseline
+    plan: list[Probe]
+    results: list[ScenarioResult] = field(default_factory=list)
+    outcomes: list[ProbeOutcome] = field(default_factory=list)
+    classes: dict[str, ClassRow] = field(default_factory=dict)
+
+    @property
+    def green(self) -> bool:
+        return all(row.verdict != "fail" for row in self.classes.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agent": self.agent, "entry": self.entry, "baseline": self.baseline.describe(),
+                "plan": [p.name for p in self.plan], "classes": classes_json(self.classes)}
+
+
+def _auto(llm: Any) -> None:
+    llm.on().auto()
+
+
+def learn_baseline(target: Target, run_dir: Path) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
+    """Start the deployments fault-free, discover the entry, send one request, and learn."""
+    with Environment(target.agents, run_dir / "baseline", llm_auto=True) as env:
+        callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
+        entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
+        payload = target.input if target.input is not None else default_input(entry)
+        key = target.key if target.key is not None else ("{token}" if entry.keyed else None)
+        workload = Requests(entry.service, entry.handler, payload, key=key)
+        _auto(env.llm)
+        run = LiveRun(env)
+        run.send(workload)
+        history = run.observe(deadline_s=30.0)
+        agent_of = {s.name: name for name, d in env.deployments.items() for s in d.services}
+    _check_baseline(history, run.errors, entry)
+    return entry, workload, Baseline.learn(history), agent_of
+
+
+def _check_baseline(history: History, errors: list[str], entry: Entry) -> None:
+    root = history.invocation.get(history.requests[0].invocation_id) if history.requests else None
+    if root is None:
+        raise HarnessError(f"the baseline sent no request to {entry}: {'; '.join(errors) or 'no invocation'}")
+    waiting = [e for e in history.journal_of(root.id) if e.entry_type in (
+        "Command: Awakeable", "Command: GetPromise", "Command: PeekPromise", "Command: Sleep")]
+    if not root.done and waiting:
+        raise HarnessError(f"{entry} needs input: it waits on {waiting[-1].describe()}; validate handlers that finish on "
+                           "their own, or give the awaited input in your own scenario")
+    if not root.succeeded:
+        why = root.completion_failure or root.last_failure or root.status
+        raise HarnessError(f"the agent's baseline run of {entry} did not succeed without any fault: {why}")
+
+
+def validate(target: Target, out: Path, *, budget: str = "quick", say: Say = print) -> Validation:
+    run_dir = out
+    started = time.time()
+    entry, workload, baseline, agent_of = learn_baseline(target, run_dir)
+    say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
+    plan = make_plan(baseline, agent_of, budget=budget)
+    managed = {a.name for a in target.agents if a.url is None}
+    say(f"plan ({budget}, {len(plan)} runs):")
+    for probe in plan:
+        skip = probe.needs_processes and not probe.killed_agents <= managed
+        say(f"  {'skip' if skip else '-   '} {probe.name}: {probe.description}")
+    validation = Validation(target.label, str(entry), baseline, plan)
+    for probe in plan:
+        if probe.needs_processes and not probe.killed_agents <= managed:
+            validation.outcomes.append(ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed"))
+            continue
+        scenario = Scenario(
+            name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
+            workload=workload, faults=probe.faults, checks=probe.checks, tags=("validate",),
+            expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
+        )
+        result = run_scenario(scenario, run_dir, always_replay=probe.always_replay)
+        result.agent = target.label
+        validation.results.append(result)
+        findings = {f["check"]: (bool(f["ok"]), str(f["message"])) for f in result.findings}
+        validation.outcomes.append(ProbeOutcome(probe.name, result.verdict, findings))
+        bad = [name for name, (ok, _) in findings.items() if not ok]
+        say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
+            + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))
+    validation.classes = diagnose(validation.outcomes)
+    if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict != "fail":
+        validation.classes["duplicate_side_effect"] = ClassRow(
+            "skipped", why="the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR")
+    (run_dir / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
+    return validation

@@ -1,0 +1,91 @@
+"""What to validate, as the user named it: deployments to start (``--cmd``) or reach
+(``--url``), stubs for their side effects, the entry handler and its input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.env.environment import AgentSpec
+from harness.errors import HarnessError
+from harness.stubs.recording import Stub
+
+
+@dataclass(frozen=True)
+class Target:
+    agents: tuple[AgentSpec, ...]
+    entry: str | None = None  # "Service/handler"; None: the only public handler
+    input: Any = None  # a JSON value with {token}; None: built from the handler's schema
+    key: str | None = None  # for a Virtual Object or Workflow; None: a fresh key per request
+    label: str = "agent"
+
+    @property
+    def managed(self) -> bool:
+        """Does the harness run (and so may kill) every deployment?"""
+        return all(a.url is None for a in self.agents)
+
+
+def parse_target(
+    cmds: Sequence[str],
+    urls: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Sequence[str] = (),
+    stubs: Sequence[str] = (),
+    entry: str | None = None,
+    input_json: str | None = None,
+    key: str | None = None,
+) -> Target:
+    """The CLI's words as a ``Target``; bad input is one HarnessError line."""
+    if not cmds and not urls:
+        raise HarnessError("name the agent: --cmd 'COMMAND with {port}' (repeatable as NAME=COMMAND) or --url URL")
+    folder = Path(cwd).resolve() if cwd else Path.cwd()
+    if not folder.is_dir():
+        raise HarnessError(f"--cwd {cwd}: no such directory")
+    variables = tuple(_pair(e, "--env", "K=V") for e in env)
+    stub_list = tuple(Stub.parse(s) for s in stubs)
+    agents: list[AgentSpec] = []
+    for i, cmd in enumerate(cmds):
+        name, command = _named(cmd, f"agent{i + 1}" if len(cmds) > 1 else "agent")
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise HarnessError(f"--cmd {cmd!r}: {exc}") from None
+        if not argv:
+            raise HarnessError(f"--cmd {cmd!r} is empty")
+        if not any("{port}" in part for part in argv) and not any("{port}" in v for _, v in variables):
+            raise HarnessError(f"--cmd {command!r} must use {{port}}: the harness picks the port the agent listens on")
+        agents.append(AgentSpec(name, argv, env=variables, cwd=folder, label=name, stubs=stub_list))
+    for i, url in enumerate(urls):
+        name, address = _named(url, f"remote{i + 1}" if len(urls) > 1 else "remote")
+        agents.append(AgentSpec(name, (), url=address, label=name))
+    if len({a.name for a in agents}) != len(agents):
+        raise HarnessError("deployment names must differ: use NAME=COMMAND")
+    if entry is not None and not re.fullmatch(r"[A-Za-z_][\w.]*/[A-Za-z_]\w*", entry):
+        raise HarnessError(f"--entry {entry!r}: expected Service/handler")
+    value = None
+    if input_json is not None:
+        try:
+            value = json.loads(input_json)
+        except ValueError as exc:
+            raise HarnessError(f"--input is not JSON: {exc}") from None
+    label = "+".join(a.name for a in agents) if len(agents) > 1 else (Path(folder).name if cmds else agents[0].url or "agent")
+    return Target(tuple(agents), entry, value, key, label=label)
+
+
+def _named(text: str, default: str) -> tuple[str, str]:
+    """``NAME=VALUE`` or just ``VALUE``; a value that merely contains '=' (``--opt=1``) keeps it."""
+    found = re.match(r"^([a-z][a-z0-9_-]*)=(.+)$", text)
+    return (found.group(1), found.group(2)) if found else (default, text)
+
+
+def _pair(text: str, option: str, shape: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise HarnessError(f"{option} {text!r}: expected {shape}")
+    return key, value
