@@ -4,7 +4,8 @@ Figures are created with ``matplotlib.figure.Figure`` directly, not through pypl
 backend is ever selected (same effect as Agg, without changing the process-wide backend) and
 no global figure registry holds them, so nothing leaks between charts. Text is written as
 SVG ``<text>`` (escaped by matplotlib's XML writer) rather than glyph paths: smaller, and
-searchable in the page. Inputs are already redacted by the model."""
+searchable in the page. Inputs are typed results (``harness.results.schema``), already
+redacted by the model."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from .model import MAX_TIMELINE_INVOCATIONS, MAX_TIMELINE_ROWS, KindCost, ScenarioView
+from harness.results.schema import CallRow
+
+from .model import MAX_TIMELINE_INVOCATIONS, MAX_TIMELINE_ROWS, InvocationRow, KindCost, ScenarioView
 
 COMPACT_ABOVE = 12  # invocations; beyond this, LLM calls share their invocation's row
 
@@ -39,10 +42,6 @@ _RC = {
 
 _FONT_STYLE = re.compile(r"font-family: 'DejaVu Sans', 'Arial', 'Helvetica', sans-serif; |;? ?font-family: 'DejaVu Sans', 'Arial', 'Helvetica', sans-serif")
 _ROUND = re.compile(r"(\d+\.\d{2})\d+")
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _to_svg(fig: Figure, label: str) -> str:
@@ -84,9 +83,9 @@ def _timeline_rows(view: ScenarioView) -> tuple[list[tuple[int, str, str, Any]],
     row, failing and unfinished trees first when not all fit. Returns the rows, how many
     invocations were left out, and whether the layout is compact."""
     tree = view.tree
-    compact = len(tree) > COMPACT_ABOVE or len(tree) + len(view.data["calls"]) > MAX_TIMELINE_ROWS
+    compact = len(tree) > COMPACT_ABOVE or len(tree) + len(view.result.calls) > MAX_TIMELINE_ROWS
     if len(tree) > MAX_TIMELINE_INVOCATIONS:
-        bad = [r for r in tree if r.inv.get("result") != "success" or r.inv.get("status") != "completed"]
+        bad = [r for r in tree if r.inv.result != "success" or r.inv.status != "completed"]
         keep = {id(r) for r in bad[:MAX_TIMELINE_INVOCATIONS]}
         for r in tree:
             if len(keep) >= MAX_TIMELINE_INVOCATIONS:
@@ -97,28 +96,28 @@ def _timeline_rows(view: ScenarioView) -> tuple[list[tuple[int, str, str, Any]],
         shown = list(tree)
     rows: list[tuple[int, str, str, Any]] = []
     for r in shown:
-        label = str(r.inv.get("target") or r.inv.get("invocation_id") or "?")
+        label = str(r.inv.target or r.inv.invocation_id or "?")
         if compact:  # many invocations of the same target: tell them apart
-            label = f"{label} …{str(r.inv.get('invocation_id') or '')[-6:]}"
+            label = f"{label} …{str(r.inv.invocation_id or '')[-6:]}"
         rows.append((r.depth, label, "inv", r))
         if not compact:
-            rows.extend((r.depth + 1, f"LLM #{c.get('id')} attempt {c.get('attempt')}", "call", c) for c in r.calls)
+            rows.extend((r.depth + 1, f"LLM #{c.id} attempt {c.attempt}", "call", c) for c in r.calls)
     if view.unattributed_calls and not compact:
         rows.append((0, "LLM calls of no known invocation", "header", None))
-        rows.extend((1, f"LLM #{c.get('id')} attempt {c.get('attempt')}", "call", c) for c in view.unattributed_calls)
+        rows.extend((1, f"LLM #{c.id} attempt {c.attempt}", "call", c) for c in view.unattributed_calls)
     return rows[:MAX_TIMELINE_ROWS], len(tree) - len(shown), compact
 
 
 def _end_of_axis(view: ScenarioView) -> float:
-    s = view.data
+    s = view.result
     times = [0.1]
-    for inv in s["timeline"]:
-        times += [_num(inv.get("created_s")) or 0.0, _num(inv.get("completed_s")) or 0.0]
-    for c in s["calls"]:
-        times += [_num(c.get("arrived_s")) or 0.0, _num(c.get("ended_s")) or 0.0]
-    for f in s["faults"]:
-        times += [_num(f.get("at_s")) or 0.0, _num(f.get("healed_s")) or 0.0]
-    times += [_num(e.get("appended_s")) or 0.0 for e in s["journal"]]
+    for inv in s.timeline:
+        times += [inv.created_s or 0.0, inv.completed_s or 0.0]
+    for c in s.calls:
+        times += [c.arrived_s or 0.0, c.ended_s or 0.0]
+    for f in s.faults:
+        times += [f.at_s or 0.0, f.healed_s or 0.0]
+    times += [e.appended_s or 0.0 for e in s.journal]
     return max(times) * 1.04
 
 
@@ -126,7 +125,7 @@ def timeline_svg(view: ScenarioView) -> str | None:
     """Invocations (callees under their caller), their LLM calls coloured by class, journal
     entries as ticks, and fault windows shaded, on one time axis."""
     rows, hidden, compact = _timeline_rows(view)
-    faults = view.data["faults"]
+    faults = view.result.faults
     if not rows and not faults:
         return None
     end = _end_of_axis(view)
@@ -150,12 +149,12 @@ def timeline_svg(view: ScenarioView) -> str | None:
             elif kind == "call":
                 _draw_call(ax, y, item, end)
         for i, f in enumerate(faults):
-            start = _num(f.get("at_s")) or 0.0
-            healed = _num(f.get("healed_s"))
+            start = f.at_s or 0.0
+            healed = f.healed_s
             ax.axvspan(start, healed if healed is not None else end, color=FAULT_COLOUR, alpha=0.13, lw=0, zorder=0)
             ax.axvline(start, color=FAULT_COLOUR, lw=0.8, alpha=0.7, zorder=0)
             # Labels staggered over three levels so that nearby faults do not overprint.
-            ax.annotate(f"{f.get('kind')} {f.get('target')}", xy=(start, 1.0), xycoords=ax.get_xaxis_transform(),
+            ax.annotate(f"{f.kind} {f.target}", xy=(start, 1.0), xycoords=ax.get_xaxis_transform(),
                         xytext=(2, 3 + 12 * (i % 3)), textcoords="offset points", fontsize=8,
                         color=FAULT_COLOUR, va="bottom", annotation_clip=False)
         ax.set_ylim(n - 0.4, -0.6)
@@ -175,34 +174,34 @@ def timeline_svg(view: ScenarioView) -> str | None:
         ]
         ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.35, -0.5 / height),
                   ncol=7, fontsize=7, frameon=False, handlelength=1.2, columnspacing=1.0)
-        return _to_svg(fig, f"timeline of {view.data['name']} [{view.data['agent']}]")
+        return _to_svg(fig, f"timeline of {view.result.name} [{view.result.agent}]")
 
 
-def _draw_invocation(ax: Any, y: int, row: Any, end: float) -> None:
+def _draw_invocation(ax: Any, y: int, row: InvocationRow, end: float) -> None:
     inv = row.inv
-    start = _num(inv.get("created_s"))
+    start = inv.created_s
     if start is None:
         return
-    done = _num(inv.get("completed_s"))
-    result = inv.get("result") if done is not None else None
+    done = inv.completed_s
+    result = inv.result if done is not None else None
     colour = INVOCATION_COLOURS.get(result, INVOCATION_COLOURS[None])
     ax.barh(y, (done if done is not None else end) - start, left=start, height=0.55, color=colour,
             hatch=None if done is not None else "///", edgecolor="#78909c" if done is None else colour, lw=0.5)
-    ticks = [t for t in (_num(e.get("appended_s")) for e in row.journal) if t is not None]
+    ticks = [e.appended_s for e in row.journal if e.appended_s is not None]
     if ticks:  # journal entries: where progress was made durable
         ax.plot(ticks, [y] * len(ticks), ls="none", marker="|", ms=9, mew=1.1, color="#fff")
 
 
-def _draw_call(ax: Any, y: int, call: dict[str, Any], end: float, height: float = 0.45, note: bool = True) -> None:
-    start = _num(call.get("arrived_s"))
+def _draw_call(ax: Any, y: int, call: CallRow, end: float, height: float = 0.45, note: bool = True) -> None:
+    start = call.arrived_s
     if start is None:
         return
-    ended = _num(call.get("ended_s"))
+    ended = call.ended_s
     width = max((ended if ended is not None else end) - start, end / 200)  # instant calls stay visible
-    colour = CLASS_COLOURS.get(str(call.get("class")), "#999")
+    colour = CLASS_COLOURS.get(call.class_, "#999")
     ax.barh(y, width, left=start, height=height, color=colour, hatch=None if ended is not None else "..", lw=0, zorder=3)
-    if note and call.get("outcome") not in (None, "ok"):
-        ax.text(start + width, y, f" {call.get('outcome')} {call.get('status') or ''}", va="center", fontsize=7, color="#444")
+    if note and call.outcome not in (None, "ok"):
+        ax.text(start + width, y, f" {call.outcome} {call.status or ''}", va="center", fontsize=7, color="#444")
 
 
 # --- run summaries ------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """What the report shows, derived from ``results.json`` files: the run, its scenarios (with
 the command that reproduces each), per-fault-kind figures and the trend over earlier runs.
 
-Everything loaded here is redacted once, on load, so templates and charts only ever see
-redacted text. Earlier runs are read defensively: a malformed one is skipped, never fatal."""
+Files are read with the one results schema (``harness.results.schema.RunResults``), so
+the report works on typed ``ScenarioResult`` objects and renders older files too. Everything
+loaded here is redacted once, on load, so templates and charts only ever see redacted text.
+Earlier runs are read defensively: a malformed one is skipped, never fatal."""
 
 from __future__ import annotations
 
@@ -13,11 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.results.reproduce import reproduce_command
+from harness.results.schema import (
+    BAD_VERDICTS,
+    GOOD_VERDICTS,
+    VERDICTS,
+    CallRow,
+    JournalRow,
+    RunResults,
+    ScenarioResult,
+    TimelineRow,
+)
+
 from .redact import redact_data
 
-VERDICTS = ("pass", "fail", "expected failure", "unknown")
-GOOD = frozenset({"pass", "expected failure"})  # the verdicts a run is meant to have
-BAD = frozenset({"fail", "unknown"})
 NO_FAULT = "(no fault)"
 
 # Caps keep a soak (hundreds of invocations) readable and the page small; the page says so.
@@ -27,31 +38,30 @@ MAX_JOURNALS = 25
 MAX_LEDGER = 400
 
 
-
 @dataclass
 class Run:
     run_id: str
     meta: dict[str, Any]
-    scenarios: list[dict[str, Any]]
+    scenarios: list[ScenarioResult]
 
 
 @dataclass
 class InvocationRow:
     """One invocation of a call tree, in tree order, with its journal and LLM calls."""
 
-    inv: dict[str, Any]
+    inv: TimelineRow
     depth: int
-    journal: list[dict[str, Any]]
-    calls: list[dict[str, Any]]
+    journal: list[JournalRow]
+    calls: list[CallRow]
 
 
 @dataclass
 class ScenarioView:
-    data: dict[str, Any]
+    result: ScenarioResult
     anchor: str
     command: str
     tree: list[InvocationRow]  # every invocation, tree order
-    unattributed_calls: list[dict[str, Any]]  # LLM calls of no known invocation
+    unattributed_calls: list[CallRow]  # LLM calls of no known invocation
     wasted_tokens: int
     flaky: bool = False  # from the trend
     timeline_svg: str | None = None  # filled by the renderer
@@ -59,13 +69,13 @@ class ScenarioView:
     @property
     def open(self) -> bool:
         """Collapsed when it went as expected; open when there is something to look at."""
-        return self.data["verdict"] not in GOOD
+        return self.result.verdict not in GOOD_VERDICTS
 
     @property
     def journals(self) -> list[InvocationRow]:
         """The invocations whose journal is shown: non-completed first, then in tree order."""
         rows = [r for r in self.tree if r.journal]
-        rows.sort(key=lambda r: r.inv.get("status") == "completed")
+        rows.sort(key=lambda r: r.inv.status == "completed")
         return rows[:MAX_JOURNALS]
 
     @property
@@ -73,12 +83,12 @@ class ScenarioView:
         return max(0, sum(1 for r in self.tree if r.journal) - MAX_JOURNALS)
 
     @property
-    def ledger(self) -> list[dict[str, Any]]:
-        return self.data["calls"][:MAX_LEDGER]
+    def ledger(self) -> list[CallRow]:
+        return self.result.calls[:MAX_LEDGER]
 
     @property
     def ledger_hidden(self) -> int:
-        return max(0, len(self.data["calls"]) - MAX_LEDGER)
+        return max(0, len(self.result.calls) - MAX_LEDGER)
 
 
 @dataclass
@@ -132,20 +142,20 @@ class Report:
 
 
 def read_run(run_dir: Path) -> Run:
-    """The run in ``run_dir``, normalised and redacted. Raises ``ValueError`` (or ``OSError``)
-    when it cannot be read: used for the run being reported, which must be there."""
+    """The run in ``run_dir``, read with the results schema and redacted. Raises
+    ``ValueError`` (or ``OSError``) when it cannot be read: used for the run being
+    reported, which must be there."""
+    path = run_dir / "results.json"
     try:
-        raw = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{run_dir / 'results.json'} is not JSON: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list):
-        raise ValueError(f"{run_dir / 'results.json'} has no scenarios list")
-    meta = dict(raw["meta"]) if isinstance(raw.get("meta"), dict) else {}
-    meta["versions"] = meta["versions"] if isinstance(meta.get("versions"), dict) else {}
-    scenarios = [s for s in (_normalise(item) for item in raw["scenarios"]) if s is not None]
-    meta = redact_data(meta)
-    run_id = str(meta.get("run_id") or run_dir.resolve().name)
-    return Run(run_id, meta, redact_data(scenarios))
+        raise ValueError(f"{path} is not JSON: {exc}") from None
+    try:
+        results = RunResults.from_json(redact_data(raw))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    run_id = str(results.meta.get("run_id") or run_dir.resolve().name)
+    return Run(run_id, results.meta, results.scenarios)
 
 
 def try_read_run(run_dir: Path) -> Run | None:
@@ -176,42 +186,6 @@ def earlier_run_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
     return [reports_root / name for name in sorted(names, reverse=True)]
 
 
-def _normalise(item: Any) -> dict[str, Any] | None:
-    """A scenario dict with every field the report reads, of the expected type; an older or
-    hand-edited results.json may lack some. None when it has no name."""
-    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-        return None
-    s = dict(item)
-    s["agent"] = str(s.get("agent") or "?")
-    s["verdict"] = s.get("verdict") if s.get("verdict") in VERDICTS else "unknown"
-    s["description"] = str(s.get("description") or "")
-    for key in ("faults", "findings", "calls", "journal", "timeline", "stuck", "side_effect_calls"):
-        value = s.get(key)
-        s[key] = [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-    for key in ("errors", "schedule", "tags"):
-        value = s.get(key)
-        s[key] = [str(v) for v in value if v is not None] if isinstance(value, list) else []
-    for key in ("invocations", "llm_calls", "side_effects", "log_tails"):
-        s[key] = s.get(key) if isinstance(s.get(key), dict) else {}
-    s["log_tails"] = {str(k): str(v) for k, v in s["log_tails"].items()}
-    s["recovery_s"] = _number(s.get("recovery_s"))
-    s["duration_s"] = _number(s.get("duration_s"))
-    s["seed"] = s.get("seed") if isinstance(s.get("seed"), int) and not isinstance(s.get("seed"), bool) else None
-    s["always_replay"] = s.get("always_replay") is True
-    return s
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _int(value: Any) -> int:
-    number = _number(value)
-    return int(number) if number is not None else 0
-
-
 # --- one scenario -----------------------------------------------------------------------
 
 
@@ -220,39 +194,27 @@ def anchor(name: str, agent: str) -> str:
     return "s-" + re.sub(r"[^A-Za-z0-9_-]+", "-", f"{name}--{agent}").strip("-")
 
 
-def reproduce_command(s: dict[str, Any]) -> str:
-    """The command that runs this scenario again: the one the runner recorded (CLI, soak
-    or pytest), else rebuilt from the name, agent and seed for results that predate it."""
-    if s.get("reproduce"):
-        return str(s["reproduce"])
-    replay = " --always-replay" if s.get("always_replay") else ""
-    seed = f" --seed {s['seed']}" if s.get("seed") is not None else ""
-    agent = f" --agent {s['agent']}" if s.get("agent") else ""
-    return f"python -m harness run {s['name']}{agent}{seed}{replay}"
-
-
-def invocation_tree(timeline: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+def invocation_tree(timeline: list[TimelineRow]) -> list[tuple[int, TimelineRow]]:
     """Invocations in tree order (each parent before its callees), with their depth.
     Callees whose parent is unknown are treated as roots; cycles cannot loop."""
-    by_id = {str(i.get("invocation_id")): i for i in timeline}
-    children: dict[str, list[dict[str, Any]]] = {}
+    by_id = {str(i.invocation_id): i for i in timeline}
+    children: dict[str, list[TimelineRow]] = {}
     roots = []
     for inv in timeline:
-        parent = inv.get("parent")
-        if parent is not None and str(parent) in by_id and str(parent) != str(inv.get("invocation_id")):
+        parent = inv.parent
+        if parent is not None and str(parent) in by_id and str(parent) != str(inv.invocation_id):
             children.setdefault(str(parent), []).append(inv)
         else:
             roots.append(inv)
 
-    def start(inv: dict[str, Any]) -> float:
-        value = _number(inv.get("created_s"))
-        return value if value is not None else float("inf")
+    def start(inv: TimelineRow) -> float:
+        return inv.created_s if inv.created_s is not None else float("inf")
 
-    ordered: list[tuple[int, dict[str, Any]]] = []
+    ordered: list[tuple[int, TimelineRow]] = []
     seen: set[str] = set()
 
-    def walk(inv: dict[str, Any], depth: int) -> None:
-        key = str(inv.get("invocation_id"))
+    def walk(inv: TimelineRow, depth: int) -> None:
+        key = str(inv.invocation_id)
         if key in seen:
             return
         seen.add(key)
@@ -267,30 +229,33 @@ def invocation_tree(timeline: list[dict[str, Any]]) -> list[tuple[int, dict[str,
     return ordered
 
 
-def scenario_view(s: dict[str, Any], anchor_id: str | None = None) -> ScenarioView:
-    journal_by: dict[str, list[dict[str, Any]]] = {}
-    for entry in s["journal"]:
-        journal_by.setdefault(str(entry.get("invocation_id")), []).append(entry)
-    calls_by: dict[str, list[dict[str, Any]]] = {}
-    for call in s["calls"]:
-        calls_by.setdefault(str(call.get("invocation_id")), []).append(call)
+def wasted_tokens(s: ScenarioResult) -> int:
+    return sum(c.tokens or 0 for c in s.calls if c.class_ == "wasted")
+
+
+def scenario_view(s: ScenarioResult, anchor_id: str | None = None) -> ScenarioView:
+    journal_by: dict[str, list[JournalRow]] = {}
+    for entry in s.journal:
+        journal_by.setdefault(str(entry.invocation_id), []).append(entry)
+    calls_by: dict[str, list[CallRow]] = {}
+    for call in s.calls:
+        calls_by.setdefault(str(call.invocation_id), []).append(call)
     tree = []
-    for depth, inv in invocation_tree(s["timeline"]):
-        key = str(inv.get("invocation_id"))
-        journal = sorted(journal_by.get(key, []), key=lambda e: _int(e.get("index")))
-        calls = sorted(calls_by.pop(key, []), key=lambda c: _number(c.get("arrived_s")) or 0.0)
+    for depth, inv in invocation_tree(s.timeline):
+        key = str(inv.invocation_id)
+        journal = sorted(journal_by.get(key, []), key=lambda e: e.index or 0)
+        calls = sorted(calls_by.pop(key, []), key=lambda c: c.arrived_s or 0.0)
         tree.append(InvocationRow(inv, depth, journal, calls))
     unattributed = [c for calls in calls_by.values() for c in calls]
-    wasted_tokens = sum(_int(c.get("tokens")) for c in s["calls"] if c.get("class") == "wasted")
-    return ScenarioView(s, anchor_id or anchor(s["name"], s["agent"]), reproduce_command(s), tree, unattributed,
-                        wasted_tokens)
+    return ScenarioView(s, anchor_id or anchor(s.name, s.agent), reproduce_command(s), tree, unattributed,
+                        wasted_tokens(s))
 
 
-def fault_kinds(s: dict[str, Any]) -> list[str]:
+def fault_kinds(s: ScenarioResult) -> list[str]:
     """The distinct fault kinds of a scenario, in the order they fired."""
     kinds: list[str] = []
-    for f in s["faults"]:
-        kind = str(f.get("kind") or "?")
+    for f in s.faults:
+        kind = f.kind or "?"
         if kind not in kinds:
             kinds.append(kind)
     return kinds
@@ -299,19 +264,19 @@ def fault_kinds(s: dict[str, Any]) -> list[str]:
 # --- per fault kind ---------------------------------------------------------------------
 
 
-def recovery_by_kind(scenarios: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+def recovery_by_kind(scenarios: Iterable[ScenarioResult]) -> dict[str, list[tuple[str, float]]]:
     """Recovery times per fault kind. A scenario with several kinds counts under each:
     its recovery is the worst case over its faults, not separable by kind."""
     out: dict[str, list[tuple[str, float]]] = {}
     for s in scenarios:
-        if s["recovery_s"] is None:
+        if s.recovery_s is None:
             continue
         for kind in fault_kinds(s):
-            out.setdefault(kind, []).append((f"{s['name']} [{s['agent']}]", s["recovery_s"]))
+            out.setdefault(kind, []).append((f"{s.name} [{s.agent}]", s.recovery_s))
     return dict(sorted(out.items()))
 
 
-def cost_by_kind(scenarios: Iterable[dict[str, Any]]) -> list[KindCost]:
+def cost_by_kind(scenarios: Iterable[ScenarioResult]) -> list[KindCost]:
     """Wasted (and duplicate) LLM calls and tokens per fault kind. A scenario with several
     kinds has its cost split evenly between them, so the column totals equal the run's
     totals; ``shared`` counts those scenarios. Calls wasted without any fault go to
@@ -319,9 +284,9 @@ def cost_by_kind(scenarios: Iterable[dict[str, Any]]) -> list[KindCost]:
     costs: dict[str, KindCost] = {}
     for s in scenarios:
         kinds = fault_kinds(s) or [NO_FAULT]
-        wasted = _int(s["llm_calls"].get("wasted"))
-        duplicate = _int(s["llm_calls"].get("duplicate"))
-        tokens = sum(_int(c.get("tokens")) for c in s["calls"] if c.get("class") == "wasted")
+        wasted = s.llm_calls.get("wasted", 0)
+        duplicate = s.llm_calls.get("duplicate", 0)
+        tokens = wasted_tokens(s)
         if kinds == [NO_FAULT] and not (wasted or duplicate):
             continue  # a clean baseline costs nothing and has no kind to show
         share = 1.0 / len(kinds)
@@ -338,10 +303,10 @@ def cost_by_kind(scenarios: Iterable[dict[str, Any]]) -> list[KindCost]:
 # --- the run as a whole -----------------------------------------------------------------
 
 
-def counts(scenarios: Iterable[dict[str, Any]]) -> dict[str, int]:
+def counts(scenarios: Iterable[ScenarioResult]) -> dict[str, int]:
     out = {v: 0 for v in VERDICTS}
     for s in scenarios:
-        out[s["verdict"]] += 1
+        out[s.verdict] += 1
     return out
 
 
@@ -360,7 +325,7 @@ def matrix(views: list[ScenarioView]) -> tuple[list[str], list[tuple[str, list[S
     names: list[str] = []
     cell: dict[tuple[str, str], ScenarioView] = {}
     for v in views:
-        name, agent = v.data["name"], v.data["agent"]
+        name, agent = v.result.name, v.result.agent
         if agent not in agents:
             agents.append(agent)
         if name not in names:
@@ -376,14 +341,14 @@ def trend(runs: list[Run], anchors: dict[tuple[str, str], str] | None = None) ->
     rows: dict[tuple[str, str], TrendRow] = {}
     for i, run in enumerate(runs):
         for s in run.scenarios:
-            key = (s["name"], s["agent"])
-            row = rows.setdefault(key, TrendRow(s["name"], s["agent"], (anchors or {}).get(key), [None] * len(runs)))
-            row.cells[i] = TrendCell(run.run_id, s["verdict"], s["recovery_s"])
+            key = (s.name, s.agent)
+            row = rows.setdefault(key, TrendRow(s.name, s.agent, (anchors or {}).get(key), [None] * len(runs)))
+            row.cells[i] = TrendCell(run.run_id, s.verdict, s.recovery_s)
     current = runs[-1] if runs else None
-    order = [(s["name"], s["agent"]) for s in current.scenarios] if current else []
+    order = [(s.name, s.agent) for s in current.scenarios] if current else []
     for row in rows.values():
         verdicts = {c.verdict for c in row.cells if c is not None}
-        row.flaky = bool(verdicts & GOOD) and bool(verdicts & BAD)
+        row.flaky = bool(verdicts & GOOD_VERDICTS) and bool(verdicts & BAD_VERDICTS)
     # This run's scenarios first, in its order; then those only earlier runs had.
     return sorted(rows.values(), key=lambda r: (order.index((r.name, r.agent)) if (r.name, r.agent) in order else len(order), r.name, r.agent))
 
@@ -406,12 +371,12 @@ def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
     anchors: dict[tuple[str, str], str] = {}
     for s in run.scenarios:
         # Two names can slug alike ("a b", "a-b"), and a name can repeat: ids stay unique.
-        base = candidate = anchor(s["name"], s["agent"])
+        base = candidate = anchor(s.name, s.agent)
         n = 1
         while candidate in anchors.values():
             n += 1
             candidate = f"{base}-{n}"
-        anchors.setdefault((s["name"], s["agent"]), candidate)
+        anchors.setdefault((s.name, s.agent), candidate)
         views.append(scenario_view(s, candidate))
     c = counts(run.scenarios)
     agents, rows = matrix(views)
@@ -419,7 +384,7 @@ def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
     rows_of_trend = trend(runs, anchors)
     flaky = {(t.name, t.agent) for t in rows_of_trend if t.flaky}
     for view in views:
-        view.flaky = (view.data["name"], view.data["agent"]) in flaky
+        view.flaky = (view.result.name, view.result.agent) in flaky
     return Report(
         run=run,
         scenarios=views,

@@ -65,7 +65,7 @@ _TIMELINES_MAX = 512
 
 
 def _timeline(view: ScenarioView) -> str | None:
-    key = hashlib.sha256(json.dumps([view.anchor, view.data], sort_keys=True, default=str).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([view.anchor, view.result.to_json()], sort_keys=True, default=str).encode()).hexdigest()
     if key in _TIMELINES:
         _TIMELINES.move_to_end(key)
         return _TIMELINES[key]

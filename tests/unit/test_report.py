@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 
 from harness.report import write_report
-from harness.report.model import (
-    build,
-    cost_by_kind,
-    invocation_tree,
-    recovery_by_kind,
-    reproduce_command,
-)
+from harness.report.model import build, cost_by_kind, invocation_tree, recovery_by_kind
 from harness.report.redact import REDACTED, redact, redact_data
+from harness.results.reproduce import reproduce_command
+from harness.results.schema import ScenarioResult, TimelineRow
 
 ANSWER = "I have refunded the duplicate charge; it will show within 5 days."
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -28,7 +24,7 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 def scenario(name: str = "kill-router-during-specialist-call", agent: str = "local-router", verdict: str = "pass",
              **overrides: Any) -> dict[str, Any]:
-    """A results.json scenario shaped like harness/results.py writes it."""
+    """A results.json scenario shaped like harness/results/schema.py writes it."""
     inv = "inv_root"
     s: dict[str, Any] = {
         "name": name,
@@ -147,22 +143,23 @@ def test_scenario_details(tmp_path: Path) -> None:
 def test_reproduce_command() -> None:
     # The runner records the exact command (CLI, soak or pytest); the report shows it as is.
     recorded = "python -m harness soak --router remote --n 200 --faults 3 --seed 9"
-    assert reproduce_command(scenario("soak-remote", reproduce=recorded)) == recorded
+    assert reproduce_command(_result(scenario("soak-remote", reproduce=recorded))) == recorded
     # Results without one get a command rebuilt from the name, agent and seed.
-    assert reproduce_command(scenario()) == "python -m harness run kill-router-during-specialist-call --agent local-router"
-    assert reproduce_command(scenario("random-faults-local", seed=42)) == (
+    assert reproduce_command(_result(scenario())) == (
+        "python -m harness run kill-router-during-specialist-call --agent local-router")
+    assert reproduce_command(_result(scenario("random-faults-local", seed=42))) == (
         "python -m harness run random-faults-local --agent local-router --seed 42"
     )
 
 
 def test_callees_are_drawn_under_their_parent() -> None:
-    timeline = [
+    timeline = [TimelineRow.from_json(row) for row in (
         {"invocation_id": "child", "parent": "root", "created_s": 0.5},
         {"invocation_id": "root", "parent": None, "created_s": 0.1},
         {"invocation_id": "grandchild", "parent": "child", "created_s": 0.6},
         {"invocation_id": "orphan", "parent": "gone", "created_s": 0.2},
-    ]
-    assert [(d, i["invocation_id"]) for d, i in invocation_tree(timeline)] == [
+    )]
+    assert [(d, i.invocation_id) for d, i in invocation_tree(timeline)] == [
         (0, "root"), (1, "child"), (2, "grandchild"), (0, "orphan")]
 
 
@@ -241,6 +238,44 @@ def test_minimal_and_odd_scenarios_render(tmp_path: Path) -> None:
     assert "python -m harness run odd --agent x" in html
 
 
+# An older results.json, as the harness wrote it before the schema had a version: no
+# schema_version, timeline, side effects, tags, reproduce or always_replay; calls without
+# fingerprints or end times; and a hand edit or two of the wrong type.
+OLD_RESULTS = """
+{"meta": {"run_id": "20250101-090000", "started_at": 1735722000.0, "versions": "1.5.0"},
+ "scenarios": [
+  {"name": "kill-router-during-specialist-call", "agent": "local-router", "verdict": "pass",
+   "invocations": {"sent": 1, "completed": 1, "failed": 0},
+   "llm_calls": {"committed": 2, "wasted": 1, "duplicate": 0},
+   "recovery_s": 0.9, "duration_s": null, "seed": "7",
+   "faults": [{"kind": "kill", "target": "router", "at_s": 0.1}],
+   "findings": [{"check": "all invocations completed", "ok": true, "message": "1/1 completed"}],
+   "calls": [{"id": 1, "attempt": 1, "class": "committed", "reason": "journaled as Run 'route'", "tokens": "56"},
+             {"id": 2, "attempt": 1, "class": "wasted", "reason": "superseded by a retry", "tokens": 52}],
+   "journal": [], "errors": []},
+  {"name": "llm-down", "agent": "local-router", "verdict": "expected failure", "calls": {}, "faults": null},
+  {"verdict": "pass"}
+ ]}
+"""
+
+
+def test_an_older_results_json_still_renders(tmp_path: Path) -> None:
+    run_dir = tmp_path / "20250101-090000"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(OLD_RESULTS)
+    html = write_report(run_dir, tmp_path).read_text()
+    assert "All 2 scenarios behaved as expected" in html  # the nameless item is not a scenario
+    assert "python -m harness run kill-router-during-specialist-call --agent local-router" in html
+    for text in ("superseded by a retry", "journaled as Run", "1/1 completed", "kill router", "llm-down"):
+        assert text in html, text
+    r = build(run_dir, tmp_path)
+    old = r.scenarios[0].result
+    assert old.seed is None and old.duration_s == 0.0 and old.recovery_s == 0.9  # "7", null: dropped to defaults
+    assert old.faults[0].healed_s is None and old.calls[0].tokens is None and old.calls[1].tokens == 52
+    assert r.scenarios[0].wasted_tokens == 52 and r.run.meta["versions"] == {}
+    assert r.scenarios[1].result.calls == [] and r.scenarios[1].result.faults == []
+
+
 # --- per fault kind -----------------------------------------------------------------------
 
 
@@ -256,7 +291,7 @@ def test_per_kind_figures() -> None:
                      faults=[{"kind": "llm_429", "target": "llm", "at_s": 0.0, "healed_s": 1.8}], calls=[])
     clean = scenario("baseline", recovery_s=None, faults=[], llm_calls={"committed": 2, "wasted": 0, "duplicate": 0})
     mutant = scenario("mutant", recovery_s=None, faults=[], llm_calls={"committed": 2, "wasted": 0, "duplicate": 1})
-    scenarios = [_normalised(s) for s in (kill, kill_and_latency, storm, clean, mutant)]
+    scenarios = [_result(s) for s in (kill, kill_and_latency, storm, clean, mutant)]
 
     assert recovery_by_kind(scenarios) == {
         "kill": [("kill [local-router]", 1.5), ("kill-under-latency [local-router]", 3.0)],
@@ -274,12 +309,8 @@ def test_per_kind_figures() -> None:
     assert sum(c.wasted_calls for c in costs.values()) == pytest.approx(1 + 2 + 3)
 
 
-def _normalised(s: dict[str, Any]) -> dict[str, Any]:
-    from harness.report.model import _normalise
-
-    out = _normalise(s)
-    assert out is not None
-    return out
+def _result(s: dict[str, Any]) -> ScenarioResult:
+    return ScenarioResult.from_json(s)
 
 
 def test_cost_section_in_page(tmp_path: Path) -> None:
