@@ -37,13 +37,13 @@ from rich.table import Table
 from harness.env import binaries, cleanup, versions
 from harness.env.binaries import PROJECT_ROOT
 from harness.nemesis.faults import describe
-from harness.results.schema import ScenarioResult, write_results
+from harness.results.reproduce import soak_command as soak_reproduce_command
+from harness.results.schema import GOOD_VERDICTS, ScenarioResult, write_results
 from harness.runner.scenario import Scenario, run_scenario
 from harness.validate.command import add_parser as add_validate_parser
 
 from .errors import HarnessError
 
-EXPECTED = ("pass", "expected failure")
 # Piped output (CI logs) gets a wide fixed width rather than rich's 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, highlight=False)
@@ -129,7 +129,7 @@ def soak_command(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     scenario = random_faults(args.router, n=args.n, seed=seed, faults=args.faults)
-    reproduce = f"python -m harness soak --router {args.router} --n {args.n} --faults {args.faults} --seed {seed}"
+    reproduce = soak_reproduce_command(args.router, args.n, args.faults, seed, always_replay=args.always_replay)
     console.print(f"soak: {args.n} requests to the {args.router} router, seed {seed}")
     for fault in scenario.faults:
         console.print(f"  {describe(fault)}")
@@ -172,8 +172,8 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
         ) as bars:
             for scenario in scenarios:
                 results.append(_run_one(scenario, run_dir, args.always_replay, bars))
-                if reproduce:
-                    results[-1].reproduce = reproduce
+                results[-1].reproduce = reproduce or scenario.reproduce_command(
+                    always_replay=args.always_replay, scenarios_file=getattr(args, "scenarios", None))
                 write_results(results, run_dir, meta)
     except KeyboardInterrupt:
         errors.print("interrupted: environments torn down; results so far are kept", style="yellow")
@@ -187,7 +187,7 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     latest = _point_latest(out_root, run_dir)
     _print_summary(results)
     console.print(f"results: {latest / 'results.json'}\nreport:  {latest / 'index.html'}")
-    return 0 if all(r.verdict in EXPECTED for r in results) else 1
+    return 0 if all(r.verdict in GOOD_VERDICTS for r in results) else 1
 
 
 def _run_one(scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress) -> ScenarioResult:
@@ -203,7 +203,7 @@ def _run_one(scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progr
         bars.update(task, completed=counts["completed"], status=status)
 
     result = run_scenario(scenario, run_dir, always_replay=always_replay, on_progress=on_progress)
-    colour = "green" if result.verdict in EXPECTED else "red"
+    colour = "green" if result.verdict in GOOD_VERDICTS else "red"
     bars.update(task, completed=result.invocations.get("completed", 0), status=f"[{colour}]{result.verdict}[/]")
     for error in result.errors:
         bars.console.print(f"    {error.splitlines()[0] if error else ''}", markup=False)

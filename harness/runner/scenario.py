@@ -29,6 +29,7 @@ from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
 from harness.nemesis.triggers import AtStart
+from harness.results.reproduce import run_command
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
 from harness.workload import Requests
@@ -74,12 +75,11 @@ class Scenario:
             "expect_failure": self.expect_failure,
         }
 
-    def reproduce_command(self, *, always_replay: bool = False) -> str:
-        """The CLI command that runs this scenario again, against the same agent."""
-        command = f"python -m harness run {self.name} --agent {self.agent_label}"
-        if self.seed is not None:
-            command += f" --seed {self.seed}"
-        return command + (" --always-replay" if always_replay else "")
+    def reproduce_command(self, *, always_replay: bool = False, scenarios_file: str | None = None) -> str:
+        """The CLI command that runs this scenario again, against the same agent;
+        ``scenarios_file``: the user's file it came from (``--scenarios``)."""
+        return run_command(self.name, self.agent_label, seed=self.seed, always_replay=always_replay,
+                           scenarios_file=scenarios_file)
 
     @property
     def folder(self) -> str:
