@@ -1,11 +1,17 @@
-"""The call classifier on hand-built ledgers and journals: the rules that decide whether
-a repeated LLM call was a legitimate retry or a duplicate."""
+"""The call classifier on hand-built ledgers and journals (the rules that decide whether
+a repeated LLM call was a legitimate retry or a duplicate), then on histories recorded from
+real runs: the counts each run reported, and the label and reason of each call."""
 
 from __future__ import annotations
 
-from harness.checker.classify import classify
+from dataclasses import replace
+
+import pytest
+
+from harness.checker.classify import classify, classify_history, llm_calls, side_effects, tally
 from harness.fake_llm import LLMCall
 from harness.history import JournalEntry
+from tests.unit import histories as H
 
 INV = "inv_1"
 TOKEN = "rrh-000000000001"
@@ -123,3 +129,83 @@ def test_the_next_steps_call_finishing_just_after_a_result_is_not_taken_for_its_
                entry(4, "Notification: Run", 6.896, step=2), entry(5, "Command: Output", 6.897)]
     calls = [call(1, "route", 4.846, 4.846), call(2, "ask", 4.932, 4.936), call(3, "ask", 6.894, 6.895)]
     assert labels(calls, journal) == {1: "committed", 2: "wasted", 3: "committed"}
+
+
+# --- on histories recorded from real runs (tests/fixtures/histories) -----------------------
+
+
+@pytest.mark.parametrize("name", H.names())
+def test_the_classifier_counts_what_each_run_reported(name: str) -> None:
+    calls = classify_history(H.load(name))
+    recorded = H.recorded(name)
+    assert tally(llm_calls(calls)) == recorded["llm_calls"]
+    assert (tally(side_effects(calls)) if side_effects(calls) else {}) == recorded["side_effects"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    (H.KILL_ROUTER, {1: "committed", 2: "wasted", 3: "committed"}),
+    (H.STREAM_CUT, {1: "committed", 2: "wasted", 3: "committed"}),
+    (H.SERVER_RESTART, {1: "committed", 2: "wasted", 3: "committed"}),
+    (H.REMOTE_BASELINE, {1: "committed", 2: "committed"}),
+    (H.KILL_REMOTE, {1: "committed", 2: "wasted", 3: "committed"}),
+    (H.LLM_DOWN, dict.fromkeys(range(1, 7), "wasted")),
+    (H.MUTANT_ROUTING, {1: "committed", 2: "wasted", 3: "duplicate", 4: "committed"}),
+    (H.MUTANT_REFUND, {1: "committed", 2: "wasted", 3: "committed"}),
+])
+def test_each_llm_call_of_a_recorded_run_is_labelled(name: str, expected: dict[int, str]) -> None:
+    assert {i: c.label for i, c in H.classified(H.load(name)).items()} == expected
+
+
+def test_a_killed_specialist_call_is_wasted_and_its_retry_is_the_steps_answer() -> None:
+    calls = H.classified(H.load(H.KILL_ROUTER))
+    assert calls[2].reason == "superseded by a retry: its answer was never journaled"
+    assert (calls[2].attempt, calls[3].attempt) == (1, 2)
+    assert calls[3].reason == "its answer was journaled as the result of step 'ask BillingAgent' (journal index 3)"
+    assert calls[1].step is not None and (calls[1].step.name, calls[1].step.index) == ("route", 1)
+
+
+def test_a_cut_stream_and_an_llm_error_say_why_they_were_wasted() -> None:
+    assert H.classified(H.load(H.STREAM_CUT))[2].reason == "the call ended 'cut' (status 200); a retry was legitimate"
+    down = H.classified(H.load(H.LLM_DOWN))
+    assert {c.reason for c in down.values()} == {"the call ended 'error' (status 503); a retry was legitimate"}
+    assert [c.attempt for c in down.values()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_mutants_routing_call_made_outside_ctx_run_is_judged_by_the_progress_it_drove() -> None:
+    calls = H.classified(H.load(H.MUTANT_ROUTING))
+    assert calls[1].step is None and calls[1].reason == "its answer was used: the journal progressed after it"
+    assert calls[3].reason == (
+        "call #1 had already answered, and the journal recorded 'Command: Run ask BillingAgent' (index 1) "
+        "after that answer, before this call"
+    )
+
+
+def test_side_effects_of_the_remote_runs() -> None:
+    def effects(name: str) -> list[tuple[int, str, str]]:
+        return [(c.call.id, c.label, c.reason) for c in side_effects(classify_history(H.load(name)))]
+
+    journaled = "its answer was journaled as the result of step 'issue refund' (journal index 1)"
+    assert effects(H.REMOTE_BASELINE) == [(1, "committed", journaled)]
+    assert effects(H.KILL_REMOTE) == [(1, "committed", journaled)]
+    assert [(i, label) for i, label, _ in effects(H.MUTANT_REFUND)] == [(1, "committed"), (2, "duplicate")]
+    assert effects(H.KILL_ROUTER) == []
+
+
+def test_calls_of_a_call_tree_are_tied_to_its_root_invocation() -> None:
+    history = H.load(H.KILL_REMOTE)
+    root = history.requests[0].invocation_id
+    assert {c.invocation_id for c in classify_history(history)} == {root}
+
+
+def test_the_soaks_wasted_calls_are_its_429s_and_the_answers_lost_to_a_reset() -> None:
+    calls = H.classified(H.load(H.SOAK))
+    wasted = {i: c.call.outcome for i, c in calls.items() if c.label == "wasted"}
+    assert wasted == {63: "error", 65: "error", 66: "error", 140: "ok", 141: "ok"}
+    assert len({c.invocation_id for c in calls.values()}) == 100
+
+
+def test_a_call_with_no_token_of_the_run_is_judged_against_no_journal() -> None:
+    history = H.load(H.KILL_ROUTER)
+    history.llm_calls.append(replace(history.llm_calls[0], id=9, token=None))
+    stray = next(c for c in classify_history(history) if c.call.id == 9)
+    assert (stray.invocation_id, stray.label) == (None, "committed")  # nothing to hold it against
