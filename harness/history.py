@@ -366,7 +366,8 @@ class History:
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data = {k: (asdict(v) if k == "samples" else [asdict(x) for x in v] if isinstance(v, list) else v)
+        data = {k: (asdict(v) if k == "samples" else [asdict(x) for x in v] if isinstance(v, list)
+                    else dict(v) if isinstance(v, dict) else v)
                 for k, v in data.items()}
         return {"history_version": HISTORY_VERSION, **data}
 

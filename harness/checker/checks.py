@@ -37,7 +37,7 @@ def _decoded(value: object) -> object:
             inner = json.loads(value)
         except ValueError:
             return value
-        if inner == value or not isinstance(inner, (str, dict, list)):
+        if inner == value:
             return value
         value = inner
     return value

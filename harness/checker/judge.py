@@ -153,13 +153,20 @@ def _tokens(call: Any) -> int:
 
 
 def _recovery(history: History) -> float | None:
-    """From a fault healing to the last invocation it held up completing: the worst case
-    over faults that healed while invocations were still open."""
-    done = [i.completed_at for i in history.invocations if i.completed_at is not None]
-    if not done:
-        return None
-    finished = max(done)
-    recoveries = [finished - f.undone_at for f in history.faults if f.undone_at is not None and f.undone_at <= finished]
+    """From a fault being undone to the last invocation it held up completing (one open when
+    it was undone): the worst case over faults undone while invocations were still open."""
+    recoveries = []
+    for fault in history.faults:
+        if fault.undone_at is None:
+            continue
+        held_up = [
+            inv.completed_at
+            for inv in history.invocations
+            if inv.completed_at is not None and inv.completed_at >= fault.undone_at
+            and (inv.created_at is None or inv.created_at <= fault.undone_at)
+        ]
+        if held_up:
+            recoveries.append(max(held_up) - fault.undone_at)
     return round(max(recoveries), 3) if recoveries else None
 
 

@@ -105,8 +105,8 @@ class StepCompleted:
     poll_s: ClassVar[float] = 0.02
 
     def fired(self, run: RunContext, since: float) -> bool:
-        journal = run.admin.journal(run.invocation_ids())
-        return any(step.name == self.name and step.completed for step in steps_of(journal))
+        tree = [inv.id for inv in run.admin.call_tree(run.invocation_ids())]  # callees' steps count too
+        return any(step.name == self.name and step.completed for step in steps_of(run.admin.journal(tree)))
 
     def describe(self) -> str:
         return f"step {self.name!r} is journaled as completed"
@@ -137,7 +137,8 @@ class RetryObserved:
     poll_s: ClassVar[float] = 0.1
 
     def fired(self, run: RunContext, since: float) -> bool:
-        return any(inv.retry_count >= 2 for inv in run.admin.invocations(run.invocation_ids()))
+        # A callee retries on its own while its caller waits: the whole tree counts.
+        return any(inv.retry_count >= 2 for inv in run.admin.call_tree(run.invocation_ids()))
 
     def describe(self) -> str:
         return "Restate has scheduled a retry"

@@ -52,8 +52,6 @@ def test_an_untrimmed_fixture_is_exactly_what_to_json_writes(name: str) -> None:
     assert all(not written[k] for k in set(written) - set(raw))
 
 
-@pytest.mark.xfail(strict=True, reason="History.to_json returns the history's own outputs dict (and inputs), "
-                   "not a copy as for every list field: editing the saved JSON edits the history")
 def test_editing_what_to_json_returned_leaves_the_history_alone() -> None:
     history = load(H.KILL_ROUTER)
     saved = history.to_json()

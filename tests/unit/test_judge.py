@@ -162,8 +162,6 @@ def test_recovery_runs_from_the_heal_to_the_last_completion() -> None:
     assert judge(RunInfo("x"), load(H.REMOTE_BASELINE), []).recovery_s is None  # no fault
 
 
-@pytest.mark.xfail(strict=True, reason="_recovery measures every healed fault to the last completion of the whole "
-                   "run, not of the invocations the fault held up: a request sent after the heal inflates it")
 def test_a_request_sent_after_the_fault_healed_does_not_count_in_recovery() -> None:
     def later_request(d: dict[str, Any]) -> None:
         at = d["faults"][0]["undone_at"] + 10.0
@@ -176,8 +174,6 @@ def test_a_request_sent_after_the_fault_healed_does_not_count_in_recovery() -> N
     assert result.recovery_s == 1.872  # as without the later request
 
 
-@pytest.mark.xfail(strict=True, reason="the soak's recovery (4.178 s) is the partition's heal to the last completion "
-                   "of the run; the invocations open at that heal all completed within 1.388 s of it")
 def test_the_soaks_recovery_is_the_worst_fault_to_the_invocations_it_held_up() -> None:
     history = load(H.SOAK)
     held_up = [

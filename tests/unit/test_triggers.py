@@ -172,16 +172,12 @@ def test_retry_observed_on_a_recorded_run_s_rows() -> None:
     assert not RetryObserved().fired(recorded_run(H.KILL_ROUTER), 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="StepCompleted reads only the roots' journals (run.invocation_ids()), "
-                   "so a step journaled by a callee never fires it; StepsCompleted walks admin.call_tree")
 def test_step_completed_sees_a_step_of_a_callee() -> None:
     run = recorded_run(H.KILL_REMOTE)  # 'issue refund' is a step of BillingAgent/run, the router's callee
     assert StepCompleted("route").fired(run, 0.0)
     assert StepCompleted("issue refund").fired(run, 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="RetryObserved reads only the roots' rows, so a callee Restate retries "
-                   "(a paused remote agent) never fires it while its suspended caller shows retry_count 0")
 def test_retry_observed_sees_a_callee_being_retried() -> None:
     # As sampled in the kill-remote-agent run: the router suspended, its billing callee retried.
     parent = Invocation("inv_parent", "suspended", "RemoteAgentRouter/answer", retry_count=0)
