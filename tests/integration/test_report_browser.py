@@ -1,6 +1,7 @@
 """The report of a real run, opened in real headless Chromium (Debian's, not a download):
 it renders, fetches nothing, and an LLM answer carrying a script payload runs nothing.
-Saves the screenshot in docs/report.png."""
+Takes the README's screenshot (``harness.report.screenshot``) into a temp dir: tests never
+write tracked files; ``scripts/screenshot`` regenerates docs/report.png."""
 
 from __future__ import annotations
 
@@ -15,16 +16,13 @@ import pytest
 
 from harness.env import versions
 from harness.report import write_report
+from harness.report.screenshot import ARGS, CHROMIUM, VIEWPORT, take
 from harness.results.schema import write_results
 from harness.runner.scenario import run_scenario, standard_checks
 from scenarios import local_router
 from scenarios.llm_scripts import conversation
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 
 
 def _ensure_chromium() -> Path:
@@ -84,8 +82,8 @@ def browser(chromium: Path) -> Iterator[object]:
             browser.close()
 
 
-def test_report_in_chromium(report: Path, browser: object) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+def test_report_in_chromium(report: Path, browser: object, tmp_path: Path) -> None:
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[attr-defined]
     requests: list[str] = []
     dialogs: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -134,11 +132,12 @@ def test_report_in_chromium(report: Path, browser: object) -> None:
     assert requests, "the page load itself is recorded"
     assert all(u == url or u.startswith("data:") for u in requests), requests
 
-    # The screenshot for the docs: the kill scenario open, the others collapsed.
-    page.goto(url, wait_until="load")
-    page.locator("#s-kill-router-during-specialist-call--local-router > summary").click()
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    # The screenshot for the docs (the kill scenario open, the others collapsed), into the
+    # test's temp dir: scripts/screenshot writes docs/report.png.
+    png = take(page, report, tmp_path / "shots" / "report.png")
+    assert page.locator("#s-kill-router-during-specialist-call--local-router").get_attribute("open") is not None
+    assert page.locator("#s-xss-payload--local-router").get_attribute("open") is None
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert page.evaluate("window.__xss") is None and dialogs == []
     assert all(u == url or u.startswith("data:") for u in requests), requests
     page.close()
