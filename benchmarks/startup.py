@@ -10,13 +10,16 @@ environment (Toxiproxy, restate-server, fake LLM, the router, registered) and th
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.env.restate.server import RestateServer
+from harness.settings import Settings
 from scenarios.agents import LOCAL_ROUTER, REMOTE_AGENTS
 
 
@@ -26,8 +29,8 @@ def timed(start_and_stop) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - began
 
 
-def bare_restate(folder: Path) -> float:
-    server = RestateServer(folder)
+def bare_restate(folder: Path, settings: Settings, cleanup: Cleanup) -> float:
+    server = RestateServer(folder, settings=settings, cleanup=cleanup)
     began = time.perf_counter()
     server.start()
     took = time.perf_counter() - began
@@ -35,9 +38,9 @@ def bare_restate(folder: Path) -> float:
     return took
 
 
-def environment(folder: Path, agents) -> float:  # type: ignore[no-untyped-def]
+def environment(folder: Path, agents, settings: Settings, cleanup: Cleanup) -> float:  # type: ignore[no-untyped-def]
     began = time.perf_counter()
-    with Environment(agents, folder):
+    with Environment(agents, folder, settings=settings, cleanup=cleanup):
         took = time.perf_counter() - began
     return took
 
@@ -46,12 +49,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    settings = Settings.from_environ(os.environ)  # RESTATE_SERVER_BIN and friends, as the CLI reads them
+    with tempfile.TemporaryDirectory() as tmp, Cleanup() as cleanup:
         root = Path(tmp)
         rows = {
-            "bare restate-server": [bare_restate(root / f"bare{i}") for i in range(args.repeat)],
-            "local environment (1 agent)": [environment(root / f"local{i}", (LOCAL_ROUTER,)) for i in range(args.repeat)],
-            "remote environment (4 agents)": [environment(root / f"remote{i}", REMOTE_AGENTS) for i in range(args.repeat)],
+            "bare restate-server": [bare_restate(root / f"bare{i}", settings, cleanup) for i in range(args.repeat)],
+            "local environment (1 agent)": [
+                environment(root / f"local{i}", (LOCAL_ROUTER,), settings, cleanup) for i in range(args.repeat)
+            ],
+            "remote environment (4 agents)": [
+                environment(root / f"remote{i}", REMOTE_AGENTS, settings, cleanup) for i in range(args.repeat)
+            ],
         }
     for name, times in rows.items():
         print(f"{name:32} median {statistics.median(times):.2f}s  min {min(times):.2f}s  max {max(times):.2f}s  (n={len(times)})")

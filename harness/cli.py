@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import signal
 import sys
@@ -34,12 +35,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.env import binaries, cleanup, versions
+from harness.env import binaries, versions
 from harness.env.binaries import PROJECT_ROOT
+from harness.env.cleanup import Cleanup
 from harness.nemesis.faults import describe
 from harness.results.reproduce import soak_command as soak_reproduce_command
 from harness.results.schema import GOOD_VERDICTS, ScenarioResult, write_results
 from harness.runner.scenario import Scenario, run_scenario
+from harness.settings import Settings
 from harness.validate.command import add_parser as add_validate_parser
 
 from .errors import HarnessError
@@ -153,15 +156,19 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: str | None = None) -> int:
-    """Run ``scenarios`` one by one, with a progress bar each, writing results after each."""
-    binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
+    """Run ``scenarios`` one by one, with a progress bar each, writing results after each.
+    The environment variables are read here, once (``Settings``); ``args.cleanup`` (made
+    by ``main``) owns every process and temp dir of the run."""
+    settings = Settings.from_environ(os.environ)
+    cleanup: Cleanup = args.cleanup
+    binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
     run_dir = out_root / run_id
     meta: dict[str, Any] = {"run_id": run_id, "started_at": time.time(), "argv": sys.argv[1:]}
     results: list[ScenarioResult] = []
     try:
-        meta["versions"] = versions.collect()
+        meta["versions"] = versions.collect(settings)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -171,7 +178,7 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
             console=console,
         ) as bars:
             for scenario in scenarios:
-                results.append(_run_one(scenario, run_dir, args.always_replay, bars))
+                results.append(_run_one(scenario, run_dir, args.always_replay, bars, settings=settings, cleanup=cleanup))
                 results[-1].reproduce = reproduce or scenario.reproduce_command(
                     always_replay=args.always_replay, scenarios_file=getattr(args, "scenarios", None))
                 write_results(results, run_dir, meta)
@@ -190,7 +197,9 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     return 0 if all(r.verdict in GOOD_VERDICTS for r in results) else 1
 
 
-def _run_one(scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress) -> ScenarioResult:
+def _run_one(
+    scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress, *, settings: Settings, cleanup: Cleanup
+) -> ScenarioResult:
     """One scenario under a bar that counts completed requests; its status shows what was
     sent and which faults fired so far."""
     planned = len(scenario.faults)
@@ -202,7 +211,9 @@ def _run_one(scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progr
         status = f"sent {counts['sent']} · faults {counts['faults']}/{planned}"
         bars.update(task, completed=counts["completed"], status=status)
 
-    result = run_scenario(scenario, run_dir, always_replay=always_replay, on_progress=on_progress)
+    result = run_scenario(
+        scenario, run_dir, always_replay=always_replay, on_progress=on_progress, settings=settings, cleanup=cleanup
+    )
     colour = "green" if result.verdict in GOOD_VERDICTS else "red"
     bars.update(task, completed=result.invocations.get("completed", 0), status=f"[{colour}]{result.verdict}[/]")
     for error in result.errors:
@@ -298,13 +309,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM tears down like Ctrl-C
-        signal.signal(sig, cleanup.interrupt)
-    try:
-        return int(args.handler(args))
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # The run owns its processes and temp dirs: its reaper outlives even a SIGKILL of this
+    # process, and closing it (or atexit) sweeps whatever teardown missed.
+    with Cleanup() as cleanup:
+        args.cleanup = cleanup
+        previous = {sig: signal.signal(sig, cleanup.interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}  # SIGTERM tears down like Ctrl-C
+        try:
+            return int(args.handler(args))
+        except HarnessError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,17 @@ scenarios as ordinary tests, in the user's own repository, against their own age
 Fixtures: ``resilience_environment`` (start agents with restate-server, Toxiproxy and
 the fake LLM; returns a ``LiveRun`` to send, inject faults and check), ``resilience``
 (``.run(scenario)`` for a whole ``Scenario``), and ``resilience_checks`` (the standard
-checks). Every result is recorded: ``--resilience-report DIR`` writes ``results.json``
+checks). The session reads the environment variables once (``resilience_settings``: the
+README's ``RESTATE_SERVER_BIN``, ``RESTATE_ADMIN_URL``, ``TOXIPROXY_URL``, ``LLM_UPSTREAM``
+and so on) and owns one ``Cleanup`` for every process it starts (``resilience_cleanup``).
+Every result is recorded: ``--resilience-report DIR`` writes ``results.json``
 and the HTML report for the session, and ``--junitxml`` carries each verdict and its key
 figures as test properties.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -34,10 +38,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
 from harness.results.schema import ScenarioResult, write_results
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
+from harness.settings import Settings
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
 
@@ -75,9 +81,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 class Resilience:
     """The session's resilience runner, as one test sees it."""
 
-    def __init__(self, request: pytest.FixtureRequest, run_dir: Path) -> None:
+    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, settings: Settings, cleanup: Cleanup) -> None:
         self._request = request
         self._run_dir = run_dir
+        self.settings = settings
+        self.cleanup = cleanup
         self.always_replay: bool = bool(request.config.getoption("--always-replay"))
 
     @property
@@ -86,7 +94,11 @@ class Resilience:
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run a whole scenario in its own environment; the result is recorded."""
-        return self.record(run_scenario(scenario, self._run_dir, always_replay=self.always_replay))
+        return self.record(
+            run_scenario(
+                scenario, self._run_dir, always_replay=self.always_replay, settings=self.settings, cleanup=self.cleanup
+            )
+        )
 
     def record(self, result: ScenarioResult) -> ScenarioResult:
         """Keep ``result`` for the session's report and the test's JUnit properties."""
@@ -120,10 +132,26 @@ class _RecordingRun(LiveRun):
         return self._resilience.record(result)
 
 
+@pytest.fixture(scope="session")
+def resilience_settings() -> Settings:
+    """The session's configuration, from the environment variables, read once."""
+    return Settings.from_environ(os.environ)
+
+
+@pytest.fixture(scope="session")
+def resilience_cleanup() -> Iterator[Cleanup]:
+    """Registers every process group and temp dir the session's scenarios create; its
+    reaper destroys them even if pytest is SIGKILLed."""
+    with Cleanup() as cleanup:
+        yield cleanup
+
+
 @pytest.fixture
-def resilience(request: pytest.FixtureRequest, tmp_path: Path) -> Resilience:
+def resilience(
+    request: pytest.FixtureRequest, tmp_path: Path, resilience_settings: Settings, resilience_cleanup: Cleanup
+) -> Resilience:
     """Run whole ``Scenario`` values: ``resilience.run(scenario)``."""
-    return Resilience(request, tmp_path)
+    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup)
 
 
 @pytest.fixture
@@ -139,7 +167,8 @@ def resilience_environment(resilience: Resilience, request: pytest.FixtureReques
             started += 1
             env = stack.enter_context(
                 Environment(agents, tmp_path / f"env-{started}", inactivity_timeout_s=inactivity_timeout_s,
-                            always_replay=resilience.always_replay)
+                            always_replay=resilience.always_replay, settings=resilience.settings,
+                            cleanup=resilience.cleanup)
             )
             label = "+".join(a.label or a.name for a in agents)
             return _RecordingRun(env, resilience, request.node.name, label)

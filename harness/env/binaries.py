@@ -1,5 +1,6 @@
-"""Where the native servers come from: an explicit environment variable, the project's
-pinned install in ``.tools/bin``, or the PATH, in that order."""
+"""Where the native servers come from: the binary the settings name
+(``RESTATE_SERVER_BIN``, ``TOXIPROXY_SERVER_BIN``), the project's pinned install in
+``.tools/bin``, or the PATH, in that order."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _TOOLS_BIN = PROJECT_ROOT / ".tools" / "bin"
@@ -18,9 +20,10 @@ _INSTALL_HINTS = {
 }
 
 
-def find_binary(name: str, env_var: str) -> str:
-    """The path of ``name``; a HarnessError that says how to install it if there is none."""
-    if explicit := os.environ.get(env_var):
+def find_binary(name: str, env_var: str, explicit: str | None = None) -> str:
+    """The path of ``name``: ``explicit`` (which came from ``env_var``) if given, else the
+    pinned install, else the PATH; a HarnessError that says how to install it if there is none."""
+    if explicit:
         if os.access(explicit, os.X_OK):
             return explicit
         raise HarnessError(f"{env_var}={explicit} is not an executable file")
@@ -34,9 +37,9 @@ def find_binary(name: str, env_var: str) -> str:
     )
 
 
-def restate_server() -> str:
-    return find_binary("restate-server", "RESTATE_SERVER_BIN")
+def restate_server(settings: Settings | None = None) -> str:
+    return find_binary("restate-server", "RESTATE_SERVER_BIN", (settings or Settings()).restate_server_bin)
 
 
-def toxiproxy_server() -> str:
-    return find_binary("toxiproxy-server", "TOXIPROXY_SERVER_BIN")
+def toxiproxy_server(settings: Settings | None = None) -> str:
+    return find_binary("toxiproxy-server", "TOXIPROXY_SERVER_BIN", (settings or Settings()).toxiproxy_server_bin)

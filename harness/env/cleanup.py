@@ -1,8 +1,16 @@
-"""Process-wide cleanup guarantees: every managed process group and temp dir is
-registered here, and a reaper process destroys them if this process dies abruptly.
+"""Cleanup guarantees, owned by whoever starts processes: every managed process group and
+temp dir is registered with a ``Cleanup``, and its reaper process destroys them if the
+owner's process dies abruptly.
 
-Normal teardown (context managers, ``finally``) does the real work; the reaper only
-covers SIGKILL of the runner, where no Python code runs.
+The edges own one: the command line for its run, the pytest plugin for its session. They
+pass it to every ``Environment``, which passes it to its processes; an ``Environment`` made
+without one owns a ``Cleanup`` of its own and closes it on exit. Nothing here is global:
+two ``Cleanup`` objects in one process have their own registries and reapers.
+
+Normal teardown (context managers, ``finally``) does the real work; ``close()`` (also run
+by ``atexit``, registered when the ``Cleanup`` is made) sweeps what is still registered,
+and the reaper (``python -m harness.env.reaper``) only covers SIGKILL of the runner, where
+no Python code runs.
 """
 
 from __future__ import annotations
@@ -16,71 +24,13 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from types import FrameType
 
-_lock = threading.Lock()
-_interrupted = False
-
-
-def interrupt(signum: int, frame: object) -> None:
-    """A signal handler for SIGINT and SIGTERM: tear down as on Ctrl-C. The request is also
-    remembered, because a KeyboardInterrupt raised while ``fork`` runs its Python hooks
-    (inside ``subprocess.Popen``) is printed and swallowed; ``raise_if_interrupted``
-    raises it again at the next safe point."""
-    global _interrupted
-    _interrupted = True
-    raise KeyboardInterrupt
-
-
-def raise_if_interrupted() -> None:
-    if _interrupted:
-        raise KeyboardInterrupt
-_reaper: subprocess.Popen[str] | None = None
-_groups: set[int] = set()
-_dirs: set[str] = set()
-
-
-def _tell_reaper(line: str) -> None:
-    global _reaper
-    with _lock:
-        if _reaper is None or _reaper.poll() is not None:
-            _reaper = subprocess.Popen(
-                [sys.executable, "-m", "harness.env.reaper"],
-                stdin=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # survives the runner's process group being killed
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        assert _reaper.stdin is not None
-        _reaper.stdin.write(line + "\n")
-        _reaper.stdin.flush()
-
-
-def register_group(pgid: int) -> None:
-    _groups.add(pgid)
-    _tell_reaper(f"add-group {pgid}")
-
-
-def forget_group(pgid: int) -> None:
-    _groups.discard(pgid)
-    _tell_reaper(f"drop-group {pgid}")
-
-
-def make_temp_dir(prefix: str) -> Path:
-    """A temp dir that is removed at teardown, at exit, or by the reaper."""
-    path = tempfile.mkdtemp(prefix=prefix)
-    _dirs.add(path)
-    _tell_reaper(f"add-dir {path}")
-    return Path(path)
-
-
-def remove_temp_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    _dirs.discard(str(path))
-    _tell_reaper(f"drop-dir {path}")
+from harness.errors import HarnessError
 
 
 def kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group (resumed first: a paused group must be able to die)."""
     try:
         os.killpg(pgid, signal.SIGCONT)
         os.killpg(pgid, signal.SIGKILL)
@@ -88,17 +38,147 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-@atexit.register
-def _at_exit() -> None:
-    for pgid in list(_groups):
-        kill_group(pgid)
-    for path in list(_dirs):
+class Cleanup:
+    """The registry of one owner's process groups and temp dirs, and its reaper.
+
+        with Cleanup() as cleanup:
+            signal.signal(signal.SIGINT, cleanup.interrupt)
+            with Environment(agents, run_dir, cleanup=cleanup) as env:
+                ...
+
+    The reaper is started at the first registration and stopped by ``close()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reaper: subprocess.Popen[str] | None = None
+        self._groups: set[int] = set()
+        self._dirs: set[str] = set()
+        self._closed = False
+        self.interrupted = False  # a SIGINT or SIGTERM arrived (see ``interrupt``)
+        atexit.register(self.close)
+
+    # --- interrupts ------------------------------------------------------------------------
+
+    def interrupt(self, signum: int, frame: FrameType | None) -> None:
+        """A signal handler for SIGINT and SIGTERM: tear down as on Ctrl-C. The request is
+        also remembered, because a KeyboardInterrupt raised while ``fork`` runs its Python
+        hooks (inside ``subprocess.Popen``) is printed and swallowed;
+        ``raise_if_interrupted`` raises it again at the next safe point."""
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def raise_if_interrupted(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    # --- registry --------------------------------------------------------------------------
+
+    @property
+    def groups(self) -> frozenset[int]:
+        """Process groups registered and not yet forgotten."""
+        return frozenset(self._groups)
+
+    @property
+    def dirs(self) -> frozenset[str]:
+        """Temp dirs made and not yet removed."""
+        return frozenset(self._dirs)
+
+    @property
+    def reaper_pid(self) -> int | None:
+        """The reaper's pid while it runs."""
+        reaper = self._reaper
+        return reaper.pid if reaper is not None and reaper.poll() is None else None
+
+    def register_group(self, pgid: int) -> None:
+        with self._lock:
+            self._check_open()
+            self._groups.add(pgid)
+            self._tell_reaper(f"add-group {pgid}")
+
+    def forget_group(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+            self._tell_reaper(f"drop-group {pgid}")
+
+    def make_temp_dir(self, prefix: str) -> Path:
+        """A temp dir that is removed at teardown, on ``close()``, or by the reaper."""
+        with self._lock:
+            self._check_open()
+            path = tempfile.mkdtemp(prefix=prefix)
+            self._dirs.add(path)
+            self._tell_reaper(f"add-dir {path}")
+        return Path(path)
+
+    def remove_temp_dir(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
-    if _reaper is not None and _reaper.stdin is not None:
-        _groups.clear()
-        _dirs.clear()
-        _reaper.stdin.close()  # EOF: the reaper finds nothing left and exits
-        try:
-            _reaper.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _reaper.kill()
+        with self._lock:
+            self._dirs.discard(str(path))
+            self._tell_reaper(f"drop-dir {path}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HarnessError("this Cleanup is closed: make a new one to start processes")
+
+    def _tell_reaper(self, line: str) -> None:
+        """Under the lock. Started on first use; a reaper that died is started again with
+        everything still registered."""
+        if self._closed:
+            return  # close() swept everything and ended the reaper
+        if self._reaper is None or self._reaper.poll() is not None:
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-m", "harness.env.reaper"],
+                stdin=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # survives the runner's process group being killed
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            assert self._reaper.stdin is not None
+            for pgid in self._groups:
+                self._reaper.stdin.write(f"add-group {pgid}\n")
+            for path in self._dirs:
+                self._reaper.stdin.write(f"add-dir {path}\n")
+        assert self._reaper.stdin is not None
+        self._reaper.stdin.write(line + "\n")
+        self._reaper.stdin.flush()
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Kill every group and remove every dir still registered, then let the reaper go
+        (EOF: it finds nothing left and exits). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            groups, dirs, reaper = list(self._groups), list(self._dirs), self._reaper
+            self._groups.clear()
+            self._dirs.clear()
+        atexit.unregister(self.close)
+        for pgid in groups:
+            kill_group(pgid)
+        for path in dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        if reaper is not None and reaper.stdin is not None:
+            try:
+                reaper.stdin.close()
+            except OSError:  # BrokenPipeError: it is gone already
+                pass
+            try:
+                reaper.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                reaper.kill()
+                reaper.wait()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Cleanup":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Cleanup", "kill_group"]

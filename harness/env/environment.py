@@ -9,11 +9,15 @@ hit goes through a Toxiproxy link:
 
 ``Environment`` is a context manager: leaving it, normally or by an exception or
 Ctrl-C, stops every process and removes every temp dir.
+
+It is given its configuration (``Settings``: binaries, external servers, the LLM) and the
+``Cleanup`` its processes and temp dirs are registered with; the command line and the
+pytest plugin make both once. Made without them, it uses ``Settings()`` and owns a
+``Cleanup`` that it closes on exit.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -23,15 +27,16 @@ from pathlib import Path
 import httpx
 
 from harness.env.binaries import PROJECT_ROOT
+from harness.env.cleanup import Cleanup
 from harness.env.links import Link, ToxiproxyServer
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
-from harness.env.real_llm import real_llm_key, real_llm_upstream
 from harness.env.restate.admin import Deployment, RestateAdmin
 from harness.env.restate.ingress import RestateIngress
 from harness.env.restate.server import RestateServer
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
+from harness.settings import Settings
 from harness.stubs.recording import Stub, StubClient
 
 
@@ -71,16 +76,16 @@ def python_app(
 
 @dataclass
 class Environment:
-    """Start with ``with Environment(agents, run_dir) as env:``."""
+    """Start with ``with Environment(agents, run_dir, settings=..., cleanup=...) as env:``."""
 
     agents: Sequence[AgentSpec]
     run_dir: Path
-    llm_model: str = field(default_factory=lambda: os.environ.get("OPENAI_MODEL", "gpt-4o-mini"))
     llm_timeout_s: float = 2.0  # the agents' LLM client timeout: a hung LLM costs this much
-    llm_upstream: str | None = field(default_factory=lambda: real_llm_upstream())  # a real provider behind the fake
     restate_env: dict[str, str] = field(default_factory=dict)
     inactivity_timeout_s: float | None = None  # None: the tests' default (harness/restate.py)
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
+    settings: Settings = field(default_factory=Settings, kw_only=True)
+    cleanup: Cleanup | None = field(default=None, kw_only=True)  # None: one of its own, closed on exit
     llm_auto: bool = False  # the fake LLM answers what no rule scripts, unscripted (validate)
     restate: RestateServer = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
@@ -93,8 +98,22 @@ class Environment:
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)  # by agent name
     links: dict[str, Link] = field(default_factory=dict, init=False)
     _stack: ExitStack = field(default_factory=ExitStack, init=False)
+    _cleanup: Cleanup = field(init=False, repr=False)
+
+    @property
+    def llm_model(self) -> str:
+        return self.settings.llm_model
+
+    @property
+    def llm_upstream(self) -> str | None:
+        """A real provider behind the fake LLM, or None."""
+        return self.settings.llm_upstream
 
     def __enter__(self) -> "Environment":
+        if self.cleanup is not None:
+            self._cleanup = self.cleanup
+        else:  # closed last: after every process it registered has stopped
+            self._cleanup = self._stack.enter_context(Cleanup())
         try:
             self._start()
         except BaseException:
@@ -109,13 +128,15 @@ class Environment:
         logs = self.run_dir / "logs"
         # Stop callbacks go on the stack before each start, so that a failed or interrupted
         # start-up still tears down what it had begun (a temp dir, a half-ready server).
-        self.toxiproxy = ToxiproxyServer.from_environment(logs)
+        self.toxiproxy = ToxiproxyServer.from_settings(logs, self.settings, self._cleanup)
         self._stack.callback(self.toxiproxy.stop)
         self.toxiproxy.start()
 
         inactivity = 0.0 if self.always_replay else self.inactivity_timeout_s
         timeouts = {"inactivity_timeout_s": inactivity} if inactivity is not None else {}
-        self.restate = RestateServer.from_environment(logs, extra_env=self.restate_env, **timeouts)
+        self.restate = RestateServer.from_settings(
+            logs, self.settings, self._cleanup, extra_env=self.restate_env, **timeouts
+        )
         self._stack.callback(self.restate.stop)
 
         # Independent processes boot side by side: their start-ups (an interpreter, a
@@ -162,6 +183,7 @@ class Environment:
                 log_path=logs / f"{name}.log",
                 ready=http_ready(f"http://127.0.0.1:{port}{health}"),
                 cwd=PROJECT_ROOT,
+                cleanup=self._cleanup,
             )
 
         return make
@@ -221,7 +243,7 @@ class Environment:
                     "OPENAI_BASE_URL": f"{llm_link.url}/v1",
                     # With a real provider behind the fake, the agent holds the user's key;
                     # the fake forwards it and never records it.
-                    "OPENAI_API_KEY": real_llm_key() if self.llm_upstream else "fake-key-for-the-harness",
+                    "OPENAI_API_KEY": (self.settings.openai_api_key or "") if self.llm_upstream else "fake-key-for-the-harness",
                     "OPENAI_MODEL": self.llm_model,
                     "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                     "PYTHONUNBUFFERED": "1",
@@ -231,6 +253,7 @@ class Environment:
                 log_path=logs / f"{agent.name}.log",
                 ready=tcp_ready(port),
                 cwd=agent.cwd,
+                cleanup=self._cleanup,
             )
 
         process, port = self._spawn_on_free_port(agent_process)

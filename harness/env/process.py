@@ -3,6 +3,10 @@ file in the run's folder, and can be killed, terminated, paused, resumed and res
 
 Signals go to the whole group because servers such as hypercorn fork workers: killing
 only the leader would leave a worker serving.
+
+Each group is registered with the ``Cleanup`` the process is given (its owner's: the
+command line's, the pytest plugin's, an ``Environment``'s), so that it dies even if the
+runner is SIGKILLed. A process made without one owns a ``Cleanup`` while it runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.env import cleanup
+from harness.env.cleanup import Cleanup, kill_group
 from harness.errors import HarnessError
 
 _PR_SET_PDEATHSIG = 1
@@ -68,7 +72,8 @@ class ProcessFailed(HarnessError):
 @dataclass
 class ManagedProcess:
     """One process group the harness owns. ``argv`` and ``env`` are reused on restart,
-    so a restarted process listens on the same ports."""
+    so a restarted process listens on the same ports. ``cleanup`` registers the group
+    (None: the process owns a ``Cleanup`` from spawn until it is reaped)."""
 
     name: str
     argv: Sequence[str]
@@ -77,6 +82,8 @@ class ManagedProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     ready_timeout_s: float = 20.0
+    cleanup: Cleanup | None = field(default=None, repr=False)
+    _own_cleanup: Cleanup | None = field(default=None, init=False, repr=False)
     _popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _paused: bool = field(default=False, init=False)
     _reaped: bool = field(default=False, init=False)
@@ -115,9 +122,17 @@ class ManagedProcess:
             log.close()
         self._paused = False
         self._reaped = False
-        cleanup.register_group(self._popen.pid)
-        cleanup.raise_if_interrupted()  # a signal that landed inside fork's hooks was swallowed
+        registry = self._registry()
+        registry.register_group(self._popen.pid)
+        registry.raise_if_interrupted()  # a signal that landed inside fork's hooks was swallowed
         return self
+
+    def _registry(self) -> Cleanup:
+        if self.cleanup is not None:
+            return self.cleanup
+        if self._own_cleanup is None:
+            self._own_cleanup = Cleanup()
+        return self._own_cleanup
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
@@ -202,12 +217,15 @@ class ManagedProcess:
         if self._popen is None:
             return
         pgid = self._popen.pid
-        cleanup.kill_group(pgid)  # stray grandchildren die with the group
+        kill_group(pgid)  # stray grandchildren die with the group
         try:
             self._popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        cleanup.forget_group(pgid)
+        self._registry().forget_group(pgid)
+        if self._own_cleanup is not None:  # nothing of ours is left for it to guard
+            self._own_cleanup.close()
+            self._own_cleanup = None
         self._paused = False
         self._reaped = True
 

@@ -1,30 +1,27 @@
 """Running against a real LLM provider instead of scripted answers.
 
-Set ``LLM_UPSTREAM`` (e.g. ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``: the fake
-LLM then forwards every request no fault or hold rule claims to the provider and still
-records the call, so faults, holds and the checker work as before. Scenario scripts stop
-scripting answers (``scripted_answers()`` is False), and checks compare answers only for
-being there, since a real model words them its own way.
+Set ``LLM_UPSTREAM`` (e.g. ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``: the edge
+(CLI, pytest plugin) reads them into ``Settings``, and the environment starts the fake LLM
+with that upstream. It then forwards every request no fault or hold rule claims to the
+provider and still records the call, so faults, holds and the checker work as before.
+Scenario scripts stop scripting answers (``scripted_answers(llm)`` is False), and checks
+compare answers only for being there, since a real model words them its own way.
 """
 
 from __future__ import annotations
 
 import os
 
-from harness.errors import HarnessError
+from harness.fake_llm import FakeLLM
 
 
-def real_llm_upstream() -> str | None:
-    return os.environ.get("LLM_UPSTREAM") or None
+def scripted_answers(llm: FakeLLM | None = None) -> bool:
+    """True when the fake LLM answers from scripts, False when a real provider answers.
 
-
-def real_llm_key() -> str:
-    key = os.environ.get("OPENAI_API_KEY", "")
-    if not key:
-        raise HarnessError("LLM_UPSTREAM is set but OPENAI_API_KEY is not: the agents need your provider's key")
-    return key
-
-
-def scripted_answers() -> bool:
-    """True when the fake LLM answers from scripts, False when a real provider answers."""
-    return real_llm_upstream() is None
+    Given the script's ``llm``, the running fake LLM says whether it has an upstream: the
+    answer follows the settings its environment was started with. Without it (the
+    catalogue's scripts still call it so), this reads ``LLM_UPSTREAM`` as the command line
+    would: kept only until those callers pass their ``llm``."""
+    if llm is not None:
+        return llm.upstream is None
+    return not os.environ.get("LLM_UPSTREAM")

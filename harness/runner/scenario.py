@@ -24,6 +24,7 @@ from harness.checker.checks import (
 )
 from harness.checker.judge import RunInfo, judge
 from harness.context import Progress
+from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
@@ -32,6 +33,7 @@ from harness.nemesis.triggers import AtStart
 from harness.results.reproduce import run_command
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
+from harness.settings import Settings
 from harness.workload import Requests
 
 LLMScript = Callable[[FakeLLM], None]
@@ -104,13 +106,22 @@ def standard_checks(answer: str | None) -> tuple[Check, ...]:
 
 
 def run_scenario(
-    scenario: Scenario, run_dir: Path, *, always_replay: bool = False, on_progress: Progress | None = None
+    scenario: Scenario,
+    run_dir: Path,
+    *,
+    always_replay: bool = False,
+    on_progress: Progress | None = None,
+    settings: Settings | None = None,
+    cleanup: Cleanup | None = None,
 ) -> ScenarioResult:
     """Run one scenario in its own environment. Never raises for a scenario's own failure:
     errors become an ``unknown`` verdict with the message and log tails.
 
     ``always_replay`` sets Restate's inactivity timeout to 0, so every await suspends and
-    every resumption replays the journal: non-determinism shows up as a journal mismatch."""
+    every resumption replays the journal: non-determinism shows up as a journal mismatch.
+
+    ``settings`` and ``cleanup`` go to the ``Environment`` (None: ``Settings()``, and a
+    ``Cleanup`` the environment owns)."""
     scenario_dir = run_dir / scenario.folder
     started = time.time()
     result: ScenarioResult | None = None
@@ -122,6 +133,8 @@ def run_scenario(
             scenario_dir,
             inactivity_timeout_s=scenario.inactivity_timeout_s,
             always_replay=always_replay,
+            settings=settings or Settings(),
+            cleanup=cleanup,
         ) as env:
             ready_s = time.time() - started
             scenario.script(env.llm)

@@ -2,6 +2,9 @@
 
 Every test in this folder is marked ``integration``. The ``no_leftovers`` fixture checks,
 after the test, that no harness process and no ``/tmp/restate-*`` dir it created is left.
+The ``cleanup`` fixture is a ``Cleanup`` for the test's own processes: at the end of the
+test everything registered with it must have been released by the test's own teardown
+(before ``close()`` could sweep it), and its reaper is gone before ``no_leftovers`` looks.
 
 Attribution: other people may run the harness on this machine at the same time, so a
 process only counts as this test's if it appeared during the test *and* carries the
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import cleanup
+from harness.env.cleanup import Cleanup
 
 _HERE = Path(__file__).resolve().parent
 
@@ -143,20 +146,16 @@ class Leftovers:
     mark: str
     pids_before: set[int]
     dirs_before: set[str]
-    groups_before: set[int] = field(default_factory=set)
-    registered_dirs_before: set[str] = field(default_factory=set)
+    session_cleanups: list[Cleanup] = field(default_factory=list)
 
-    def own_reaper_pid(self) -> int | None:
-        """The reaper of *this* pytest process: it lives as long as pytest, by design."""
-        reaper = cleanup._reaper
-        if reaper is not None and reaper.poll() is None:
-            return reaper.pid
-        return None
+    def session_reaper_pids(self) -> set[int]:
+        """Reapers of ``Cleanup`` objects that outlive the test by design (the pytest plugin's
+        session ``resilience_cleanup``): they live as long as pytest."""
+        return {pid for c in self.session_cleanups if (pid := c.reaper_pid) is not None}
 
     def new_processes(self) -> list[Proc]:
         """Harness processes started during the test (by it), still alive."""
-        own = self.own_reaper_pid()
-        candidates = all_pids() - self.pids_before - {own or -1}
+        candidates = all_pids() - self.pids_before - self.session_reaper_pids()
         return [p for p in harness_processes(candidates) if has_mark(p.pid, self.mark)]
 
     def unsettled(self) -> set[int]:
@@ -202,19 +201,24 @@ class Leftovers:
 
 
 @pytest.fixture
-def no_leftovers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Leftovers]:
+def no_leftovers(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Leftovers]:
     mark = uuid.uuid4().hex
     monkeypatch.setenv(MARK_VAR, mark)
-    state = Leftovers(
-        mark=mark,
-        pids_before=all_pids(),
-        dirs_before=restate_temp_dirs(),
-        groups_before=set(cleanup._groups),
-        registered_dirs_before=set(cleanup._dirs),
-    )
+    state = Leftovers(mark=mark, pids_before=all_pids(), dirs_before=restate_temp_dirs())
+    if "resilience_cleanup" in request.fixturenames:  # the plugin's, for the whole session
+        state.session_cleanups.append(request.getfixturevalue("resilience_cleanup"))
     yield state
     state.assert_no_processes_left()
     state.assert_no_new_restate_dirs()
-    # This process's own registry: everything registered during the test was released.
-    assert set(cleanup._groups) <= state.groups_before, f"process groups still registered: {cleanup._groups}"
-    assert set(cleanup._dirs) <= state.registered_dirs_before, f"temp dirs still registered: {cleanup._dirs}"
+
+
+@pytest.fixture
+def cleanup(no_leftovers: Leftovers) -> Iterator[Cleanup]:
+    """The test's ``Cleanup`` (set up after, torn down before, ``no_leftovers``). Everything
+    registered with it must have been released by the test itself: what ``close()`` would
+    still sweep is a teardown bug."""
+    with Cleanup() as owned:
+        yield owned
+        # The registry, before close() sweeps it: everything the test registered was released.
+        assert not owned.groups, f"process groups still registered: {sorted(owned.groups)}"
+        assert not owned.dirs, f"temp dirs still registered: {sorted(owned.dirs)}"

@@ -27,10 +27,16 @@ from .conftest import Leftovers, is_alive, wait_until_gone
 # The runner: an Environment with the local router. It reports what it started, then waits.
 # On Ctrl-C it reports, from inside the runner and before any atexit hook or reaper could
 # help, which of its processes and dirs the ``with`` block left behind.
+#
+# With "given", the runner owns a ``Cleanup`` (as the CLI does) and hands it to the
+# Environment; it is closed only after the report, so the report sees the Environment's
+# own teardown, not ``close()``'s sweep, and also what is still registered. With "own",
+# the Environment makes and closes its own (a library user's default).
 RUNNER = r"""
-import json, os, sys, time
+import contextlib, json, os, sys, time
 from pathlib import Path
-from harness.environment import Environment
+from harness.env.cleanup import Cleanup
+from harness.env.environment import Environment
 from scenarios.agents import LOCAL_ROUTER
 
 def alive(pid):
@@ -40,19 +46,22 @@ def alive(pid):
     except OSError:
         return False
 
-run_dir = Path(sys.argv[1])
-try:
-    with Environment([LOCAL_ROUTER], run_dir) as env:
-        pids = {name: p.pid for name, p in env.processes.items()}
-        pids["toxiproxy"] = env.toxiproxy.process.pid
-        base_dir = str(env.restate.base_dir)
-        print("READY " + json.dumps({"pids": pids, "base_dir": base_dir}), flush=True)
-        while True:
-            time.sleep(1)
-except KeyboardInterrupt:
-    left = sorted(pid for pid in pids.values() if alive(pid))
-    print("TORN-DOWN " + json.dumps({"alive": left, "base_dir_exists": os.path.exists(base_dir)}), flush=True)
-    raise
+run_dir, mode = Path(sys.argv[1]), sys.argv[2]
+with Cleanup() if mode == "given" else contextlib.nullcontext() as cleanup:
+    try:
+        with Environment([LOCAL_ROUTER], run_dir, cleanup=cleanup) as env:
+            pids = {name: p.pid for name, p in env.processes.items()}
+            pids["toxiproxy"] = env.toxiproxy.process.pid
+            base_dir = str(env.restate.base_dir)
+            print("READY " + json.dumps({"pids": pids, "base_dir": base_dir}), flush=True)
+            while True:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        left = sorted(pid for pid in pids.values() if alive(pid))
+        registered = sorted(cleanup.groups) + sorted(cleanup.dirs) if cleanup is not None else []
+        report = {"alive": left, "base_dir_exists": os.path.exists(base_dir), "registered": registered}
+        print("TORN-DOWN " + json.dumps(report), flush=True)
+        raise
 """
 
 
@@ -107,8 +116,8 @@ def _force_stop(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=10)
 
 
-def _start_runner(tmp_path: Path) -> tuple[subprocess.Popen[str], LineReader, dict[str, Any], Path]:
-    process, stderr = _spawn([sys.executable, "-c", RUNNER, str(tmp_path / "run")], tmp_path)
+def _start_runner(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], LineReader, dict[str, Any], Path]:
+    process, stderr = _spawn([sys.executable, "-c", RUNNER, str(tmp_path / "run"), mode], tmp_path)
     reader = LineReader(process.stdout)  # type: ignore[arg-type]
     try:
         info = json.loads(reader.wait_for("READY", timeout_s=25))
@@ -123,7 +132,8 @@ def _start_runner(tmp_path: Path) -> tuple[subprocess.Popen[str], LineReader, di
 
 
 def test_runner_sigkilled_reaper_cleans_up(tmp_path: Path, no_leftovers: Leftovers) -> None:
-    runner, _, info, stderr = _start_runner(tmp_path)
+    # The Environment's own Cleanup: a library user's default still has a reaper.
+    runner, _, info, stderr = _start_runner(tmp_path, "own")
     try:
         pids = set(info["pids"].values())
         reapers = no_leftovers.marked("harness.env.reaper")
@@ -144,7 +154,7 @@ def test_runner_sigkilled_reaper_cleans_up(tmp_path: Path, no_leftovers: Leftove
 
 
 def test_ctrl_c_tears_down_inside_the_with_block(tmp_path: Path, no_leftovers: Leftovers) -> None:
-    runner, reader, info, stderr = _start_runner(tmp_path)
+    runner, reader, info, stderr = _start_runner(tmp_path, "given")
     try:
         pids = set(info["pids"].values())
         os.killpg(runner.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the foreground group
@@ -152,6 +162,7 @@ def test_ctrl_c_tears_down_inside_the_with_block(tmp_path: Path, no_leftovers: L
         torn_down = json.loads(reader.wait_for("TORN-DOWN", timeout_s=15))
         assert torn_down["alive"] == [], f"still alive after the with block: {torn_down}"
         assert torn_down["base_dir_exists"] is False, "the with block left restate's base dir"
+        assert torn_down["registered"] == [], f"the with block left these registered: {torn_down}"
 
         try:
             code = runner.wait(timeout=15)

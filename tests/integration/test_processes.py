@@ -11,19 +11,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from toxiproxy.api import APIConsumer
 
+from harness.env.cleanup import Cleanup
 from harness.env.links import ToxiproxyServer
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, ProcessFailed, http_ready
 from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import RestateServer
+from harness.errors import HarnessError
 
-from .conftest import group_members, is_alive, wait_until_gone
+from .conftest import Leftovers, group_members, is_alive, wait_until_gone
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
-def _http_server(tmp_path: Path, name: str = "web") -> tuple[ManagedProcess, int]:
+def _http_server(tmp_path: Path, cleanup: Cleanup | None, name: str = "web") -> tuple[ManagedProcess, int]:
     port = free_port()
     process = ManagedProcess(
         name=name,
@@ -32,14 +35,16 @@ def _http_server(tmp_path: Path, name: str = "web") -> tuple[ManagedProcess, int
         ready=http_ready(f"http://127.0.0.1:{port}/"),
         cwd=tmp_path,
         ready_timeout_s=10,
+        cleanup=cleanup,
     )
     return process, port
 
 
 @pytest.fixture
-def web(no_leftovers: object, tmp_path: Path) -> Iterator[tuple[ManagedProcess, int]]:
-    """An http.server on a free loopback port, set up after (torn down before) ``no_leftovers``."""
-    process, port = _http_server(tmp_path)
+def web(cleanup: Cleanup, tmp_path: Path) -> Iterator[tuple[ManagedProcess, int]]:
+    """An http.server on a free loopback port, set up after (torn down before) ``cleanup``
+    and ``no_leftovers``."""
+    process, port = _http_server(tmp_path, cleanup)
     try:
         yield process.start(), port
     finally:
@@ -110,12 +115,13 @@ def test_kill_while_paused_kills(web: tuple[ManagedProcess, int]) -> None:
     assert _refused(port)
 
 
-def test_signals_reach_the_whole_group(tmp_path: Path) -> None:
+def test_signals_reach_the_whole_group(tmp_path: Path, cleanup: Cleanup) -> None:
     process = ManagedProcess(
         name="forker",
         argv=["sh", "-c", "sleep 300 & sleep 300"],
         log_path=tmp_path / "forker.log",
         ready=lambda: True,
+        cleanup=cleanup,
     )
     process.start()
     try:
@@ -125,6 +131,7 @@ def test_signals_reach_the_whole_group(tmp_path: Path) -> None:
         while len(members := group_members(leader)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert leader in members
+        assert cleanup.groups == {leader}
         children = members - {leader}
         assert children, f"sh did not fork into its group: {members}"
         for child in children:
@@ -135,7 +142,7 @@ def test_signals_reach_the_whole_group(tmp_path: Path) -> None:
         process.stop()
 
 
-def test_process_that_exits_at_once_fails_with_its_log_tail(tmp_path: Path) -> None:
+def test_process_that_exits_at_once_fails_with_its_log_tail(tmp_path: Path, cleanup: Cleanup) -> None:
     process = ManagedProcess(
         name="quitter",
         # The log starts with the harness's copy of the command line: print a computed
@@ -144,6 +151,7 @@ def test_process_that_exits_at_once_fails_with_its_log_tail(tmp_path: Path) -> N
         log_path=tmp_path / "quitter.log",
         ready=lambda: False,
         ready_timeout_s=10,
+        cleanup=cleanup,
     )
     started = time.monotonic()
     with pytest.raises(ProcessFailed) as failed:
@@ -156,13 +164,14 @@ def test_process_that_exits_at_once_fails_with_its_log_tail(tmp_path: Path) -> N
     assert not process.running
 
 
-def test_never_ready_process_is_killed_and_fails(tmp_path: Path) -> None:
+def test_never_ready_process_is_killed_and_fails(tmp_path: Path, cleanup: Cleanup) -> None:
     process = ManagedProcess(
         name="sleeper",
         argv=[sys.executable, "-c", "print('sleeper: never ready', 7 * 6, flush=True); import time; time.sleep(300)"],
         log_path=tmp_path / "sleeper.log",
         ready=lambda: False,
         ready_timeout_s=1,
+        cleanup=cleanup,
     )
     with pytest.raises(ProcessFailed) as failed:
         process.start()
@@ -171,7 +180,7 @@ def test_never_ready_process_is_killed_and_fails(tmp_path: Path) -> None:
     assert process.pid is not None and not is_alive(process.pid)
 
 
-def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path) -> None:
+def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path, cleanup: Cleanup) -> None:
     log = tmp_path / "stubborn.log"
     process = ManagedProcess(
         name="stubborn",
@@ -187,6 +196,7 @@ def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path) -> None:
         # Not the literal text of the script: the log starts with the command line.
         ready=lambda: "ignoring SIGTERM" in log.read_text(),
         ready_timeout_s=10,
+        cleanup=cleanup,
     )
     process.start()
     try:
@@ -241,14 +251,15 @@ def _address(hex_address: str, v6: bool) -> str:
     return socket.inet_ntop(socket.AF_INET6 if v6 else socket.AF_INET, fixed)
 
 
-def test_restate_server_start_restart_stop(tmp_path: Path) -> None:
-    server = RestateServer(tmp_path / "logs")
+def test_restate_server_start_restart_stop(tmp_path: Path, cleanup: Cleanup) -> None:
+    server = RestateServer(tmp_path / "logs", cleanup=cleanup)
     admin: RestateAdmin | None = None
     try:
         server.start()
         assert server.process is not None and server.base_dir is not None
         base_dir = server.base_dir
         assert base_dir.is_dir() and base_dir.name.startswith("restate-")
+        assert cleanup.dirs == {str(base_dir)} and cleanup.groups == {server.process.pid}
         ports = (server.ingress_port, server.admin_port, server.node_port)
         admin = RestateAdmin(server.admin_url)
         assert isinstance(admin.query("SELECT id FROM sys_invocation"), list)
@@ -273,6 +284,7 @@ def test_restate_server_start_restart_stop(tmp_path: Path) -> None:
         server.stop()
         assert server.base_dir is None
         assert not base_dir.exists()
+        assert not cleanup.dirs and not cleanup.groups
         assert not is_alive(new_pid)
         assert all(_refused(port) for port in ports)
     finally:
@@ -292,9 +304,9 @@ def _timed_get(url: str, timeout: float = 5.0) -> float:
     return elapsed
 
 
-def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, int]) -> None:
+def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, int], cleanup: Cleanup) -> None:
     _, upstream_port = web
-    toxiproxy = ToxiproxyServer(tmp_path / "logs")
+    toxiproxy = ToxiproxyServer(tmp_path / "logs", cleanup=cleanup)
     try:
         toxiproxy.start()
         assert toxiproxy.process is not None and toxiproxy.process.pid is not None
@@ -328,3 +340,46 @@ def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, i
         assert not not_loopback, f"toxiproxy listens beyond loopback: {not_loopback}"
     finally:
         toxiproxy.stop()
+
+
+def test_two_toxiproxy_servers_at_once_each_get_their_own_calls(
+    tmp_path: Path, web: tuple[ManagedProcess, int], cleanup: Cleanup
+) -> None:
+    """No class-level server address: links on two servers, used in turn, each reach their
+    own server, and toxiproxy-python's ``APIConsumer`` is never rewritten."""
+    _, upstream_port = web
+    before = (APIConsumer.host, APIConsumer.port)
+    first = ToxiproxyServer(tmp_path / "one", cleanup=cleanup)
+    second = ToxiproxyServer(tmp_path / "two", cleanup=cleanup)
+    try:
+        first.start(), second.start()
+        slow = first.link("client->web", upstream_port)
+        fast = second.link("client->web", upstream_port)
+        slow.add_toxic("latency", latency=500)
+        assert set(first.api.toxics(slow.name)) == {"latency_downstream"}
+        assert second.api.toxics(fast.name) == {}
+        assert slow.name not in second.api.proxies() and fast.name not in first.api.proxies()
+        assert _timed_get(f"{slow.url}/") >= 0.5
+        assert _timed_get(f"{fast.url}/") < 0.4
+        fast.cut()
+        assert _refused(fast.listen_port) and not _refused(slow.listen_port)
+        with pytest.raises(HarnessError, match="did not accept toxic no-such-kind"):
+            fast.add_toxic("no-such-kind")
+        assert (APIConsumer.host, APIConsumer.port) == before
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_process_made_without_a_cleanup_owns_one_while_it_runs(tmp_path: Path, no_leftovers: Leftovers) -> None:
+    """A library user's bare ``ManagedProcess`` still has a reaper, and it ends with the process."""
+    process, port = _http_server(tmp_path, None, name="bare")
+    reapers = []
+    try:
+        process.start()
+        assert _get(port) == 200
+        reapers = no_leftovers.marked("harness.env.reaper")
+        assert len(reapers) == 1, reapers
+    finally:
+        process.stop()
+    assert wait_until_gone({p.pid for p in reapers}) == set(), "the process's own reaper outlived it"

@@ -3,17 +3,18 @@ tuned for fast recovery, and restart on the same data dir."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from harness.env import binaries, cleanup
+from harness.env import binaries
+from harness.env.cleanup import Cleanup
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess
 from harness.errors import HarnessError
+from harness.settings import Settings
 
 # Fast recovery for tests: the server default (500 ms, doubling to 60 s) would turn a
 # 1 s outage into many seconds of back-off. 100 ms doubling to 1 s keeps retries quick
@@ -33,9 +34,12 @@ ABORT_TIMEOUT_S = 2.0
 @dataclass
 class RestateServer:
     """One restate-server with its own base dir and loopback ports. ``restart()`` keeps
-    both, which is how a scenario tests that the journal survives a crash."""
+    both, which is how a scenario tests that the journal survives a crash. Its process and
+    base dir are registered with ``cleanup``; ``settings`` says which binary to run."""
 
     log_dir: Path
+    cleanup: Cleanup = field(kw_only=True, repr=False)
+    settings: Settings = field(default_factory=Settings, kw_only=True, repr=False)
     inactivity_timeout_s: float = INACTIVITY_TIMEOUT_S
     abort_timeout_s: float = ABORT_TIMEOUT_S
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -48,18 +52,19 @@ class RestateServer:
     base_dir: Path | None = field(default=None, init=False)
 
     @classmethod
-    def from_environment(cls, log_dir: Path, **options: Any) -> "RestateServer":
-        """An already-running server if ``RESTATE_ADMIN_URL`` and ``RESTATE_INGRESS_URL`` are
-        set (on this machine: the agents' links are on loopback), else our own."""
-        admin, ingress = os.environ.get("RESTATE_ADMIN_URL"), os.environ.get("RESTATE_INGRESS_URL")
-        if bool(admin) != bool(ingress):
-            raise HarnessError("set both RESTATE_ADMIN_URL and RESTATE_INGRESS_URL to use a running restate-server")
+    def from_settings(cls, log_dir: Path, settings: Settings, cleanup: Cleanup, **options: Any) -> "RestateServer":
+        """An already-running server if the settings name one (``RESTATE_ADMIN_URL`` and
+        ``RESTATE_INGRESS_URL``, on this machine: the agents' links are on loopback), else our own."""
+        admin, ingress = settings.restate_admin_url, settings.restate_ingress_url
         if admin and ingress:
             port = httpx.URL(ingress).port
-            if port is None:
+            if port is None:  # Settings checks it; this keeps a hand-made server honest
                 raise HarnessError(f"RESTATE_INGRESS_URL={ingress} must name a port")
-            return cls(log_dir, external_admin_url=admin, external_ingress_url=ingress, ingress_port=port, **options)
-        return cls(log_dir, **options)
+            return cls(
+                log_dir, cleanup=cleanup, settings=settings,
+                external_admin_url=admin, external_ingress_url=ingress, ingress_port=port, **options,
+            )
+        return cls(log_dir, cleanup=cleanup, settings=settings, **options)
 
     @property
     def external(self) -> bool:
@@ -96,13 +101,14 @@ class RestateServer:
         if self.external:
             return self
         if self.base_dir is None:
-            self.base_dir = cleanup.make_temp_dir("restate-")
+            self.base_dir = self.cleanup.make_temp_dir("restate-")
         self.process = ManagedProcess(
             name="restate-server",
-            argv=[binaries.restate_server(), "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
+            argv=[binaries.restate_server(self.settings), "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
             env=self._env(),
             log_path=self.log_dir / "restate-server.log",
             ready=_sql_ready(self.admin_url),
+            cleanup=self.cleanup,
         )
         self.process.spawn()
         return self
@@ -139,7 +145,7 @@ class RestateServer:
         if self.process is not None:
             self.process.stop()
         if self.base_dir is not None:
-            cleanup.remove_temp_dir(self.base_dir)
+            self.cleanup.remove_temp_dir(self.base_dir)
             self.base_dir = None
 
 
