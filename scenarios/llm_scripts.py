@@ -18,7 +18,7 @@ def conversation(agent: str, specialist_prompt: str, answer: str, *, hold_answer
     With ``hold_answer``, the specialist's first answer is held until the fault is in place."""
 
     def script(llm: FakeLLM) -> None:
-        if not scripted_answers():  # a real provider answers; only the hold is ours
+        if not scripted_answers(llm):  # a real provider answers; only the hold is ours
             if hold_answer:
                 llm.on(system_contains=specialist_prompt).hold().forward(times=1)
             return

@@ -10,18 +10,12 @@ compare answers only for being there, since a real model words them its own way.
 
 from __future__ import annotations
 
-import os
 
 from harness.fake_llm import FakeLLM
 
 
-def scripted_answers(llm: FakeLLM | None = None) -> bool:
-    """True when the fake LLM answers from scripts, False when a real provider answers.
-
-    Given the script's ``llm``, the running fake LLM says whether it has an upstream: the
-    answer follows the settings its environment was started with. Without it (the
-    catalogue's scripts still call it so), this reads ``LLM_UPSTREAM`` as the command line
-    would: kept only until those callers pass their ``llm``."""
-    if llm is not None:
-        return llm.upstream is None
-    return not os.environ.get("LLM_UPSTREAM")
+def scripted_answers(llm: FakeLLM) -> bool:
+    """True when the fake LLM answers from scripts, False when a real provider answers: the
+    running fake LLM says whether it has an upstream, so the answer follows the settings its
+    environment was started with."""
+    return llm.upstream is None

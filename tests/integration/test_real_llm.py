@@ -5,6 +5,7 @@ the agent and it is the real passthrough path."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, http_ready
 from harness.fake_llm import FakeLLM, tool_call
 from harness.runner.scenario import run_scenario
+from harness.settings import Settings
 from scenarios.llm_scripts import BILLING_ANSWER
 from scenarios.local_router import BASELINE, KILL_DURING_SPECIALIST_CALL
 
@@ -41,8 +43,9 @@ def provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 def test_the_catalogue_runs_against_a_real_provider_through_the_recording_proxy(provider: FakeLLM, tmp_path: Path) -> None:
-    baseline = run_scenario(BASELINE, tmp_path)
-    killed = run_scenario(KILL_DURING_SPECIALIST_CALL, tmp_path)
+    settings = Settings.from_environ(os.environ)  # read at the edge, as the CLI and the plugin do
+    baseline = run_scenario(BASELINE, tmp_path, settings=settings)
+    killed = run_scenario(KILL_DURING_SPECIALIST_CALL, tmp_path, settings=settings)
 
     assert baseline.verdict == "pass", baseline.explain()
     assert killed.verdict == "pass", killed.explain()
