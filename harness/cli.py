@@ -39,6 +39,8 @@ from harness.env import binaries, versions
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
 from harness.nemesis.faults import describe
+from harness.nemesis.shrink import shrink_scenario, with_schedule
+from harness.nemesis.strategies import decode_choices
 from harness.results.reproduce import soak_command as soak_reproduce_command
 from harness.results.schema import GOOD_VERDICTS, ScenarioResult, write_results
 from harness.runner.scenario import Scenario, run_scenario
@@ -124,6 +126,10 @@ def run_command(args: argparse.Namespace) -> int:
     scenarios = select(load_scenarios(args.scenarios), args.scenario, args.tag, args.agent)
     if args.seed is not None:
         scenarios = [s.with_seed(args.seed) for s in scenarios]
+    if args.schedule is not None:
+        if not any(s.plan is not None for s in scenarios):
+            raise HarnessError("--schedule replays a random schedule, and none of the chosen scenarios has one")
+        scenarios = [s.with_choices(args.schedule) for s in scenarios]
     return run_all(scenarios, args)
 
 
@@ -133,6 +139,9 @@ def soak_command(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     scenario = random_faults(args.router, n=args.n, seed=seed, faults=args.faults)
     reproduce = soak_reproduce_command(args.router, args.n, args.faults, seed, always_replay=args.always_replay)
+    if args.schedule is not None:  # a shrunk soak: its plan replayed from the choices
+        scenario = scenario.with_choices(args.schedule)
+        reproduce = with_schedule(reproduce, args.schedule)
     console.print(f"soak: {args.n} requests to the {args.router} router, seed {seed}")
     for fault in scenario.faults:
         console.print(f"  {describe(fault)}")
@@ -181,6 +190,9 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
                 results.append(_run_one(scenario, run_dir, args.always_replay, bars, settings=settings, cleanup=cleanup))
                 results[-1].reproduce = reproduce or scenario.reproduce_command(
                     always_replay=args.always_replay, scenarios_file=getattr(args, "scenarios", None))
+                if args.shrink_budget > 0 and results[-1].verdict == "fail" and scenario.plan is not None:
+                    write_results(results, run_dir, meta)  # the failure is kept while shrinking
+                    _shrink(scenario, results[-1], run_dir, args, bars, settings=settings, cleanup=cleanup)
                 write_results(results, run_dir, meta)
     except KeyboardInterrupt:
         errors.print("interrupted: environments torn down; results so far are kept", style="yellow")
@@ -219,6 +231,45 @@ def _run_one(
     for error in result.errors:
         bars.console.print(f"    {error.splitlines()[0] if error else ''}", markup=False)
     return result
+
+
+def _shrink(
+    scenario: Scenario, result: ScenarioResult, run_dir: Path, args: argparse.Namespace, bars: Progress,
+    *, settings: Settings, cleanup: Cleanup,
+) -> None:
+    """Search, for ``--shrink-budget`` seconds, for a smaller schedule that fails with the
+    same finding; print it and keep it in ``result.shrunk``, next to the original."""
+    smallest = {"faults": len(scenario.faults), "requests": scenario.workload.n}
+    task = bars.add_task(escape(f"  shrinking {scenario.name} [{scenario.agent_label}]"), total=None, status="")
+
+    def on_attempt(n: int, candidate: Scenario, failed: bool) -> None:
+        if failed:
+            smallest.update(faults=len(candidate.faults), requests=candidate.workload.n)
+        bars.update(task, status=f"run {n} {'failed' if failed else 'passed'} · smallest: "
+                    f"{smallest['faults']} faults, {smallest['requests']} requests")
+
+    def run(candidate: Scenario, folder: Path) -> ScenarioResult:
+        return run_scenario(candidate, folder, always_replay=args.always_replay, settings=settings, cleanup=cleanup)
+
+    found = shrink_scenario(scenario, result, run, run_dir / scenario.folder / "shrink", budget_s=args.shrink_budget,
+                            on_attempt=on_attempt)
+    if found is None:
+        bars.update(task, total=1, completed=1, status="nothing to shrink")
+        return
+    reproduce = with_schedule(result.reproduce, found.shrunk.example.choices) + " --shrink-budget 0"
+    result.shrunk = found.to_json(reproduce)
+    s = result.shrunk
+    bars.update(task, total=1, completed=1, status=f"{s['attempts']} runs, {s['time_s']:.0f} s")
+    why = s["finding"]["check"] + (f" ({s['finding']['bug_class']})" if s["finding"]["bug_class"] else "")
+    bars.console.print(
+        f"    shrunk from {s['original']['faults']} faults and {s['original']['requests']} requests to "
+        f"{len(s['schedule'])} and {s['requests']} in {s['attempts']} runs, {s['time_s']:.0f} s"
+        f"{'' if s['complete'] else ' (budget spent; smaller may exist)'}; still failing: {why}",
+        markup=False,
+    )
+    for line in s["schedule"] or ["no fault"]:
+        bars.console.print(f"      {line}", markup=False)
+    bars.console.print(f"    reproduce: {reproduce}", markup=False)
 
 
 def _print_summary(results: list[ScenarioResult]) -> None:
@@ -267,6 +318,13 @@ def _whole(minimum: int):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _choices(text: str) -> tuple[int, ...]:
+    try:
+        return decode_choices(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     root = _Parser(prog="restate-resilience", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -278,7 +336,13 @@ def parser() -> argparse.ArgumentParser:
 
     def running(p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", default=str(PROJECT_ROOT / "reports"), help="where run folders go (default: reports/)")
-        p.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a run")
+        drawn = p.add_mutually_exclusive_group()
+        drawn.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a run")
+        drawn.add_argument("--schedule", type=_choices, metavar="CHOICES",
+                           help="replay a random schedule from its choices, e.g. 3,0,17 (as printed for a shrunk one)")
+        p.add_argument("--shrink-budget", type=_whole(0), default=180, metavar="SECONDS",
+                       help="when a random schedule fails, search this long for a smaller one that fails the same "
+                            "way (default 180; 0: off)")
         p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
 
     listing = sub.add_parser("list", help="list the scenarios")
@@ -317,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.handler(args))
         except HarnessError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            # One line; details such as a log's tail follow it in the message, and the log is named.
+            print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
             return 2
         finally:
             for sig, handler in previous.items():

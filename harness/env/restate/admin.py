@@ -67,9 +67,10 @@ class RestateAdmin:
         warming up or the deployment is still starting."""
         deadline = time.monotonic() + timeout_s
         last = ""
+        body: dict[str, Any] = {"uri": deployment_uri, "force": True}
         while time.monotonic() < deadline:
             try:
-                response = self._http.post("/deployments", json={"uri": deployment_uri, "force": True})
+                response = self._http.post("/deployments", json=body)
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
@@ -78,6 +79,8 @@ class RestateAdmin:
                 last = f"HTTP {response.status_code}: {response.text[:300]}"
                 if response.status_code == 404:
                     raise HarnessError(f"{self.url} is not a Restate admin API (404 on /deployments)")
+                if "META0014" in response.text:  # the deployment answered in HTTP/1.1: discover it so
+                    body["use_http_11"] = True
             time.sleep(0.2)
         raise HarnessError(f"could not register {deployment_uri} with Restate at {self.url}: {last}")
 
