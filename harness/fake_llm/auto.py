@@ -93,7 +93,8 @@ def chosen_tool(auto: Auto, request: ChatRequest, digest: str) -> FunctionTool |
         return None
     # A name the request does not offer is ignored: calling an unknown tool only breaks the agent.
     allowed = [tool for tool in offered if choice.names is None or tool.name in choice.names] or offered
-    return allowed[int(digest[8:16], 16) % len(allowed)]
+    preferred = [tool for tool in allowed if tool.name == auto.prefer]
+    return preferred[0] if preferred else allowed[int(digest[8:16], 16) % len(allowed)]
 
 
 def function_tools(request: ChatRequest) -> list[FunctionTool]:

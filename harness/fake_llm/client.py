@@ -279,13 +279,14 @@ class RuleBuilder:
         return self._post(Forward(), times)
 
     def auto(
-        self, seed: int = 0, *, tool_rounds: int = 1, max_tool_rounds: int = 3, times: int | None = None
+        self, seed: int = 0, *, tool_rounds: int = 1, max_tool_rounds: int = 3, prefer: str | None = None,
+        times: int | None = None,
     ) -> ScriptedRule:
         """Answer unscripted, like a plausible LLM: a tool call with valid arguments, or text (see `Auto`).
 
         `llm.on().auto()` makes it the answer to everything no earlier rule matches.
         """
-        return self._post(Auto(seed, tool_rounds, max_tool_rounds), times)
+        return self._post(Auto(seed, tool_rounds, max_tool_rounds, prefer), times)
 
     def _with(self, **changes: Any) -> RuleBuilder:
         options = {

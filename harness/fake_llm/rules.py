@@ -154,6 +154,7 @@ class Auto:
     seed: int = 0
     tool_rounds: int = 1
     max_tool_rounds: int = 3
+    prefer: str | None = None  # call this tool whenever it is offered (explores one branch of a router)
     type: Literal["auto"] = field(default="auto", init=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +184,8 @@ def action_to_json(action: Action) -> dict[str, Any]:
         data.update(after_chunks=action.after_chunks, content=action.content)
     elif isinstance(action, Auto):
         data.update(seed=action.seed, tool_rounds=action.tool_rounds, max_tool_rounds=action.max_tool_rounds)
+        if action.prefer is not None:
+            data["prefer"] = action.prefer
     return data
 
 
@@ -218,10 +221,11 @@ def action_from_json(data: Any) -> Action:
         return StreamCut(**{name: data[name] for name in ("after_chunks", "content") if data.get(name) is not None})
     if kind == "auto":
         options = ("seed", "tool_rounds", "max_tool_rounds")
-        _only(data, {"type", *options}, "auto action")
+        _only(data, {"type", "prefer", *options}, "auto action")
         for name in options:
             _optional(data, name, int)
-        return Auto(**{name: data[name] for name in options if data.get(name) is not None})
+        _optional(data, "prefer", str)
+        return Auto(**{name: data[name] for name in (*options, "prefer") if data.get(name) is not None})
     raise ValueError(
         f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut, forward, auto; got {kind!r}"
     )

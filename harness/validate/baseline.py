@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checker.classify import classify_history
+from harness.fake_llm import LLMCall
 from harness.history import History
 from harness.validate.oracles import children_per_target, masked
 
@@ -30,6 +31,8 @@ class Baseline:
     side_effects: int
     services: tuple[str, ...]  # every service in the call tree
     duration_s: float
+    tools: tuple[str, ...] = ()  # the function tools offered at the first call that offered any
+    chosen_tool: str | None = None  # the one the baseline's answer called
 
     @classmethod
     def learn(cls, history: History) -> "Baseline":
@@ -48,9 +51,39 @@ class Baseline:
             side_effects=len(history.stub_calls),
             services=tuple(dict.fromkeys(services_of[i] for i in history.tree_of(root.id))),
             duration_s=((root.completed_at or history.started_at) - history.started_at),
+            **_first_tool_choice(calls),
         )
 
     def describe(self) -> str:
         return (f"{len(self.llm_calls)} LLM call(s), {len(self.steps)} journaled step(s), "
                 f"{sum(n for _, n in self.children)} child call(s), {self.side_effects} side effect(s); "
                 f"answer {str(self.output)[:80]!r}")
+
+
+def _first_tool_choice(calls: list[LLMCall]) -> dict[str, Any]:
+    """The tools offered at the first call that offered any, and the one its answer called:
+    the branches a router can take."""
+    for call in calls:
+        offered = [_tool_name(t) for t in call.request.get("tools") or [] if isinstance(t, dict)]
+        offered = [name for name in offered if name]
+        if offered:
+            return {"tools": tuple(offered), "chosen_tool": _called(call.response)}
+    return {}
+
+
+def _tool_name(tool: dict[str, Any]) -> str | None:
+    spec = tool.get("function") if isinstance(tool.get("function"), dict) else tool  # chat nests, Responses is flat
+    name = spec.get("name") if tool.get("type") == "function" else None
+    return name if isinstance(name, str) else None
+
+
+def _called(response: Any) -> str | None:
+    if not isinstance(response, dict):
+        return None
+    for choice in response.get("choices") or []:
+        for tool_call in (choice.get("message") or {}).get("tool_calls") or []:
+            return (tool_call.get("function") or {}).get("name")
+    for item in response.get("output") or []:
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            return item.get("name")
+    return None

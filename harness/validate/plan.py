@@ -45,6 +45,7 @@ class Probe:
     hold_call: int | None = None  # the LLM call (1-based) held until the fault is applied
     always_replay: bool = False
     down_for_good: bool = False  # the LLM never recovers: bounded retries are the oracle
+    prefer_tool: str | None = None  # the fake LLM calls this tool whenever offered: another branch
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
     checks: tuple[Check, ...] = field(default=(), compare=False)
@@ -56,17 +57,18 @@ class Probe:
 
     def script(self) -> Callable[[FakeLLM], None]:
         """The fake LLM unscripted (auto), with call ``hold_call`` held for the trigger."""
-        return _Script(self.hold_call)
+        return _Script(self.hold_call, self.prefer_tool)
 
 
 @dataclass(frozen=True)
 class _Script:
     hold_call: int | None
+    prefer_tool: str | None = None
 
     def __call__(self, llm: FakeLLM) -> None:
         if self.hold_call is not None:
-            llm.add_rule(Rule(Auto(), hold=True, times=1, skip=self.hold_call - 1))
-        llm.on().auto()
+            llm.add_rule(Rule(Auto(prefer=self.prefer_tool), hold=True, times=1, skip=self.hold_call - 1))
+        llm.on().auto(prefer=self.prefer_tool)
 
 
 def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> list[Probe]:
@@ -101,6 +103,12 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> l
         ))
     probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
                         "and every resumption replays the journal", always_replay=True, deadline_s=deadline, checks=oracles))
+    # The other branches a router can take: replayed at every await, where duplicates and
+    # non-determinism show. Their answers differ from the baseline's by design.
+    branch_oracles = (Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"))
+    for tool in [t for t in baseline.tools if t != baseline.chosen_tool][: 2 if quick else None]:
+        probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
+                            always_replay=True, prefer_tool=tool, deadline_s=deadline, checks=branch_oracles))
     aimed = pick_calls[:2] if quick else calls
     for kind, call in ([("429", c) for c in aimed[:1]] + [("5xx", c) for c in aimed[1:2] or aimed[:1]]) if quick else \
             [(k, c) for c in aimed for k in ("429", "5xx")]:

@@ -361,3 +361,20 @@ def test_requests_that_differ_only_in_their_token_get_the_same_answer_but_for_th
         return reply.content.replace(token, "{token}")  # type: ignore[union-attr]
 
     assert ask("rrh-000000000001") == ask("rrh-00000000abcd")
+
+
+def test_a_preferred_tool_is_called_whenever_it_is_offered() -> None:
+    import re
+
+    from harness.fake_llm.auto import answer
+    from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN, ChatRequest
+    from harness.fake_llm.rules import Auto, Rule, ToolCall
+
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+             for n in ("BillingAgent", "AccountAgent", "ProductAgent")]
+    body = {"model": "m", "messages": [{"role": "user", "content": "help rrh-000000000001"}], "tools": tools}
+    request = ChatRequest.parse(body, re.compile(DEFAULT_TOKEN_PATTERN))
+    for name in ("BillingAgent", "AccountAgent", "ProductAgent"):
+        reply = answer(Auto(prefer=name), request, "rrh-000000000001")
+        assert isinstance(reply, ToolCall) and reply.name == name
+    assert Rule.from_json(Rule(Auto(prefer="AccountAgent")).to_json()).action == Auto(prefer="AccountAgent")
