@@ -24,28 +24,54 @@ checks). The session reads the environment variables once (``resilience_settings
 README's ``RESTATE_SERVER_BIN``, ``RESTATE_ADMIN_URL``, ``TOXIPROXY_URL``, ``LLM_UPSTREAM``
 and so on) and owns one ``Cleanup`` for every process it starts (``resilience_cleanup``).
 Every result is recorded: ``--resilience-report DIR`` writes ``results.json``
-and the HTML report for the session, and ``--junitxml`` carries each verdict and its key
-figures as test properties.
+and the HTML report for the session, ``--junitxml`` carries each verdict and its key
+figures as test properties, and the terminal summary lists every result (verdict,
+scenario, agent, LLM calls committed/wasted/duplicate).
+
+The marker configures a test's run; each option is optional:
+
+    @pytest.mark.resilience(always_replay=True, inactivity_timeout_s=5, trigger_timeout_s=30)
+
+``always_replay`` overrides the ``--always-replay`` option for this test;
+``inactivity_timeout_s`` is Restate's invoker inactivity timeout and ``trigger_timeout_s``
+how long a fault waits for its trigger. They apply to ``resilience_environment`` (whose
+own keyword arguments win) and replace a whole ``Scenario``'s own values in
+``resilience.run``. Unknown options are an error.
+
+Missing binaries: a test that needs restate-server or toxiproxy-server (not an external
+server, see ``RESTATE_ADMIN_URL`` and ``TOXIPROXY_URL``) is skipped, with the command that
+installs it as the reason, when the binary is not installed: not found in ``.tools/bin`` or
+on ``PATH``, or ``RESTATE_SERVER_BIN``/``TOXIPROXY_SERVER_BIN`` names a file that does not
+exist. A file that exists but cannot be executed is a misconfiguration, and an error.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
-from harness.results.schema import ScenarioResult, write_results
+from harness.errors import HarnessError
+from harness.results.reproduce import nodeid_command
+from harness.results.schema import VERDICTS, ScenarioResult, write_results
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import Settings
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
+MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s")
+# The name ``LiveRun.check`` gives a result when it is not told one: the test's name then.
+_UNNAMED = inspect.signature(LiveRun.check).parameters["name"].default
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +92,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "resilience: a resilience scenario (starts real restate-server, Toxiproxy, fake LLM and agents)"
+        "markers",
+        "resilience: a resilience scenario (starts real restate-server, Toxiproxy, fake LLM and agents); "
+        "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S",
     )
     config.stash[_RESULTS] = []
 
@@ -78,30 +106,122 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         write_results(results, Path(out), {"run_id": time.strftime("%Y%m%d-%H%M%S"), "source": "pytest"})
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line per resilience result: verdict, scenario, agent, LLM calls c/w/d."""
+    results = config.stash.get(_RESULTS, [])
+    if not results:
+        return
+    terminalreporter.section("resilience results")
+    width = max(len(v) for v in VERDICTS)
+    for r in results:
+        calls = r.llm_calls
+        line = (f"{r.verdict:<{width}}  {r.name} [{r.agent}]  LLM calls c/w/d "
+                f"{calls.get('committed', 0)}/{calls.get('wasted', 0)}/{calls.get('duplicate', 0)}")
+        if r.recovery_s is not None:
+            line += f"  recovery {r.recovery_s:.2f} s"
+        terminalreporter.write_line(line, green=r.good, red=not r.good)
+    out = config.getoption("--resilience-report")
+    if out:
+        terminalreporter.write_line(f"report: {Path(out) / 'index.html'}")
+
+
+# --- the marker -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResilienceOptions:
+    """How a test's resilience runs are configured: the marker's options over the
+    command line's."""
+
+    always_replay: bool = False
+    inactivity_timeout_s: float | None = None
+    trigger_timeout_s: float | None = None
+
+    @classmethod
+    def of(cls, request: pytest.FixtureRequest) -> "ResilienceOptions":
+        default = bool(request.config.getoption("--always-replay"))
+        marker = request.node.get_closest_marker("resilience")
+        if marker is None:
+            return cls(default)
+        where = f"@pytest.mark.resilience on {request.node.nodeid}"
+        if marker.args:
+            pytest.fail(f"{where}: takes keyword options only ({', '.join(MARKER_OPTIONS)})", pytrace=False)
+        unknown = sorted(set(marker.kwargs) - set(MARKER_OPTIONS))
+        if unknown:
+            pytest.fail(f"{where}: unknown option {', '.join(unknown)}; known: {', '.join(MARKER_OPTIONS)}",
+                        pytrace=False)
+        always_replay = marker.kwargs.get("always_replay", default)
+        if not isinstance(always_replay, bool):
+            pytest.fail(f"{where}: always_replay must be True or False, not {always_replay!r}", pytrace=False)
+        timeouts: dict[str, float | None] = {}
+        for key in ("inactivity_timeout_s", "trigger_timeout_s"):
+            value = marker.kwargs.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+                                      or (key == "trigger_timeout_s" and value == 0)):
+                pytest.fail(f"{where}: {key} must be a number of seconds, not {value!r}", pytrace=False)
+            timeouts[key] = None if value is None else float(value)
+        return cls(always_replay, **timeouts)
+
+
+# --- binaries -------------------------------------------------------------------------------
+
+
+def require_binaries(settings: Settings) -> None:
+    """Skip the test when a binary it needs is not installed (see the module's docstring);
+    fail it when one is named explicitly but cannot be executed."""
+    needed = []
+    if not settings.external_restate:
+        needed.append(("restate-server", "RESTATE_SERVER_BIN", settings.restate_server_bin, binaries.restate_server))
+    if not settings.toxiproxy_url:
+        needed.append(("toxiproxy-server", "TOXIPROXY_SERVER_BIN", settings.toxiproxy_server_bin,
+                       binaries.toxiproxy_server))
+    for name, variable, explicit, find in needed:
+        try:
+            find(settings)
+        except HarnessError as exc:
+            if explicit and os.path.exists(explicit):
+                pytest.fail(f"{exc} (fix or unset {variable})", pytrace=False)
+            if not explicit:
+                pytest.skip(str(exc))  # "not found: ... install it: <command>"
+            hint = getattr(binaries, "_INSTALL_HINTS", {}).get(name, "./scripts/setup")
+            pytest.skip(f"{name} is not installed: {variable}={explicit} does not exist; install it: {hint}")
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
 class Resilience:
     """The session's resilience runner, as one test sees it."""
 
-    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, settings: Settings, cleanup: Cleanup) -> None:
+    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, settings: Settings, cleanup: Cleanup,
+                 options: ResilienceOptions | None = None) -> None:
         self._request = request
         self._run_dir = run_dir
         self.settings = settings
         self.cleanup = cleanup
-        self.always_replay: bool = bool(request.config.getoption("--always-replay"))
+        self.options = options or ResilienceOptions(bool(request.config.getoption("--always-replay")))
+        self.always_replay: bool = self.options.always_replay
 
     @property
     def nodeid(self) -> str:
         return self._request.node.nodeid
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        """Run a whole scenario in its own environment; the result is recorded."""
-        return self.record(
-            run_scenario(
-                scenario, self._run_dir, always_replay=self.always_replay, settings=self.settings, cleanup=self.cleanup
-            )
+        """Run a whole scenario in its own environment; the result is recorded. The
+        marker's timeouts, when given, replace the scenario's own."""
+        timeouts = {key: value for key, value in (("inactivity_timeout_s", self.options.inactivity_timeout_s),
+                                                  ("trigger_timeout_s", self.options.trigger_timeout_s))
+                    if value is not None}
+        result = run_scenario(
+            replace(scenario, **timeouts), self._run_dir, always_replay=self.always_replay, settings=self.settings,
+            cleanup=self.cleanup,
         )
+        result.reproduce = nodeid_command(self.nodeid, always_replay=result.always_replay)
+        return self.record(result)
 
     def record(self, result: ScenarioResult) -> ScenarioResult:
-        """Keep ``result`` for the session's report and the test's JUnit properties."""
+        """Keep ``result`` for the session's report, the terminal summary and the test's
+        JUnit properties."""
         self._request.config.stash[_RESULTS].append(result)
         properties = self._request.node.user_properties
         properties += [
@@ -111,25 +231,23 @@ class Resilience:
             ("resilience.llm_wasted", result.llm_calls["wasted"]),
             ("resilience.llm_duplicate", result.llm_calls["duplicate"]),
             ("resilience.recovery_s", "" if result.recovery_s is None else result.recovery_s),
-            ("resilience.faults", ",".join(f"{f['kind']}:{f['target']}" for f in result.faults)),
+            ("resilience.faults", ",".join(f"{f.kind}:{f.target}" for f in result.faults)),
         ]
         return result
 
+    def recorder(self, name: str, agent: str) -> Callable[[ScenarioResult], None]:
+        """The ``on_result`` of a ``LiveRun``: names an unnamed result after the test and
+        the agents, and records it with the command that reproduces it."""
 
-class _RecordingRun(LiveRun):
-    """A ``LiveRun`` whose results go to the session's report."""
+        def on_result(result: ScenarioResult) -> None:
+            if result.name == _UNNAMED:
+                result.name = name
+            result.agent = result.agent or agent
+            result.always_replay = self.always_replay
+            result.reproduce = nodeid_command(self.nodeid, always_replay=result.always_replay)
+            self.record(result)
 
-    def __init__(self, env: Environment, resilience: Resilience, name: str, agent: str) -> None:
-        super().__init__(env)
-        self._resilience, self._name, self._agent = resilience, name, agent
-
-    def check(self, *checks, **info):  # type: ignore[no-untyped-def, override]
-        info.setdefault("name", self._name)
-        info.setdefault("agent", self._agent)
-        result = super().check(*checks, **info)
-        result.always_replay = self._resilience.always_replay
-        result.reproduce = f"pytest {self._resilience.nodeid}" + (" --always-replay" if result.always_replay else "")
-        return self._resilience.record(result)
+        return on_result
 
 
 @pytest.fixture(scope="session")
@@ -150,28 +268,41 @@ def resilience_cleanup() -> Iterator[Cleanup]:
 def resilience(
     request: pytest.FixtureRequest, tmp_path: Path, resilience_settings: Settings, resilience_cleanup: Cleanup
 ) -> Resilience:
-    """Run whole ``Scenario`` values: ``resilience.run(scenario)``."""
-    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup)
+    """Run whole ``Scenario`` values: ``resilience.run(scenario)``. Skips the test when
+    restate-server or toxiproxy-server is not installed."""
+    options = ResilienceOptions.of(request)
+    require_binaries(resilience_settings)
+    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup, options)
 
 
 @pytest.fixture
 def resilience_environment(resilience: Resilience, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., LiveRun]]:
     """A factory: ``resilience_environment(*agents)`` starts the agents behind Toxiproxy with
     their own restate-server and fake LLM, and returns a ``LiveRun``. Everything stops at
-    the end of the test."""
+    the end of the test. ``inactivity_timeout_s`` and ``trigger_timeout_s`` default to the
+    marker's options."""
     with ExitStack() as stack:
         started = 0
 
-        def start(*agents: AgentSpec, inactivity_timeout_s: float | None = None) -> LiveRun:
+        def start(*agents: AgentSpec, inactivity_timeout_s: float | None = None,
+                  trigger_timeout_s: float | None = None) -> LiveRun:
             nonlocal started
             started += 1
+            options = resilience.options
+            if inactivity_timeout_s is None:
+                inactivity_timeout_s = options.inactivity_timeout_s
+            if trigger_timeout_s is None:
+                trigger_timeout_s = options.trigger_timeout_s
             env = stack.enter_context(
                 Environment(agents, tmp_path / f"env-{started}", inactivity_timeout_s=inactivity_timeout_s,
                             always_replay=resilience.always_replay, settings=resilience.settings,
                             cleanup=resilience.cleanup)
             )
             label = "+".join(a.label or a.name for a in agents)
-            return _RecordingRun(env, resilience, request.node.name, label)
+            on_result = resilience.recorder(request.node.name, label)
+            if trigger_timeout_s is None:
+                return LiveRun(env, on_result=on_result)
+            return LiveRun(env, trigger_timeout_s=trigger_timeout_s, on_result=on_result)
 
         yield start
 
