@@ -33,6 +33,9 @@ from harness.validate.oracles import (
 )
 
 QUICK_MAX = 15
+# Under always-replay a handler suspends only when an await races Restate's acknowledgement;
+# several requests at once make every branch replay (one alone often runs straight through).
+REPLAYED_REQUESTS = 6
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Probe:
     always_replay: bool = False
     down_for_good: bool = False  # the LLM never recovers: bounded retries are the oracle
     prefer_tool: str | None = None  # the fake LLM calls this tool whenever offered: another branch
+    requests: int = 1  # concurrent requests: replays race, so several make a miss unlikely
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
     checks: tuple[Check, ...] = field(default=(), compare=False)
@@ -102,13 +106,14 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> l
             (Kill(agent, when=StepsCompleted(n)),), needs_processes=True, deadline_s=deadline, checks=oracles,
         ))
     probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
-                        "and every resumption replays the journal", always_replay=True, deadline_s=deadline, checks=oracles))
+                        "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
     # The other branches a router can take: replayed at every await, where duplicates and
     # non-determinism show. Their answers differ from the baseline's by design.
     branch_oracles = (Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"))
     for tool in [t for t in baseline.tools if t != baseline.chosen_tool][: 2 if quick else None]:
         probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
-                            always_replay=True, prefer_tool=tool, deadline_s=deadline, checks=branch_oracles))
+                            always_replay=True, prefer_tool=tool, requests=REPLAYED_REQUESTS, deadline_s=deadline,
+                            checks=branch_oracles))
     aimed = pick_calls[:2] if quick else calls
     for kind, call in ([("429", c) for c in aimed[:1]] + [("5xx", c) for c in aimed[1:2] or aimed[:1]]) if quick else \
             [(k, c) for c in aimed for k in ("429", "5xx")]:

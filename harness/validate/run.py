@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def validate(target: Target, out: Path, *, budget: str = "quick", say: Say = pri
             continue
         scenario = Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
-            workload=workload, faults=probe.faults, checks=probe.checks, tags=("validate",),
+            workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
             expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
         )
         result = run_scenario(scenario, run_dir, always_replay=probe.always_replay)
