@@ -256,15 +256,16 @@ def _shrink(
     if found is None:
         bars.update(task, total=1, completed=1, status="nothing to shrink")
         return
-    reproduce = with_schedule(result.reproduce, found.shrunk.example.choices) + " --shrink-budget 0"
+    reproduce = with_schedule(result.reproduce, found.example.choices) + " --shrink-budget 0"
     result.shrunk = found.to_json(reproduce)
     s = result.shrunk
-    bars.update(task, total=1, completed=1, status=f"{s['attempts']} runs, {s['time_s']:.0f} s")
+    bars.update(task, total=1, completed=1, status=f"{s['attempts'] + s['confirm_runs']} runs, {s['time_s']:.0f} s")
     why = s["finding"]["check"] + (f" ({s['finding']['bug_class']})" if s["finding"]["bug_class"] else "")
     bars.console.print(
         f"    shrunk from {s['original']['faults']} faults and {s['original']['requests']} requests to "
-        f"{len(s['schedule'])} and {s['requests']} in {s['attempts']} runs, {s['time_s']:.0f} s"
-        f"{'' if s['complete'] else ' (budget spent; smaller may exist)'}; still failing: {why}",
+        f"{len(s['schedule'])} and {s['requests']} in {s['attempts'] + s['confirm_runs']} runs, {s['time_s']:.0f} s"
+        f"{'' if s['complete'] else ' (budget spent; smaller may exist)'}; still failing: {why}"
+        f"{'; it did not fail again when re-run (timing-sensitive)' if s['confirmed'] is False else ''}",
         markup=False,
     )
     for line in s["schedule"] or ["no fault"]:

@@ -29,3 +29,8 @@ REFUND_OUTSIDE_RUN_MUTANT = python_app(
     label="mutant:refund-outside-run", stubs=[REFUNDS],
 )
 RANDOM_ROUTING_MUTANT = python_app("router", "agents.mutants.random_routing:app", ["AgentRouter"], label="mutant:random-routing")
+
+# Caches its routing decision in process memory: caught only when the router process dies.
+CACHED_ROUTING_MUTANT = python_app(
+    "router", "agents.mutants.cached_routing:app", ["AgentRouter"], label="mutant:cached-routing"
+)

@@ -12,7 +12,7 @@ from harness.checker.checks import (
     StepsOnce,
     WastedExplainedByFaults,
 )
-from harness.nemesis.schedule import random_schedule
+from harness.nemesis.schedule import plans, schedules
 from harness.runner.scenario import Scenario
 from harness.workload import Requests
 
@@ -27,11 +27,15 @@ def random_faults(
 ) -> Scenario:
     """``n`` requests to the ``local`` or ``remote`` router, sent over the length of a random
     schedule of ``faults`` windows (about 1.3 s each, or over ``spread_s``), so that faults
-    meet requests in flight."""
+    meet requests in flight. A failing run is shrunk (fewer faults, shorter windows, fewer
+    requests) by replaying edited choices of its ``plan``."""
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
     checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
+    # The schedule and the request count, drawn from a seed (or replayed from --schedule),
+    # and shrunk when the run fails.
+    plan = plans(schedules(processes=processes, links=links, faults=faults), requests=n)
     return Scenario(
         name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
         description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "
@@ -48,7 +52,8 @@ def random_faults(
         # Hundreds of requests on one Python process: the tests' 2 s inactivity timeout would
         # abort attempts that are merely queued, so soaks use 10 s (paused agents still time out).
         inactivity_timeout_s=10.0 if n > 50 else None,
-        schedule_for_seed=lambda s: random_schedule(s, processes=processes, links=links, faults=faults),
+        plan=plan,
+        schedule_for_seed=lambda s: plan.example(s).faults,
     ).with_seed(seed)
 
 

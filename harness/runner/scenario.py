@@ -9,7 +9,7 @@ import json
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from harness.env.environment import AgentSpec, Environment
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
+from harness.nemesis.schedule import Plan
+from harness.nemesis.shrink import with_schedule
+from harness.nemesis.strategies import Strategy
 from harness.nemesis.triggers import AtStart
 from harness.results.reproduce import run_command
 from harness.results.schema import ScenarioResult
@@ -55,12 +58,32 @@ class Scenario:
     inactivity_timeout_s: float | None = None  # Restate's, when the tests' 2 s default does not fit
     seed: int | None = None  # set when the fault schedule was drawn at random
     schedule_for_seed: Callable[[int], tuple[Fault, ...]] | None = None
+    # A strategy drawing the fault schedule and request count (harness.nemesis.schedule):
+    # seeded like schedule_for_seed, and also replayable from a choice stream, so shrinkable.
+    plan: Strategy[Plan] | None = None
+    choices: tuple[int, ...] | None = None  # the stream the plan was replayed from (--schedule)
 
     def with_seed(self, seed: int) -> "Scenario":
         """The scenario with its random fault schedule drawn from ``seed``."""
+        if self.plan is not None:
+            return self._with_plan(self.plan.generate(seed).value, seed=seed, choices=None)
         if self.schedule_for_seed is None:
             return self
         return replace(self, seed=seed, faults=self.schedule_for_seed(seed))
+
+    def with_choices(self, choices: Sequence[int]) -> "Scenario":
+        """The scenario with its ``plan`` replayed from a choice stream: how a shrunk
+        schedule is run again (``--schedule 3,0,17``). Any stream gives a valid plan."""
+        if self.plan is None:
+            return self
+        example = self.plan.replay(choices)
+        return self._with_plan(example.value, seed=None, choices=example.key)
+
+    def _with_plan(self, plan: Plan, *, seed: int | None, choices: tuple[int, ...] | None) -> "Scenario":
+        # Fewer requests are sent at the same rate: the workload ends sooner.
+        spread_s = self.workload.spread_s * plan.requests / self.workload.n if self.workload.n else self.workload.spread_s
+        workload = replace(self.workload, n=plan.requests, spread_s=round(spread_s, 3))
+        return replace(self, seed=seed, choices=choices, faults=plan.faults, workload=workload)
 
     def with_agents(self, *agents: AgentSpec) -> "Scenario":
         """The same scenario against other agents, e.g. a mutant or a user's own."""
@@ -80,8 +103,9 @@ class Scenario:
     def reproduce_command(self, *, always_replay: bool = False, scenarios_file: str | None = None) -> str:
         """The CLI command that runs this scenario again, against the same agent;
         ``scenarios_file``: the user's file it came from (``--scenarios``)."""
-        return run_command(self.name, self.agent_label, seed=self.seed, always_replay=always_replay,
-                           scenarios_file=scenarios_file)
+        command = run_command(self.name, self.agent_label, seed=self.seed, always_replay=always_replay,
+                              scenarios_file=scenarios_file)
+        return command if self.choices is None else with_schedule(command, self.choices)
 
     @property
     def folder(self) -> str:
