@@ -2,6 +2,7 @@
 
 A scenario composes an environment (restate-server, Toxiproxy, the fake LLM, agents), a
 workload, a fault schedule and checks; ``run_scenario`` plays it and judges the result.
+``validate(parse_target(...), out)`` validates an agent nobody scripted.
 """
 
 from harness.checker.checks import (
@@ -51,7 +52,11 @@ from .errors import HarnessError
 from .fake_llm import FakeLLM, tool_call
 from .workload import Requests
 
+from harness.validate.run import Validation, validate
+from harness.validate.target import Target, parse_target
+
 __all__ = [
+    "Target", "Validation", "parse_target", "validate",
     "ROUTING", "After", "AgentSpec", "AllCompleted", "Bandwidth", "CallTree", "Environment", "FailedTerminally",
     "FakeLLM", "FaultRecord", "HarnessError", "Kill", "LLMCallHeld", "LLMHang", "LLMMalformed", "LLMMatch",
     "LLMRateLimited", "LLMServerError", "LLMSlowFirstToken", "LLMStreamCut", "LLMUnknownTool", "Latency",

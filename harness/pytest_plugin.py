@@ -48,6 +48,7 @@ exist. A file that exists but cannot be executed is a misconfiguration, and an e
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +68,8 @@ from harness.results.schema import VERDICTS, ScenarioResult, write_results
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import Settings
+from harness.validate.run import Validation, validate
+from harness.validate.target import parse_target
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
 MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s")
@@ -305,6 +308,29 @@ def resilience_environment(resilience: Resilience, request: pytest.FixtureReques
             return LiveRun(env, trigger_timeout_s=trigger_timeout_s, on_result=on_result)
 
         yield start
+
+
+@pytest.fixture
+def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[..., Validation]:
+    """A function: ``resilience_validate(cmd="hypercorn app:app --bind 127.0.0.1:{port}",
+    cwd=..., stubs=["refunds=REFUNDS_URL"], entry="Router/answer", budget="quick")`` validates
+    an agent as ``restate-resilience validate`` does and returns the ``Validation`` (its
+    ``classes`` hold one row per bug class; ``green`` is True when none failed). Each run is
+    recorded like any other result."""
+
+    def run(*, cmd: str | list[str] = (), url: str | list[str] = (), cwd: str | Path | None = None,
+            env: list[str] = (), stubs: list[str] = (), entry: str | None = None, input: Any = None,
+            key: str | None = None, budget: str = "quick") -> Validation:  # type: ignore[assignment]
+        target = parse_target([cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
+                              cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
+                              input_json=None if input is None else json.dumps(input), key=key)
+        validation = validate(target, tmp_path / "validate", budget=budget, say=lambda line: None,
+                              settings=resilience.settings, cleanup=resilience.cleanup)
+        for result in validation.results:
+            resilience.record(result)
+        return validation
+
+    return run
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ class Run:
     run_id: str
     meta: dict[str, Any]
     scenarios: list[ScenarioResult]
+    validation: dict[str, Any] | None = None
 
 
 @dataclass
@@ -155,7 +156,7 @@ def read_run(run_dir: Path) -> Run:
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     run_id = str(results.meta.get("run_id") or run_dir.resolve().name)
-    return Run(run_id, results.meta, results.scenarios)
+    return Run(run_id, results.meta, results.scenarios, results.validation)
 
 
 def try_read_run(run_dir: Path) -> Run | None:

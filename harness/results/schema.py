@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -384,9 +384,14 @@ class RunResults:
     meta: dict[str, Any] = field(default_factory=dict)
     scenarios: list[ScenarioResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION  # as read; always written as SCHEMA_VERSION
+    # A validation's diagnosis: {"agent", "entry", "baseline", "plan", "classes": {class: row}}
+    validation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "meta": self.meta, "scenarios": [s.to_json() for s in self.scenarios]}
+        document = {"schema_version": SCHEMA_VERSION, "meta": self.meta, "scenarios": [s.to_json() for s in self.scenarios]}
+        if self.validation is not None:
+            document["validation"] = self.validation
+        return document
 
     @classmethod
     def from_json(cls, data: Any) -> "RunResults":
@@ -403,7 +408,10 @@ class RunResults:
             except ValueError:
                 continue
         version = data.get("schema_version", 1)
-        return cls(meta, scenarios, version if isinstance(version, int) and not isinstance(version, bool) else 1)
+        validation = data.get("validation")
+        return cls(meta, scenarios, version if isinstance(version, int) and not isinstance(version, bool) else 1,
+                   dict(validation) if isinstance(validation, Mapping) and isinstance(validation.get("classes"), Mapping)
+                   else None)
 
     @classmethod
     def read(cls, path: Path) -> "RunResults":
@@ -431,12 +439,14 @@ class RunResults:
         return path
 
 
-def write_results(results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any]) -> Path:
+def write_results(
+    results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any], *, validation: dict[str, Any] | None = None
+) -> Path:
     """Write ``results.json`` and the HTML report, atomically and after every scenario, so
     an interrupted run keeps what it measured. Secrets are redacted in both."""
     from harness.report import write_report  # matplotlib and jinja2 only when writing
 
-    path = RunResults(meta, list(results)).write(out_dir)
+    path = RunResults(meta, list(results), validation=validation).write(out_dir)
     write_report(Path(out_dir), Path(out_dir).parent)
     return path
 

@@ -5,7 +5,8 @@ Exit codes: 0 green, 1 any finding, 2 bad input (one line)."""
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.env import binaries
-from harness.errors import HarnessError
+from harness.env import binaries, versions
+from harness.settings import Settings
 from harness.validate.run import Validation, validate
 from harness.validate.target import parse_target
 
@@ -39,19 +40,24 @@ def add_parser(sub: Any, out_default: str) -> None:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    from harness.results.schema import write_results  # the report's libraries only when writing
+    from harness.results.schema import (
+        write_results,  # the report's libraries only when writing
+    )
 
-    binaries.restate_server(), binaries.toxiproxy_server()  # fail fast, with the install hint
+    settings = Settings.from_environ(os.environ)  # read once, here at the edge
+    binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
                           input_json=args.input, key=args.key)
     console = Console(highlight=False)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-validate"
     run_dir = Path(args.out) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False))
-    meta = {"run_id": run_id, "started_at": time.time(), "validation": validation.to_json()}
-    write_results(validation.results, run_dir, meta)
-    _add_validation(run_dir / "results.json", validation)
+    started = time.time()
+    validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
+                          settings=settings, cleanup=args.cleanup)
+    meta = {"run_id": run_id, "started_at": started, "finished_at": time.time(), "argv": sys.argv[1:],
+            "versions": versions.collect(settings)}
+    write_results(validation.results, run_dir, meta, validation=validation.to_json())
     _print(console, validation)
     latest = Path(args.out) / "latest"
     if latest.is_symlink() or latest.exists():
@@ -59,13 +65,6 @@ def validate_command(args: argparse.Namespace) -> int:
     latest.symlink_to(run_id)
     console.print(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}", markup=False)
     return 0 if validation.green else 1
-
-
-def _add_validation(path: Path, validation: Validation) -> None:
-    """``results.json`` carries the diagnosis at its top level, as ``"validation"``."""
-    document = json.loads(path.read_text())
-    document["validation"] = validation.to_json()
-    path.write_text(json.dumps(document, indent=2, default=str))
 
 
 def _print(console: Console, validation: Validation) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.errors import HarnessError
 from harness.history import History
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario
+from harness.settings import Settings
 from harness.validate.baseline import Baseline
 from harness.validate.diagnosis import ClassRow, ProbeOutcome, classes_json, diagnose
 from harness.validate.discover import Entry, choose_entry, default_input
@@ -48,9 +51,11 @@ def _auto(llm: Any) -> None:
     llm.on().auto()
 
 
-def learn_baseline(target: Target, run_dir: Path) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
+def learn_baseline(
+    target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup
+) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
     """Start the deployments fault-free, discover the entry, send one request, and learn."""
-    with Environment(target.agents, run_dir / "baseline", llm_auto=True) as env:
+    with Environment(target.agents, run_dir / "baseline", llm_auto=True, settings=settings, cleanup=cleanup) as env:
         callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
         entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
         payload = target.input if target.input is not None else default_input(entry)
@@ -79,10 +84,27 @@ def _check_baseline(history: History, errors: list[str], entry: Entry) -> None:
         raise HarnessError(f"the agent's baseline run of {entry} did not succeed without any fault: {why}")
 
 
-def validate(target: Target, out: Path, *, budget: str = "quick", say: Say = print) -> Validation:
-    run_dir = out
+def validate(
+    target: Target,
+    out: Path,
+    *,
+    budget: str = "quick",
+    say: Say = print,
+    settings: Settings | None = None,
+    cleanup: Cleanup | None = None,
+) -> Validation:
+    """Validate ``target``: every run's folder goes under ``out``. Raises ``HarnessError``
+    for bad input (an unknown entry, a deployment that does not start or register, a
+    baseline that fails with no fault at all)."""
+    settings = settings or Settings()
+    with ExitStack() as stack:
+        cleanup = cleanup or stack.enter_context(Cleanup())
+        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup)
+
+
+def _validate(target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup) -> Validation:
     started = time.time()
-    entry, workload, baseline, agent_of = learn_baseline(target, run_dir)
+    entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup)
     say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
     plan = make_plan(baseline, agent_of, budget=budget)
     managed = {a.name for a in target.agents if a.url is None}
@@ -100,7 +122,7 @@ def validate(target: Target, out: Path, *, budget: str = "quick", say: Say = pri
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
             expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
         )
-        result = run_scenario(scenario, run_dir, always_replay=probe.always_replay)
+        result = run_scenario(scenario, run_dir, always_replay=probe.always_replay, settings=settings, cleanup=cleanup)
         result.agent = target.label
         validation.results.append(result)
         findings = {f["check"]: (bool(f["ok"]), str(f["message"])) for f in result.findings}

@@ -107,3 +107,10 @@ def test_a_url_that_is_not_a_restate_deployment_is_bad_input(tmp_path: Path, no_
         server.wait()
     assert code == 2, output
     assert "could not register" in output and "Traceback" not in output, output
+
+
+def test_the_pytest_fixture_validates_as_the_command_does(resilience_validate, no_leftovers) -> None:
+    validation = resilience_validate(cmd=f"{SERVE} agents.mutants.unjournaled_routing:app --port {{port}}", cwd=PROJECT_ROOT)
+    assert not validation.green
+    assert validation.classes["duplicate_llm_call"].verdict == "fail"
+    assert validation.classes["duplicate_llm_call"].scenario in validation.to_json()["plan"]
