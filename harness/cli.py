@@ -271,6 +271,8 @@ def _shrink(
     for line in s["schedule"] or ["no fault"]:
         bars.console.print(f"      {line}", markup=False)
     bars.console.print(f"    reproduce: {reproduce}", markup=False)
+    for line in ([f"stopped: {s['stopped']}"] if s["stopped"] else []) + s["errors"]:
+        bars.console.print(f"    {line}", markup=False, style="yellow")
 
 
 def _print_summary(results: list[ScenarioResult]) -> None:

@@ -58,6 +58,11 @@ class _OutOfBudget(Exception):
     pass
 
 
+class StopShrinking(Exception):
+    """Raised by a predicate to end the search at once (e.g. the runs cannot be judged):
+    the smallest failing example so far is kept."""
+
+
 def sort_key(choices: Sequence[int]) -> tuple[int, tuple[int, ...]]:
     """Shortlex on the canonical stream: fewer choices first, then smaller values."""
     key = canonical(choices)
@@ -106,7 +111,7 @@ class _Shrinker(Generic[T]):
         self.seen.add(key)
         self.attempts += 1
         began = self.clock()
-        failed = bool(self.fails(example))
+        failed = bool(self.fails(example))  # StopShrinking ends the search here
         self.durations.append(self.clock() - began)
         if failed:
             self.best = example
@@ -128,7 +133,7 @@ class _Shrinker(Generic[T]):
                 if self.best.key == before:
                     complete = True
                     break
-        except _OutOfBudget:
+        except (_OutOfBudget, StopShrinking):
             pass
         return Shrunk(self.best, self.original, self.attempts, self.improved, round(self.clock() - self.started, 3), complete)
 
@@ -295,6 +300,9 @@ class ShrunkScenario:
     confirmed: bool | None = None  # failed again when re-run (None: nothing smaller to confirm)
     confirm_runs: int = 0
     folder: Path | None = None  # where the minimal run's logs are
+    verdicts: dict[str, int] = field(default_factory=dict)  # of every run, searching and confirming
+    errors: list[str] = field(default_factory=list)  # of runs that could not be judged (the first few)
+    stopped: str | None = None  # why the search ended early, if it did
 
     @property
     def choices(self) -> str:
@@ -317,6 +325,9 @@ class ShrunkScenario:
             "time_s": round(self.time_s, 1),
             "budget_s": self.budget_s,
             "complete": self.shrunk.complete,
+            "verdicts": self.verdicts,
+            "errors": self.errors,
+            "stopped": self.stopped,
             **({"folder": str(self.folder)} if self.folder is not None else {}),
         }
 
@@ -347,6 +358,8 @@ def shrink_scenario(
     *,
     budget_s: float = 180.0,
     confirm: int = 2,
+    max_unjudged: int = 3,
+    max_errors: int = 3,
     on_attempt: Callable[[int, Scenario, bool], None] | None = None,
     clock: Clock = time.monotonic,
 ) -> ShrunkScenario | None:
@@ -358,8 +371,10 @@ def shrink_scenario(
     smallest failing schedule is therefore run once more (``confirm``: up to that many
     re-runs, stepping back to the previous smaller-than-original one when a re-run passes);
     one run's time is kept from the search for it. ``confirmed`` says whether a re-run
-    failed. None when there is nothing to shrink: no plan, no known choices, no failed
-    check, or no budget."""
+    failed. The search stops early after ``max_unjudged`` runs in a row end ``unknown``
+    with an error (the environment is broken, not the agent); the first errors are kept.
+    None when there is nothing to shrink: no plan, no known choices, no failed check, or
+    no budget."""
     plan = getattr(scenario, "plan", None)
     target = Target.of(result)
     if plan is None or target is None or budget_s <= 0:
@@ -373,20 +388,35 @@ def shrink_scenario(
     started = clock()
     accepted: list[tuple[Example[Any], ScenarioResult, Path]] = []  # each smaller than the one before
     runs = 0
+    verdicts: dict[str, int] = {}
+    errors: list[str] = []
+    unjudged = 0  # runs in a row that ended unknown with an error
+    stopped: str | None = None
 
     def attempt(example: Example[Any], name: str) -> tuple[Scenario, ScenarioResult, Path, bool]:
-        nonlocal runs
+        nonlocal runs, unjudged
         runs += 1
         folder = out_dir / name
         candidate = scenario.with_choices(example.choices)
         outcome = run(candidate, folder)
         failed = target.found_in(outcome)
+        verdicts[outcome.verdict] = verdicts.get(outcome.verdict, 0) + 1
+        unjudged = unjudged + 1 if outcome.verdict == "unknown" and outcome.errors else 0
+        for error in outcome.errors[:1]:
+            line = f"{name}: {error.splitlines()[0] if error else ''}"
+            if len(errors) < max_errors and line not in errors:
+                errors.append(line)
         if on_attempt is not None:
             on_attempt(runs, candidate, failed)
         return candidate, outcome, folder, failed
 
     def fails(example: Example[Any]) -> bool:
+        nonlocal stopped
         _, outcome, folder, failed = attempt(example, f"attempt-{runs + 1:03d}")
+        if unjudged >= max_unjudged:
+            shutil.rmtree(folder, ignore_errors=True)
+            stopped = f"{unjudged} runs in a row could not be judged (see errors)"
+            raise StopShrinking(stopped)
         if failed:
             if accepted:  # superseded: only the latest run's folder is kept
                 shutil.rmtree(accepted[-1][2], ignore_errors=True)
@@ -401,9 +431,9 @@ def shrink_scenario(
     confirmed: bool | None = None
     if accepted:
         example, minimal, folder = accepted[-1]
-        confirmed = False
+        confirmed = False if stopped is None else None
         for tried, (candidate_example, _, _) in enumerate(reversed(accepted)):
-            if tried >= confirm:
+            if tried >= confirm or stopped is not None:
                 break
             _, outcome, again, failed = attempt(candidate_example, f"confirm-{tried + 1}")
             if failed:
@@ -417,8 +447,18 @@ def shrink_scenario(
             shutil.rmtree(again, ignore_errors=True)
     return ShrunkScenario(
         scenario.with_choices(example.choices), example, minimal, target, shrunk, scenario, budget_s,
-        clock() - started, confirmed, runs - shrunk.attempts, folder,
+        clock() - started, confirmed, runs - shrunk.attempts, folder, verdicts, errors, stopped,
     )
 
 
-__all__ = ["Shrunk", "ShrunkScenario", "Target", "bug_class", "shrink", "shrink_scenario", "sort_key", "with_schedule"]
+__all__ = [
+    "StopShrinking",
+    "Shrunk",
+    "ShrunkScenario",
+    "Target",
+    "bug_class",
+    "shrink",
+    "shrink_scenario",
+    "sort_key",
+    "with_schedule",
+]

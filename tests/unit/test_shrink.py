@@ -265,3 +265,39 @@ def test_the_command_line_takes_a_shrink_budget_and_a_schedule() -> None:
     for bad in (["run", "--schedule", "1,x"], ["run", "--shrink-budget", "-1"], ["run", "--seed", "1", "--schedule", "1"]):
         with pytest.raises(SystemExit):
             parser().parse_args(bad)
+
+
+def test_runs_that_cannot_be_judged_stop_the_search_and_say_why(tmp_path: Path) -> None:
+    scenario = random_faults("local", n=8, faults=6)
+    seed = next(s for s in range(1000) if kills_restate(scenario.with_seed(s).faults))
+    scenario = scenario.with_seed(seed)
+    calls = 0
+
+    def run(candidate, folder: Path) -> ScenarioResult:  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls <= 2:  # the original and one smaller failing run, then the environment breaks
+            return result("no duplicate LLM calls", duplicates=(OUTSIDE,))
+        broken = ScenarioResult(candidate.name, "mutant", "unknown", errors=["restate-server did not start\nlog tail"])
+        return broken
+
+    shrunk = shrink_scenario(scenario, run(scenario, tmp_path / "o"), run, tmp_path / "shrink", budget_s=600)
+    assert shrunk is not None and shrunk.shrunk.attempts == 4  # one failing, then three unjudged
+    assert shrunk.stopped == "3 runs in a row could not be judged (see errors)"
+    assert shrunk.errors == ["attempt-002: restate-server did not start", "attempt-003: restate-server did not start",
+                             "attempt-004: restate-server did not start"]
+    assert shrunk.verdicts == {"fail": 1, "unknown": 3}
+    assert shrunk.confirmed is None and shrunk.confirm_runs == 0  # no confirming on a broken environment
+    assert shrunk.example.key != scenario.with_seed(seed).plan.generate(seed).key  # the smaller one found is kept
+    data = shrunk.to_json("x")
+    assert data["stopped"] and data["errors"] and data["verdicts"] == {"fail": 1, "unknown": 3}
+
+
+def test_a_predicate_may_stop_the_search() -> None:
+    from harness.nemesis.shrink import StopShrinking
+
+    def stop(e: Example) -> bool:  # type: ignore[type-arg]
+        raise StopShrinking
+
+    shrunk = shrink(PLAN, PLAN.generate(1).choices, stop, budget_s=60)
+    assert shrunk.attempts == 1 and not shrunk.complete and shrunk.example.key == PLAN.generate(1).key
