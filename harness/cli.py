@@ -4,7 +4,9 @@
     run       run a selection (names, --tag, --agent, --seed, --always-replay) and write
               results.json and the HTML report into reports/<run-id>/ (reports/latest)
     soak      many concurrent requests under a seeded random fault schedule
+    validate  validate an agent nobody scripted: every crash point, a diagnosis per bug class
     report    rebuild the HTML report from saved results
+    install   the pinned restate-server and Toxiproxy, into a per-user cache
 
 Exit codes: 0 when every verdict is as expected, 1 when a scenario failed or could not be
 judged, 2 for bad input (one line, no traceback), 130 when interrupted.
@@ -35,8 +37,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
-from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
 from harness.nemesis.faults import describe
 from harness.nemesis.shrink import shrink_scenario, with_schedule
@@ -60,9 +62,7 @@ errors = Console(stderr=True, highlight=False)
 def load_scenarios(path: str | None) -> list[Scenario]:
     """The catalogue, or the ``SCENARIOS`` of a user's Python file."""
     if path is None:
-        from scenarios import CATALOGUE
-
-        return list(CATALOGUE)
+        return list(catalogue_module().CATALOGUE)
     file = Path(path)
     if not file.is_file():
         raise HarnessError(f"scenario file {path} does not exist")
@@ -134,7 +134,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def soak_command(args: argparse.Namespace) -> int:
-    from scenarios.random_schedules import random_faults
+    random_faults = catalogue_module("random_schedules").random_faults
 
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     scenario = random_faults(args.router, n=args.n, seed=seed, faults=args.faults)
@@ -147,6 +147,15 @@ def soak_command(args: argparse.Namespace) -> int:
         console.print(f"  {describe(fault)}")
     console.print(f"  reproduce: {reproduce}")
     return run_all([scenario], args, reproduce=reproduce)
+
+
+def install_command(args: argparse.Namespace) -> int:
+    from harness.env.install import install
+
+    home = Path(args.into) if args.into else Settings.from_environ(os.environ).tools_home
+    for name, path in install(home, say=lambda line: console.print(line, markup=False)).items():
+        console.print(f"{name}: {path}", markup=False)
+    return 0
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -338,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--scenarios", metavar="FILE", help="a Python file defining SCENARIOS, instead of the catalogue")
 
     def running(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", default=str(PROJECT_ROOT / "reports"), help="where run folders go (default: reports/)")
+        p.add_argument("--out", default="reports", help="where run folders go (default: ./reports)")
         drawn = p.add_mutually_exclusive_group()
         drawn.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a run")
         drawn.add_argument("--schedule", type=_choices, metavar="CHOICES",
@@ -367,8 +376,12 @@ def parser() -> argparse.ArgumentParser:
 
     add_validate_parser(sub, out_default="reports")
 
+    setup = sub.add_parser("install", help="install the pinned restate-server and Toxiproxy into a per-user cache")
+    setup.add_argument("--into", help="where (default: $RESTATE_RESILIENCE_HOME, else ~/.cache/restate-resilience)")
+    setup.set_defaults(handler=install_command)
+
     report = sub.add_parser("report", help="rebuild the HTML report from saved results")
-    report.add_argument("results", nargs="?", default=str(PROJECT_ROOT / "reports" / "latest"),
+    report.add_argument("results", nargs="?", default=str(Path("reports") / "latest"),
                         help="a run folder or its results.json (default: reports/latest)")
     report.set_defaults(handler=report_command)
     return root

@@ -186,7 +186,7 @@ def require_binaries(settings: Settings) -> None:
                 pytest.fail(f"{exc} (fix or unset {variable})", pytrace=False)
             if not explicit:
                 pytest.skip(str(exc))  # "not found: ... install it: <command>"
-            hint = getattr(binaries, "_INSTALL_HINTS", {}).get(name, "./scripts/setup")
+            hint = binaries.install_hint(name)
             pytest.skip(f"{name} is not installed: {variable}={explicit} does not exist; install it: {hint}")
 
 

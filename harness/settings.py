@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -42,6 +43,8 @@ class Settings:
     llm_model: str = DEFAULT_LLM_MODEL
     llm_upstream: str | None = None  # a real provider behind the fake LLM (an OpenAI-compatible /v1 URL)
     openai_api_key: str | None = field(default=None, repr=False)  # the provider's key: never printed
+    # Where `restate-resilience install` puts the pinned binaries (a per-user cache).
+    tools_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "restate-resilience")
 
     def __post_init__(self) -> None:
         if bool(self.restate_admin_url) != bool(self.restate_ingress_url):
@@ -82,6 +85,8 @@ class Settings:
             llm_model=get("OPENAI_MODEL") or DEFAULT_LLM_MODEL,
             llm_upstream=get("LLM_UPSTREAM"),
             openai_api_key=get("OPENAI_API_KEY"),
+            tools_home=Path(get("RESTATE_RESILIENCE_HOME") or Path(get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                            / "restate-resilience"),
         )
 
     @property

@@ -2,18 +2,22 @@
 
 Fault targets are the agents' names: ``router``, ``billing``, ``account``, ``product``."""
 
+from functools import partial
+
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.environment import AgentSpec, python_app
 from harness.stubs.recording import REFUNDS
 
-LOCAL_ROUTER = python_app("router", "agents.local_router:app", ["AgentRouter"], label="local-router")
-UNJOURNALED_ROUTING_MUTANT = python_app(
-    "router", "agents.mutants.unjournaled_routing:app", ["AgentRouter"], label="mutant:unjournaled-routing"
-)
+# The reference agents and mutants are modules of this repository's agents/ folder.
+ours = partial(python_app, cwd=PROJECT_ROOT)
 
-REMOTE_ROUTER = python_app("router", "agents.remote_router:app", ["RemoteAgentRouter"], label="remote-router")
-BILLING_AGENT = python_app("billing", "agents.remote_specialists:billing_app", ["BillingAgent"], stubs=[REFUNDS])
-ACCOUNT_AGENT = python_app("account", "agents.remote_specialists:account_app", ["AccountAgent"])
+LOCAL_ROUTER = ours("router", "agents.local_router:app", ["AgentRouter"], label="local-router")
+UNJOURNALED_ROUTING_MUTANT = ours(
+    "router", "agents.mutants.unjournaled_routing:app", ["AgentRouter"], label="mutant:unjournaled-routing")
+
+REMOTE_ROUTER = ours("router", "agents.remote_router:app", ["RemoteAgentRouter"], label="remote-router")
+BILLING_AGENT = ours("billing", "agents.remote_specialists:billing_app", ["BillingAgent"], stubs=[REFUNDS])
+ACCOUNT_AGENT = ours("account", "agents.remote_specialists:account_app", ["AccountAgent"])
 PRODUCT_AGENT_TS = AgentSpec(
     "product",
     ("node", "dist/index.js", "--port", "{port}"),
@@ -24,13 +28,11 @@ PRODUCT_AGENT_TS = AgentSpec(
 
 REMOTE_AGENTS = (REMOTE_ROUTER, BILLING_AGENT, ACCOUNT_AGENT, PRODUCT_AGENT_TS)
 
-REFUND_OUTSIDE_RUN_MUTANT = python_app(
+REFUND_OUTSIDE_RUN_MUTANT = ours(
     "billing", "agents.mutants.refund_outside_run:app", ["BillingAgent"],
-    label="mutant:refund-outside-run", stubs=[REFUNDS],
-)
-RANDOM_ROUTING_MUTANT = python_app("router", "agents.mutants.random_routing:app", ["AgentRouter"], label="mutant:random-routing")
+    label="mutant:refund-outside-run", stubs=[REFUNDS])
+RANDOM_ROUTING_MUTANT = ours("router", "agents.mutants.random_routing:app", ["AgentRouter"], label="mutant:random-routing")
 
 # Caches its routing decision in process memory: caught only when the router process dies.
-CACHED_ROUTING_MUTANT = python_app(
-    "router", "agents.mutants.cached_routing:app", ["AgentRouter"], label="mutant:cached-routing"
-)
+CACHED_ROUTING_MUTANT = ours(
+    "router", "agents.mutants.cached_routing:app", ["AgentRouter"], label="mutant:cached-routing")

@@ -49,7 +49,7 @@ class AgentSpec:
     command: tuple[str, ...]
     services: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
-    cwd: Path = PROJECT_ROOT
+    cwd: Path = field(default_factory=Path.cwd)
     label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
     stubs: tuple[Stub, ...] = ()  # outside services it calls, e.g. (REFUNDS,): each gets its URL in its env var
     url: str | None = None  # a deployment someone else runs: registered through a link, never signalled
@@ -67,11 +67,19 @@ class AgentSpec:
 
 
 def python_app(
-    name: str, app: str, services: Sequence[str] = (), *, label: str = "", stubs: Sequence[Stub] = ()
+    name: str,
+    app: str,
+    services: Sequence[str] = (),
+    *,
+    label: str = "",
+    stubs: Sequence[Stub] = (),
+    cwd: Path | str | None = None,
 ) -> AgentSpec:
-    """A Restate app served by ``agents.serve`` (hypercorn, in-process, loopback)."""
-    command = (sys.executable, "-m", "agents.serve", app, "--port", "{port}")
-    return AgentSpec(name, command, tuple(services), label=label, stubs=tuple(stubs))
+    """A Restate app (``"my_pkg.module:app"``) served by ``harness.serve`` (hypercorn,
+    in-process, loopback), importable from ``cwd`` (default: the current directory)."""
+    command = (sys.executable, "-m", "harness.serve", app, "--port", "{port}")
+    folder = Path(cwd).resolve() if cwd is not None else Path.cwd()
+    return AgentSpec(name, command, tuple(services), label=label, stubs=tuple(stubs), cwd=folder)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from harness.env.cleanup import Cleanup
 _HERE = Path(__file__).resolve().parent
 
 MARK_VAR = "HARNESS_TEST_MARK"
-HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "agents.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper")
+HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "harness.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper")
 TEMP_DIR_ROOT = Path("/tmp")
 TEMP_DIR_PREFIX = "restate-"
 GONE_WITHIN_S = 3.0

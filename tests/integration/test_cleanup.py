@@ -180,7 +180,7 @@ def test_ctrl_c_tears_down_inside_the_with_block(tmp_path: Path, no_leftovers: L
 # "restate-server --base-dir": the scenario's server, not the `restate-server --version`
 # that the CLI runs to record versions before the run starts.
 @pytest.mark.parametrize(
-    "wait_for", ["restate-server --base-dir", "agents.serve"], ids=["environment-starting", "agents-up"]
+    "wait_for", ["restate-server --base-dir", "harness.serve"], ids=["environment-starting", "agents-up"]
 )
 def test_cli_sigterm_mid_run(tmp_path: Path, no_leftovers: Leftovers, wait_for: str) -> None:
     out = tmp_path / "reports"

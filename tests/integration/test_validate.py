@@ -15,7 +15,7 @@ import pytest
 
 from harness.env.binaries import PROJECT_ROOT
 
-SERVE = f"{sys.executable} -m agents.serve"
+SERVE = f"{sys.executable} -m harness.serve"
 CLASSES = {
     "duplicate_llm_call", "duplicate_side_effect", "duplicate_child_work", "non_determinism",
     "degraded_answer", "retry_storm", "stuck_invocation",

@@ -1,7 +1,7 @@
 """Serve a Restate ASGI app on loopback with hypercorn, in this process (no forked
 worker), so the harness's signals reach the code that handles requests.
 
-    python -m agents.serve agents.local_router:app --port 9080
+    python -m harness.serve my_agents.router:app --port 9080
 """
 
 from __future__ import annotations
