@@ -44,6 +44,8 @@ class Requests:
     spread_s: float = 0.0
     retry_for_s: float = 30.0
     key: str | None = None
+    # Restate refuses an idempotency key for a Workflow's run: its key already makes it idempotent.
+    idempotency_header: bool = True
 
     def render(self, token: str) -> Any:
         if isinstance(self.question, str) and "{token}" not in self.question:
@@ -73,7 +75,8 @@ class Requests:
         while True:
             try:
                 key = self.key.replace("{token}", token) if self.key is not None else None
-                return ingress.send(self.service, self.handler, question, idempotency_key=token, key=key)
+                return ingress.send(self.service, self.handler, question, key=key,
+                                    idempotency_key=token if self.idempotency_header else None)
             except (HarnessError, httpx.HTTPError) as exc:
                 if time.monotonic() > deadline:
                     raise HarnessError(f"the ingress did not accept a request for {self.retry_for_s:.0f}s: {exc}") from None

@@ -135,7 +135,7 @@ class Wire:
     """How one OpenAI endpoint reads requests and shapes answers; rules, ledger and delivery are shared."""
 
     parse: Callable[[dict[str, Any], re.Pattern[str]], ChatRequest]
-    body: Callable[[ChatRequest, int, Reply | ToolCall], dict[str, Any]]
+    body: Callable[[ChatRequest, str, Reply | ToolCall], dict[str, Any]]
     events: Callable[[ChatRequest, dict[str, Any]], list[bytes]]  # the whole stream, terminator last
     malformed_stream: bytes
     path: str  # below /v1, here and upstream
@@ -194,7 +194,7 @@ class LLMEndpoint:
         if isinstance(rule.action, Forward):
             answer = await self.forward(request, chat, entry, rule)
         else:
-            answer = prepare(chat, entry.id, rule, self.wire)
+            answer = prepare(chat, chat.answer_id, rule, self.wire)
         if answer is None or await wait_before_answering(request, entry, rule, stream=chat.stream):
             entry.mark_disconnected()
             return
@@ -238,7 +238,7 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
     return False
 
 
-def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
+def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire) -> Answer:
     """Compute the answer a rule gives. A released hang answers with the default reply."""
     action = rule.action
     if isinstance(action, Forward | Auto):
@@ -254,7 +254,7 @@ def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
             return Answer(Response(wire.malformed_stream, media_type="text/event-stream"), "malformed")
         return Answer(Response(MALFORMED_BODY, media_type="application/json"), "malformed")
     if isinstance(action, StreamCut):
-        body = wire.body(chat, call_id, Reply(action.content))
+        body = wire.body(chat, answer_id, Reply(action.content))
         if chat.stream:
             events = wire.events(chat, body)
             sent = events[: min(action.after_chunks, len(events) - 1)]  # never the terminating event
@@ -263,7 +263,7 @@ def prepare(chat: ChatRequest, call_id: int, rule: Rule, wire: Wire) -> Answer:
             whole = json.dumps(body).encode()
             cut = CutResponse([whole[: len(whole) // 2]], "application/json", content_length=len(whole))
         return Answer(cut, "cut")
-    body = wire.body(chat, call_id, action)
+    body = wire.body(chat, answer_id, action)
     response: Response
     if chat.stream:
         streamed = stream_events(wire.events(chat, body), rule.first_token_delay_s)

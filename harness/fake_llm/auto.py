@@ -26,7 +26,6 @@ or the Responses API, whole or streamed, like any scripted answer.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,7 +55,7 @@ class ToolChoice:
 
 def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolCall:
     """What the auto mode answers to `request`, carrying `token` (the request's, or an inferred one)."""
-    digest = hashlib.sha256(f"{auto.seed}:{request.api}:{_shape(request)}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{auto.seed}:{request.api}:{request.shape}".encode()).hexdigest()
     tool = chosen_tool(auto, request, digest)
     if tool is None:
         return Reply(text(digest, token))
@@ -67,14 +66,6 @@ def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolC
     if not isinstance(arguments, dict):
         return Reply(text(digest, token, note=f"tool {tool.name!r} takes {arguments!r}, not a JSON object"))
     return ToolCall(tool.name, arguments)
-
-
-def _shape(request: ChatRequest) -> str:
-    """The request with its correlation token masked: two requests that differ only in their
-    token get the same answer (but for the token), so runs of one agent compare as equal."""
-    # How the answer travels (streamed or not) does not change what it says.
-    body = json.dumps({k: v for k, v in request.body.items() if k not in ("stream", "stream_options")}, sort_keys=True)
-    return body.replace(request.token, "{token}") if request.token else body
 
 
 def text(digest: str, token: str | None, *, note: str | None = None) -> str:

@@ -63,6 +63,20 @@ class ChatRequest:
         )
 
     @property
+    def shape(self) -> str:
+        """The request with its correlation token masked and its transport (streamed or not)
+        left out: two requests that differ only in those get the same answer, the same ids in
+        it, and so the same next request from the agent (runs of one agent compare as equal)."""
+        body = json.dumps({k: v for k, v in self.body.items() if k not in ("stream", "stream_options")}, sort_keys=True)
+        return body.replace(self.token, "{token}") if self.token else body
+
+    @property
+    def answer_id(self) -> str:
+        """The ids in an answer (its tool calls' ``call_id`` included): derived from ``shape``,
+        not from arrival order, because an agent sends them back in its next request."""
+        return hashlib.sha256(self.shape.encode()).hexdigest()[:12]
+
+    @property
     def wants_usage_chunk(self) -> bool:
         """Whether a streaming client asked for the trailing usage chunk."""
         options = self.body.get("stream_options")

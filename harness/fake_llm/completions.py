@@ -26,7 +26,7 @@ _ERROR_TYPES = {
 }
 
 
-def completion(request: ChatRequest, call_id: int, action: Reply | ToolCall) -> dict[str, Any]:
+def completion(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -> dict[str, Any]:
     """The `chat.completion` body answering `request` with `action`."""
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if isinstance(action, Reply):
@@ -36,7 +36,7 @@ def completion(request: ChatRequest, call_id: int, action: Reply | ToolCall) -> 
         arguments = json.dumps(dict(action.arguments))
         message["tool_calls"] = [
             {
-                "id": f"call_{call_id}",
+                "id": f"call_{answer_id}",
                 "type": "function",
                 "function": {"name": action.name, "arguments": arguments},
             }
@@ -45,7 +45,7 @@ def completion(request: ChatRequest, call_id: int, action: Reply | ToolCall) -> 
     prompt_tokens = request.prompt_tokens
     completion_tokens = estimate_tokens(completion_text)
     return {
-        "id": f"chatcmpl-fake-{call_id}",
+        "id": f"chatcmpl-fake-{answer_id}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.model or DEFAULT_MODEL,

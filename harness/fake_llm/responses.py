@@ -98,13 +98,13 @@ def fingerprint(body: dict[str, Any]) -> str:
 # --- the answer ------------------------------------------------------------------------------
 
 
-def response_body(request: ChatRequest, call_id: int, action: Reply | ToolCall) -> dict[str, Any]:
+def response_body(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -> dict[str, Any]:
     """The `response` object answering `request` with `action`."""
     item: dict[str, Any]
     if isinstance(action, Reply):
         item = {
             "type": "message",
-            "id": f"msg_fake_{call_id}",
+            "id": f"msg_fake_{answer_id}",
             "status": "completed",
             "role": "assistant",
             "content": [{"type": "output_text", "text": action.content, "annotations": [], "logprobs": []}],
@@ -114,8 +114,8 @@ def response_body(request: ChatRequest, call_id: int, action: Reply | ToolCall) 
         arguments = json.dumps(dict(action.arguments))
         item = {
             "type": "function_call",
-            "id": f"fc_fake_{call_id}",
-            "call_id": f"call_{call_id}",
+            "id": f"fc_fake_{answer_id}",
+            "call_id": f"call_{answer_id}",
             "name": action.name,
             "arguments": arguments,
             "status": "completed",
@@ -125,7 +125,7 @@ def response_body(request: ChatRequest, call_id: int, action: Reply | ToolCall) 
     output_tokens = estimate_tokens(completion_text)
     body = request.body
     return {
-        "id": f"resp_fake_{call_id}",
+        "id": f"resp_fake_{answer_id}",
         "object": "response",
         "created_at": int(time.time()),
         "status": "completed",

@@ -22,7 +22,7 @@ from harness.env.environment import Environment
 from harness.env.restate.admin import RestateAdmin
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
-from harness.history import FaultRecord, History, Request
+from harness.history import FaultRecord, History, Invocation, Request
 from harness.nemesis.faults import Fault
 from harness.nemesis.triggers import TriggerTimeout, wait_for
 from harness.results.schema import ScenarioResult
@@ -131,13 +131,13 @@ class LiveRun:
         except (TriggerTimeout, HarnessError) as exc:
             self.errors.append(str(exc))
 
-    def observe(self, deadline_s: float = 60.0) -> History:
-        """Wait for every request to finish (or the deadline), undo what is still in force,
-        and gather the history."""
+    def observe(self, deadline_s: float = 60.0, *, stop_when: Callable[[list[Invocation]], bool] | None = None) -> History:
+        """Wait for every request to finish (or the deadline, or ``stop_when`` holds for the
+        requests' rows), undo what is still in force, and gather the history."""
         try:
             for sender in self._senders:
                 sender.join()
-            self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress)
+            self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress, stop_when)
         except HarnessError as exc:
             self.errors.append(str(exc))
         finally:

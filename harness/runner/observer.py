@@ -4,13 +4,13 @@ end gathers everything into one ``History``. It reads; it never injects or judge
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from harness.context import Progress
 from harness.env.environment import Environment
 from harness.errors import HarnessError
-from harness.history import FaultRecord, History, Request, Samples
+from harness.history import FaultRecord, History, Invocation, Request, Samples
 
 
 @dataclass
@@ -23,7 +23,13 @@ class Observer:
         """Has Restate reported a journal mismatch (RT0016, non-determinism) for any invocation?"""
         return any("RT0016" in f for failures in self.samples.failures_seen.values() for f in failures)
 
-    def wait_for_invocations(self, ids: Sequence[str], deadline_s: float, on_progress: Progress | None = None) -> None:
+    def wait_for_invocations(
+        self,
+        ids: Sequence[str],
+        deadline_s: float,
+        on_progress: Progress | None = None,
+        stop_when: Callable[[list[Invocation]], bool] | None = None,
+    ) -> None:
         """Poll ``sys_invocation`` until every id completed (or the deadline: HarnessError),
         sampling retry counts, statuses and failures on the way (callees retry on their own:
         a remote agent's fault shows in its own row)."""
@@ -38,6 +44,8 @@ class Observer:
             if len(rows) == len(ids) and completed == len(ids):
                 return
             if self.mismatch_seen:  # a journal mismatch never heals by waiting: report it now
+                return
+            if stop_when is not None and stop_when(rows):
                 return
             if time.monotonic() > deadline:
                 stuck = [f"{r.id} ({r.status}, {(r.last_failure or '')[:120]})" for r in rows if not r.done]

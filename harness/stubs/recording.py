@@ -108,7 +108,11 @@ def create_app(service: str, token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Star
             echo: Any = json.loads(text) if text else None
         except ValueError:
             echo = text
-        return _RecordingResponse({"id": f"{service}_{entry['id']}", "ok": True, "path": path, "echo": echo}, entry)
+        # The id derives from the request (its token masked), not from arrival order: an agent
+        # may hand it to the LLM, so the same work must get the same id in every run.
+        shape = f"{request.method} {path}\n{text.replace(entry['token'], '{token}') if entry['token'] else text}"
+        answer_id = f"{service}_{hashlib.sha256(shape.encode()).hexdigest()[:10]}"
+        return _RecordingResponse({"id": answer_id, "ok": True, "path": path, "echo": echo}, entry)
 
     async def calls(request: Request) -> Response:
         return JSONResponse(ledger)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from harness.env import binaries, versions
 from harness.settings import Settings
-from harness.validate.run import Validation, validate
+from harness.validate.run import NeedsInput, Validation, validate
 from harness.validate.target import parse_target
 
 
@@ -35,6 +35,8 @@ def add_parser(sub: Any, out_default: str) -> None:
     p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
     p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
     p.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: at most 15 runs (default)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="runs side by side, each in its own environment (default: 2, or 1 on one core)")
     p.add_argument("--out", default=out_default, help="where run folders go (default: ./reports)")
     p.set_defaults(handler=validate_command)
 
@@ -53,8 +55,12 @@ def validate_command(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
-                          settings=settings, cleanup=args.cleanup)
+    try:
+        validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
+                              settings=settings, cleanup=args.cleanup, workers=max(1, args.workers))
+    except NeedsInput as exc:  # not hung, not passed: said as it is
+        console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)
+        return 2
     meta = {"run_id": run_id, "started_at": started, "finished_at": time.time(), "argv": sys.argv[1:],
             "versions": versions.collect(settings)}
     write_results(validation.results, run_dir, meta, validation=validation.to_json())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.errors import HarnessError
-from harness.history import History
+from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario
@@ -26,6 +27,11 @@ from harness.validate.target import Target
 from harness.workload import Requests
 
 Say = Callable[[str], None]
+
+
+class NeedsInput(HarnessError):
+    """The entry waits on something from outside (an awakeable, a durable promise): it is
+    reported as needing input, never as hung, nor as passed."""
 
 
 @dataclass
@@ -60,25 +66,59 @@ def learn_baseline(
         entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
         payload = target.input if target.input is not None else default_input(entry)
         key = target.key if target.key is not None else ("{token}" if entry.keyed else None)
-        workload = Requests(entry.service, entry.handler, payload, key=key)
+        workload = Requests(entry.service, entry.handler, payload, key=key, idempotency_header=entry.kind != "Workflow")
         _auto(env.llm)
         run = LiveRun(env)
         run.send(workload)
-        history = run.observe(deadline_s=30.0)
+        history = run.observe(deadline_s=30.0, stop_when=_Waiting())
         agent_of = {s.name: name for name, d in env.deployments.items() for s in d.services}
     _check_baseline(history, run.errors, entry)
     return entry, workload, Baseline.learn(history), agent_of
+
+
+@dataclass
+class _Waiting:
+    """Fault-free, an invocation that stays suspended waits on something from outside (an
+    awakeable, a durable promise, a human): stop the baseline there, rather than at the
+    deadline. Suspended for 5 s on end (at the observer's pace of 10 polls a second), so a
+    router suspended while its callee works does not count."""
+
+    seen: int = 0
+
+    def __call__(self, rows: list[Invocation]) -> bool:
+        self.seen = self.seen + 1 if rows and all(r.status == "suspended" for r in rows) else 0
+        return self.seen >= 50
+
+
+def _waits_on(history: History, invocation_id: str) -> str | None:
+    """What a suspended invocation of a fault-free run waits on, if it is outside input."""
+    inv = history.invocation.get(invocation_id)
+    if inv is None or inv.status != "suspended":
+        return None
+    if any(not callee.done for callee in history.callees_of(invocation_id)):
+        return None  # it waits on its callee, which the caller of this function looks at too
+    journal = history.journal_of(invocation_id)
+    answered = {e.completion_id for e in journal if e.entry_type.startswith("Notification")}
+    pending = [e for e in journal if e.entry_type.startswith("Command") and e.completion_id is not None
+               and e.completion_id not in answered]
+    for entry in pending:
+        if entry.entry_type in ("Command: GetPromise", "Command: PeekPromise"):
+            key = (entry.detail.get("Command", {}).get(entry.entry_type.split(": ")[1]) or {}).get("key", "?")
+            return f"the durable promise '{key}' ({entry.describe()})"
+        if entry.entry_type in ("Command: Call", "Command: Sleep", "Command: Run"):
+            return None  # waits on its own work, not on input
+    return "an awakeable or signal (nothing it journaled is pending: it waits for someone to complete it)"
 
 
 def _check_baseline(history: History, errors: list[str], entry: Entry) -> None:
     root = history.invocation.get(history.requests[0].invocation_id) if history.requests else None
     if root is None:
         raise HarnessError(f"the baseline sent no request to {entry}: {'; '.join(errors) or 'no invocation'}")
-    waiting = [e for e in history.journal_of(root.id) if e.entry_type in (
-        "Command: Awakeable", "Command: GetPromise", "Command: PeekPromise", "Command: Sleep")]
-    if not root.done and waiting:
-        raise HarnessError(f"{entry} needs input: it waits on {waiting[-1].describe()}; validate handlers that finish on "
-                           "their own, or give the awaited input in your own scenario")
+    for inv_id in history.tree_of(root.id):
+        waits_on = _waits_on(history, inv_id)
+        if waits_on is not None:
+            raise NeedsInput(f"{entry} needs input: {history.invocation[inv_id].target} waits on {waits_on}; "
+                             "validation covers handlers that finish on their own")
     if not root.succeeded:
         why = root.completion_failure or root.last_failure or root.status
         raise HarnessError(f"the agent's baseline run of {entry} did not succeed without any fault: {why}")
@@ -92,6 +132,7 @@ def validate(
     say: Say = print,
     settings: Settings | None = None,
     cleanup: Cleanup | None = None,
+    workers: int = 1,
 ) -> Validation:
     """Validate ``target``: every run's folder goes under ``out``. Raises ``HarnessError``
     for bad input (an unknown entry, a deployment that does not start or register, a
@@ -99,10 +140,12 @@ def validate(
     settings = settings or Settings()
     with ExitStack() as stack:
         cleanup = cleanup or stack.enter_context(Cleanup())
-        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup)
+        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup, workers=workers)
 
 
-def _validate(target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup) -> Validation:
+def _validate(
+    target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int
+) -> Validation:
     started = time.time()
     entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup)
     say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
@@ -113,10 +156,10 @@ def _validate(target: Target, run_dir: Path, *, budget: str, say: Say, settings:
         skip = probe.needs_processes and not probe.killed_agents <= managed
         say(f"  {'skip' if skip else '-   '} {probe.name}: {probe.description}")
     validation = Validation(target.label, str(entry), baseline, plan)
-    for probe in plan:
+
+    def play(probe: Probe) -> tuple[ScenarioResult | None, ProbeOutcome]:
         if probe.needs_processes and not probe.killed_agents <= managed:
-            validation.outcomes.append(ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed"))
-            continue
+            return None, ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed")
         scenario = Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
@@ -124,12 +167,19 @@ def _validate(target: Target, run_dir: Path, *, budget: str, say: Say, settings:
         )
         result = run_scenario(scenario, run_dir, always_replay=probe.always_replay, settings=settings, cleanup=cleanup)
         result.agent = target.label
-        validation.results.append(result)
         findings = {f["check"]: (bool(f["ok"]), str(f["message"])) for f in result.findings}
-        validation.outcomes.append(ProbeOutcome(probe.name, result.verdict, findings))
         bad = [name for name, (ok, _) in findings.items() if not ok]
         say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
             + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))
+        return result, ProbeOutcome(probe.name, result.verdict, findings)
+
+    # Every run has its own environment (servers, ports, data dirs), so runs are independent:
+    # ``workers`` of them go side by side. Results keep the plan's order.
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="validate") as pool:
+        for result, outcome in pool.map(play, plan):
+            if result is not None:
+                validation.results.append(result)
+            validation.outcomes.append(outcome)
     validation.classes = diagnose(validation.outcomes)
     if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict != "fail":
         validation.classes["duplicate_side_effect"] = ClassRow(

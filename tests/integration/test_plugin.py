@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from harness.env.binaries import PROJECT_ROOT
 
 pytest_plugins = ["pytester"]
 
@@ -17,7 +20,8 @@ USER_TEST = '''
 import pytest
 from harness import Kill, LLMCallHeld, Requests, python_app, tool_call
 
-MY_ROUTER = python_app("router", "agents.local_router:app", ["AgentRouter"], label="my-router")
+# The user's own agent, in their repository (here: a copy of the reference router).
+MY_ROUTER = python_app("router", "my_agents.local_router:app", ["AgentRouter"], label="my-router")
 
 
 @pytest.mark.resilience(inactivity_timeout_s=2.0, trigger_timeout_s=15)
@@ -36,9 +40,9 @@ def test_router_survives_a_crash(resilience_environment, resilience_checks):
 
 @pytest.mark.resilience(always_replay=True)
 def test_a_whole_catalogue_scenario(resilience):
-    from scenarios.local_router import BASELINE
+    from harness.catalogue import catalogue_module
 
-    result = resilience.run(BASELINE)
+    result = resilience.run(catalogue_module("local_router").BASELINE)
     assert result.verdict == "pass", result.explain()
     assert result.always_replay
 '''
@@ -46,6 +50,7 @@ def test_a_whole_catalogue_scenario(resilience):
 
 def test_a_user_writes_scenarios_with_the_fixtures_and_gets_junit_and_a_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_agents=USER_TEST)
+    shutil.copytree(PROJECT_ROOT / "agents", pytester.path / "my_agents", ignore=shutil.ignore_patterns("product_agent_ts"))
     report_dir = pytester.path / "resilience-report"
     junit = pytester.path / "junit.xml"
 

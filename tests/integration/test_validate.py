@@ -114,3 +114,16 @@ def test_the_pytest_fixture_validates_as_the_command_does(resilience_validate, n
     assert not validation.green
     assert validation.classes["duplicate_llm_call"].verdict == "fail"
     assert validation.classes["duplicate_llm_call"].scenario in validation.to_json()["plan"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "waits_on"),
+    [("Signup/run", "the durable promise 'approved'"), ("Approver/ask", "an awakeable")],
+    ids=["workflow-promise", "awakeable"],
+)
+def test_a_handler_that_waits_for_a_human_needs_input(tmp_path: Path, entry: str, waits_on: str, no_leftovers) -> None:
+    code, _, output = validate(tmp_path, "--cmd", f"{SERVE} app:app --port {{port}}", "--entry", entry,
+                               cwd=PROJECT_ROOT / "agents" / "validation" / "awaits_approval")
+    assert code == 2, output
+    assert "needs input" in output and waits_on in " ".join(output.split()), output
+    assert "Traceback" not in output

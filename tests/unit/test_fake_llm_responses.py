@@ -80,9 +80,9 @@ async def test_text_answer_has_the_responses_shape(client: httpx.AsyncClient) ->
     assert output_text(response) == "Use Settings > Export."
     data = response.json()
     assert (data["object"], data["status"], data["model"], data["error"]) == ("response", "completed", "gpt-4o-mini", None)
-    assert data["id"] == "resp_fake_1"
+    assert data["id"].startswith("resp_fake_")
     [item] = data["output"]
-    assert (item["role"], item["status"], item["id"]) == ("assistant", "completed", "msg_fake_1")
+    assert (item["role"], item["status"]) == ("assistant", "completed") and item["id"] == "msg_fake_" + data["id"][10:]
     assert item["content"][0]["annotations"] == []
     usage = data["usage"]
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
@@ -125,10 +125,11 @@ async def test_tool_call_is_a_function_call_output_item(client: httpx.AsyncClien
 
     assert response.status_code == 200
     [item] = response.json()["output"]
+    answer_id = response.json()["id"].removeprefix("resp_fake_")
     assert item == {
         "type": "function_call",
-        "id": "fc_fake_1",
-        "call_id": "call_1",
+        "id": f"fc_fake_{answer_id}",
+        "call_id": f"call_{answer_id}",
         "name": "BillingAgent",
         "arguments": json.dumps({"reason": "refund"}),
         "status": "completed",
@@ -162,7 +163,8 @@ async def test_streamed_text_goes_from_created_to_completed(client: httpx.AsyncC
     assert [data["sequence_number"] for _, data in events] == list(range(len(events)))
     deltas = [data["delta"] for name, data in events if name == "response.output_text.delta"]
     assert len(deltas) > 1 and "".join(deltas) == text
-    assert {data["item_id"] for name, data in events if name == "response.output_text.delta"} == {"msg_fake_1"}
+    [item_id] = {data["item_id"] for name, data in events if name == "response.output_text.delta"}
+    assert item_id.startswith("msg_fake_")
     assert events[0][1]["response"]["status"] == "in_progress"
     completed = events[-1][1]["response"]
     assert completed["status"] == "completed" and completed["output"][0]["content"][0]["text"] == text
@@ -178,8 +180,9 @@ async def test_streamed_tool_call_sends_argument_deltas(client: httpx.AsyncClien
     events = sse_events(await respond(client, ask(tools=TOOLS, stream=True)))
 
     added = next(data for name, data in events if name == "response.output_item.added")
+    answer_id = added["item"]["call_id"].removeprefix("call_")
     assert added["item"] | {"arguments": None} == {
-        "type": "function_call", "id": "fc_fake_1", "call_id": "call_1", "name": "BillingAgent",
+        "type": "function_call", "id": f"fc_fake_{answer_id}", "call_id": f"call_{answer_id}", "name": "BillingAgent",
         "arguments": None, "status": "in_progress",
     }
     deltas = [data["delta"] for name, data in events if name == "response.function_call_arguments.delta"]
