@@ -159,7 +159,7 @@ def test_a_binary_that_is_not_installed_skips(pytester: pytest.Pytester, monkeyp
     outcome.assert_outcomes(passed=1, skipped=2)
     outcome.stdout.fnmatch_lines([
         "SKIPPED * restate-server is not installed: RESTATE_SERVER_BIN=*/nowhere/restate-server does not exist; "
-        "install it: npm install @restatedev/restate-server@1.7.12 (or run ./scripts/setup)",
+        "install it: restate-resilience install (or npm install @restatedev/restate-server@1.7.12)",
     ])
 
 
