@@ -50,6 +50,9 @@ class Probe:
     down_for_good: bool = False  # the LLM never recovers: bounded retries are the oracle
     prefer_tool: str | None = None  # the fake LLM calls this tool whenever offered: another branch
     requests: int = 1  # concurrent requests: replays race, so several make a miss unlikely
+    # Restate's inactivity timeout for this run (None: the harness's 2 s). A long one leaves
+    # a hung call to the agent's own timeout, as in production (60 s, then a 10 min abort).
+    inactivity_timeout_s: float | None = None
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
     checks: tuple[Check, ...] = field(default=(), compare=False)
@@ -125,8 +128,9 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> l
         probes.append(Probe("llm-down-for-good", "every LLM call fails (503) until the end: the invocation must fail "
                             "terminally within bounded attempts", (LLMServerError(times=None),), down_for_good=True,
                             deadline_s=25.0, checks=(BoundedRetries(), Deterministic(), NoDuplicates("side_effect"))))
-        probes.append(Probe("llm-hang", "the first LLM call never answers: the client must time out and retry",
-                            (LLMHang(times=1),), deadline_s=deadline, checks=oracles))
+        probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's own client must time out "
+                            "and retry (Restate's inactivity timeout is 60 s here, as in production)",
+                            (LLMHang(times=1),), deadline_s=deadline, inactivity_timeout_s=60.0, checks=oracles))
         probes.append(Probe("kill-restate-server", "SIGKILL restate-server while LLM call 1 is held, restart it on "
                             "the same data dir", (Kill("restate", when=LLMCallHeld(1), until=After(0.5)),),
                             hold_call=1, deadline_s=deadline, checks=oracles))

@@ -164,6 +164,7 @@ def _validate(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
             expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
+            inactivity_timeout_s=probe.inactivity_timeout_s,
         )
         result = run_scenario(scenario, run_dir, always_replay=probe.always_replay, settings=settings, cleanup=cleanup)
         result.agent = target.label
