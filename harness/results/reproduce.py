@@ -49,6 +49,13 @@ def soak_command(router: str, n: int, faults: int, seed: int, *, always_replay: 
     return shlex.join(argv)
 
 
+def validate_command(arguments: list[str], cwd: str | os.PathLike[str]) -> str:
+    """The ``validate`` run again: its own arguments (``validate --cmd ...``), from the folder
+    it ran in, since ``--cwd`` and relative paths are read from there. A validation is
+    reproduced whole: its runs are planned from the baseline it learns."""
+    return f"cd {shlex.quote(str(Path(cwd).resolve()))} && " + shlex.join([*HARNESS, *arguments])
+
+
 def nodeid_command(nodeid: str, *, always_replay: bool = False) -> str:
     """``pytest NODEID [--always-replay]``, run from the pytest root directory. (Not named
     ``pytest_*``: pluggy would take that for a hook in a plugin or conftest importing it.)"""

@@ -21,6 +21,7 @@ from harness.nemesis.faults import (
     LLMStreamCut,
     Partition,
 )
+from harness.nemesis.schedule import random_schedule
 from harness.nemesis.triggers import After, LLMCallHeld, StepsCompleted
 from harness.validate.baseline import Baseline
 from harness.validate.oracles import (
@@ -78,7 +79,7 @@ class _Script:
         llm.on().auto(prefer=self.prefer_tool)
 
 
-def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> list[Probe]:
+def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed: int = 1) -> list[Probe]:
     """``agent_of`` maps a service to the deployment (agent name) that serves it."""
     oracles = (
         Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"),
@@ -140,6 +141,13 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str) -> l
                             f"{last.number} is held", (Partition(f"restate->{agent}", when=LLMCallHeld(last.number),
                                                                  until=After(1.0)),),
                             hold_call=last.number, deadline_s=deadline, checks=oracles))
+    # A seeded random schedule over the deployments, their links and the LLM, like the
+    # catalogue's: faults in combinations nobody enumerated.
+    agents = sorted({agent_of[s] for s in baseline.services if s in agent_of})
+    probes.append(Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
+                        random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
+                                        faults=3, max_window_s=1.0),
+                        needs_processes=True, requests=4, deadline_s=max(deadline, 25.0), checks=oracles))
     if not quick:
         for call in calls:
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",

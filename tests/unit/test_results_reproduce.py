@@ -115,3 +115,11 @@ def test_the_cli_records_a_soak(recorded: Any) -> None:
 def test_the_cli_records_a_catalogue_run_with_a_seed(recorded: Any) -> None:
     assert recorded("run", "random-faults-local", "--seed", "11") == [
         "python -m harness run random-faults-local --agent local-router --seed 11"]
+
+
+def test_a_validation_is_reproduced_whole_from_the_folder_it_ran_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from harness.results.reproduce import validate_command
+
+    command = validate_command(["validate", "--cmd", "node index.mjs --port {port}", "--stub", "refunds=REFUNDS_URL"], tmp_path)
+    assert command == (f"cd {tmp_path} && python -m harness validate --cmd 'node index.mjs --port {{port}}' "
+                       "--stub refunds=REFUNDS_URL")
