@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.env import binaries, versions
-from harness.results.reproduce import validate_command
+from harness.results import reproduce
 from harness.settings import Settings
 from harness.validate.run import NeedsInput, Validation, validate
 from harness.validate.target import parse_target
@@ -62,9 +62,9 @@ def validate_command(args: argparse.Namespace) -> int:
     except NeedsInput as exc:  # not hung, not passed: said as it is
         console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)
         return 2
-    reproduce = validate_command(sys.argv[1:], os.getcwd())
+    again = reproduce.validate_command(sys.argv[1:], os.getcwd())
     for result in validation.results:
-        result.reproduce = reproduce
+        result.reproduce = again
     meta = {"run_id": run_id, "started_at": started, "finished_at": time.time(), "argv": sys.argv[1:],
             "versions": versions.collect(settings)}
     write_results(validation.results, run_dir, meta, validation=validation.to_json())
@@ -73,7 +73,7 @@ def validate_command(args: argparse.Namespace) -> int:
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     latest.symlink_to(run_id)
-    console.print(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}\nreproduce: {reproduce}",
+    console.print(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}\nreproduce: {again}",
                   markup=False)
     return 0 if validation.green else 1
 
