@@ -141,16 +141,16 @@ class ManagedProcess:
                 code = self._popen.returncode
                 self._reap()
                 raise ProcessFailed(
-                    f"{self.name} exited with code {code} before it was ready (its log: {self.log_path}); "
-                    f"its last lines:\n{self.log_tail()}"
+                    f"{self.name} exited with code {code} before it was ready (its log: {self.log_path})\n"
+                    f"the log's last lines:\n{self.log_tail()}"
                 )
             if self.ready():
                 return
             time.sleep(0.02)
         self.kill()
         raise ProcessFailed(
-            f"{self.name} was not ready after {self.ready_timeout_s:.0f}s (its log: {self.log_path}); "
-            f"its last lines:\n{self.log_tail()}"
+            f"{self.name} was not ready after {self.ready_timeout_s:.0f}s (its log: {self.log_path})\n"
+            f"the log's last lines:\n{self.log_tail()}"
         )
 
     @property

@@ -79,7 +79,7 @@ def test_a_refund_outside_a_step_is_a_duplicate_side_effect(tmp_path: Path, no_l
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--cmd", "sleep 0 {port}"], "exited"),
+        (["--cmd", "false {port}"], "exited with code 1"),
         (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--entry", "Nope/run"], "unknown entry Nope/run"),
         (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--input", "{not json"], "--input is not JSON"),
         (["--cmd", "python -m http.server"], "must use {port}"),
