@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
 from harness.settings import Settings
-from harness.validate.run import validate
+from harness.validate.run import validate_agent
 from harness.validate.target import parse_target
 
 ROUTER = f"{sys.executable} -m harness.serve agents.local_router:app --port {{port}}"
@@ -39,7 +39,7 @@ def main() -> None:
             for workers in args.workers:
                 began = time.perf_counter()
                 out = Path(tmp) / f"{budget}-{workers}"
-                validation = validate(target, out, budget=budget, say=lambda _: None, settings=settings,
+                validation = validate_agent(target, out, budget=budget, say=lambda _: None, settings=settings,
                                       cleanup=cleanup, workers=workers)
                 took = time.perf_counter() - began
                 first = first or took

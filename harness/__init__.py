@@ -2,66 +2,45 @@
 
 A scenario composes an environment (restate-server, Toxiproxy, the fake LLM, agents), a
 workload, a fault schedule and checks; ``run_scenario`` plays it and judges the result.
-``validate(parse_target(...), out)`` validates an agent nobody scripted.
+``validate_agent(parse_target(...), out)`` validates an agent nobody scripted.
+
+The public names are imported on first use: every helper process the harness starts
+(``python -m harness.serve``, the fake LLM, the stubs, the reaper) imports this package
+first, and should pay only for what it uses.
 """
 
-from harness.checker.checks import (
-    AllCompleted,
-    CallTree,
-    FailedTerminally,
-    NoDuplicateLLMCalls,
-    NoDuplicateSideEffects,
-    NoJournalMismatch,
-    OneInvocationPerRequest,
-    RetriesPlausible,
-    SlowedDown,
-    StepsOnce,
-    Wasted,
-    WastedExplainedByFaults,
-)
-from harness.env.environment import AgentSpec, Environment, python_app
-from harness.history import FaultRecord
-from harness.nemesis.faults import (
-    ROUTING,
-    Bandwidth,
-    Kill,
-    Latency,
-    LimitData,
-    LLMHang,
-    LLMMalformed,
-    LLMMatch,
-    LLMRateLimited,
-    LLMServerError,
-    LLMSlowFirstToken,
-    LLMStreamCut,
-    LLMUnknownTool,
-    Partition,
-    Pause,
-    ResetPeer,
-    Restart,
-    Slicer,
-    Terminate,
-    Timeout,
-)
-from harness.nemesis.triggers import After, LLMCallHeld, RetryObserved, StepCompleted
-from harness.results.schema import ScenarioResult
-from harness.runner.live import LiveRun
-from harness.runner.scenario import Scenario, run_scenario, standard_checks
+from __future__ import annotations
 
-from .errors import HarnessError
-from .fake_llm import FakeLLM, tool_call
-from .workload import Requests
+import importlib
+from typing import Any
 
-from harness.validate.run import Validation, validate
-from harness.validate.target import Target, parse_target
+# public name -> the module that defines it
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(('AllCompleted', 'CallTree', 'FailedTerminally', 'NoDuplicateLLMCalls', 'NoDuplicateSideEffects', 'NoJournalMismatch', 'OneInvocationPerRequest', 'RetriesPlausible', 'SlowedDown', 'StepsOnce', 'Wasted', 'WastedExplainedByFaults'), "harness.checker.checks"),
+    **dict.fromkeys(('AgentSpec', 'Environment', 'python_app'), "harness.env.environment"),
+    **dict.fromkeys(('FaultRecord',), "harness.history"),
+    **dict.fromkeys(('Bandwidth', 'Kill', 'LLMHang', 'LLMMalformed', 'LLMMatch', 'LLMRateLimited', 'LLMServerError', 'LLMSlowFirstToken', 'LLMStreamCut', 'LLMUnknownTool', 'Latency', 'LimitData', 'Partition', 'Pause', 'ROUTING', 'ResetPeer', 'Restart', 'Slicer', 'Terminate', 'Timeout'), "harness.nemesis.faults"),
+    **dict.fromkeys(('After', 'LLMCallHeld', 'RetryObserved', 'StepCompleted'), "harness.nemesis.triggers"),
+    **dict.fromkeys(('ScenarioResult',), "harness.results.schema"),
+    **dict.fromkeys(('LiveRun',), "harness.runner.live"),
+    **dict.fromkeys(('Scenario', 'run_scenario', 'standard_checks'), "harness.runner.scenario"),
+    **dict.fromkeys(('HarnessError',), "harness.errors"),
+    **dict.fromkeys(('FakeLLM', 'tool_call'), "harness.fake_llm"),
+    **dict.fromkeys(('Requests',), "harness.workload"),
+    **dict.fromkeys(('Validation', 'validate_agent'), "harness.validate.run"),
+    **dict.fromkeys(('Target', 'parse_target'), "harness.validate.target"),
+}
 
-__all__ = [
-    "Target", "Validation", "parse_target", "validate",
-    "ROUTING", "After", "AgentSpec", "AllCompleted", "Bandwidth", "CallTree", "Environment", "FailedTerminally",
-    "FakeLLM", "FaultRecord", "HarnessError", "Kill", "LLMCallHeld", "LLMHang", "LLMMalformed", "LLMMatch",
-    "LLMRateLimited", "LLMServerError", "LLMSlowFirstToken", "LLMStreamCut", "LLMUnknownTool", "Latency",
-    "LimitData", "LiveRun", "NoDuplicateLLMCalls", "NoDuplicateSideEffects", "NoJournalMismatch", "OneInvocationPerRequest", "Partition",
-    "Pause", "Requests", "ResetPeer", "Restart", "RetriesPlausible", "RetryObserved", "StepCompleted",
-    "StepsOnce", "Scenario", "ScenarioResult", "Slicer", "SlowedDown", "Terminate", "Timeout", "Wasted",
-    "WastedExplainedByFaults", "python_app", "run_scenario", "standard_checks", "tool_call",
-]
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # once found, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

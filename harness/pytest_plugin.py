@@ -68,7 +68,7 @@ from harness.results.schema import VERDICTS, ScenarioResult, write_results
 from harness.runner.live import LiveRun
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import Settings
-from harness.validate.run import Validation, validate
+from harness.validate.run import Validation, validate_agent
 from harness.validate.target import parse_target
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
@@ -324,7 +324,7 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
         target = parse_target([cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
                               cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
                               input_json=None if input is None else json.dumps(input), key=key)
-        validation = validate(target, tmp_path / "validate", budget=budget, say=lambda line: None,
+        validation = validate_agent(target, tmp_path / "validate", budget=budget, say=lambda line: None,
                               settings=resilience.settings, cleanup=resilience.cleanup)
         for result in validation.results:
             resilience.record(result)

@@ -17,7 +17,7 @@ from rich.table import Table
 from harness.env import binaries, versions
 from harness.results import reproduce
 from harness.settings import Settings
-from harness.validate.run import NeedsInput, Validation, validate
+from harness.validate.run import NeedsInput, Validation, validate_agent
 from harness.validate.target import parse_target
 
 
@@ -57,7 +57,7 @@ def validate_command(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     try:
-        validation = validate(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
+        validation = validate_agent(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
                               settings=settings, cleanup=args.cleanup, workers=max(1, args.workers))
     except NeedsInput as exc:  # not hung, not passed: said as it is
         console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)

@@ -124,7 +124,7 @@ def _check_baseline(history: History, errors: list[str], entry: Entry) -> None:
         raise HarnessError(f"the agent's baseline run of {entry} did not succeed without any fault: {why}")
 
 
-def validate(
+def validate_agent(
     target: Target,
     out: Path,
     *,
