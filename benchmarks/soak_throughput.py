@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from harness.runner.scenario import run_scenario
-from scenarios.random_schedules import random_faults
+from harness.catalogue import catalogue_module
 
 
 def latencies(result) -> list[float]:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def main() -> None:
             (f"over {spread:.1f}s, {args.faults} faults", args.faults, spread))
     with tempfile.TemporaryDirectory() as tmp:
         for label, faults, spread_s in runs:
-            scenario = random_faults(args.router, n=args.n, seed=args.seed, faults=faults, spread_s=spread_s)
+            scenario = catalogue_module("random_schedules").random_faults(args.router, n=args.n, seed=args.seed, faults=faults, spread_s=spread_s)
             result = run_scenario(scenario, Path(tmp) / str(len(label)) / label.replace(" ", "-"))
             lat = latencies(result)
             p50, p95 = (lat[len(lat) // 2], lat[int(len(lat) * 0.95)]) if lat else (float("nan"), float("nan"))

@@ -20,7 +20,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.env.restate.server import RestateServer
 from harness.settings import Settings
-from scenarios.agents import LOCAL_ROUTER, REMOTE_AGENTS
+from harness.catalogue import catalogue_module
 
 
 def timed(start_and_stop) -> float:  # type: ignore[no-untyped-def]
@@ -55,10 +55,10 @@ def main() -> None:
         rows = {
             "bare restate-server": [bare_restate(root / f"bare{i}", settings, cleanup) for i in range(args.repeat)],
             "local environment (1 agent)": [
-                environment(root / f"local{i}", (LOCAL_ROUTER,), settings, cleanup) for i in range(args.repeat)
+                environment(root / f"local{i}", (catalogue_module("agents").LOCAL_ROUTER,), settings, cleanup) for i in range(args.repeat)
             ],
             "remote environment (4 agents)": [
-                environment(root / f"remote{i}", REMOTE_AGENTS, settings, cleanup) for i in range(args.repeat)
+                environment(root / f"remote{i}", catalogue_module("agents").REMOTE_AGENTS, settings, cleanup) for i in range(args.repeat)
             ],
         }
     for name, times in rows.items():
