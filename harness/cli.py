@@ -41,7 +41,8 @@ from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
 from harness.env.cleanup import Cleanup
 from harness.nemesis.faults import describe
-from harness.nemesis.shrink import shrink_scenario, with_schedule
+from harness.results.reproduce import with_schedule
+from harness.runner.shrinking import shrink_scenario
 from harness.nemesis.strategies import decode_choices
 from harness.results.reproduce import soak_command as soak_reproduce_command
 from harness.results.schema import GOOD_VERDICTS, ScenarioResult, write_results

@@ -30,7 +30,7 @@ from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
 from harness.nemesis.schedule import Plan
-from harness.nemesis.shrink import with_schedule
+from harness.results.reproduce import with_schedule
 from harness.nemesis.strategies import Strategy
 from harness.nemesis.triggers import AtStart
 from harness.results.reproduce import run_command

@@ -1,0 +1,225 @@
+"""Shrinking a scenario: ``harness.nemesis.shrink`` applied to a scenario with a random
+``plan``. Each attempt is a real run, and it "fails" only if the finding that made the
+original fail is there again (the same failed check; for duplicate calls, the same bug
+class)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.nemesis.faults import describe
+from harness.nemesis.shrink import Clock, Shrunk, StopShrinking, shrink
+from harness.nemesis.strategies import Example, encode_choices
+from harness.results.schema import ScenarioResult
+from harness.runner.scenario import Scenario
+
+
+# Checks whose findings come from classifying calls: the bug class of a duplicate is in the
+# classifier's reason, and which calls a check reads.
+_DUPLICATE_CHECKS = {"no duplicate LLM calls": "calls", "no duplicate side effects": "side_effect_calls"}
+
+
+def bug_class(reason: str) -> str:
+    """The class of a duplicate call, from the classifier's reason."""
+    if "had already journaled" in reason:
+        return "repeated after its step's result was journaled"
+    if "had already answered" in reason:
+        return "repeated outside ctx.run after its answer drove progress"
+    return "duplicate"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The finding a shrunk schedule must still produce: the same failed check and, for
+    duplicate calls, the same bug class."""
+
+    check: str
+    bug_class: str | None = None
+    message: str = ""
+
+    @classmethod
+    def of(cls, result: ScenarioResult) -> Target | None:
+        """The finding that made ``result`` fail: duplicate calls first (the bugs the
+        harness is for), then the first failed check."""
+        failed = [f for f in result.findings if not f.get("ok")]
+        failed.sort(key=lambda f: f["check"] not in _DUPLICATE_CHECKS)
+        for finding in failed:
+            classes = _classes(result, finding["check"])
+            return cls(finding["check"], classes[0] if classes else None, finding.get("message", ""))
+        return None
+
+    def found_in(self, result: ScenarioResult) -> bool:
+        return any(
+            not f.get("ok") and f["check"] == self.check and (self.bug_class is None or self.bug_class in _classes(result, self.check))
+            for f in result.findings
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "bug_class": self.bug_class, "message": self.message}
+
+
+def _classes(result: ScenarioResult, check: str) -> list[str]:
+    if check not in _DUPLICATE_CHECKS:
+        return []
+    calls = getattr(result, _DUPLICATE_CHECKS[check], None) or []
+    return list(dict.fromkeys(bug_class(c.get("reason", "")) for c in calls if c.get("class") == "duplicate"))
+
+
+@dataclass
+class ShrunkScenario:
+    """A shrunk scenario: the minimal one, the run that showed it fails, and how it was found."""
+
+    scenario: Scenario  # with ``choices`` set: its reproduce command replays them
+    example: Example[Any]  # its plan and choices
+    result: ScenarioResult  # the minimal scenario's failing run
+    target: Target
+    shrunk: Shrunk[Any]
+    original: Scenario
+    budget_s: float
+    time_s: float  # searching and confirming
+    confirmed: bool | None = None  # failed again when re-run (None: nothing smaller to confirm)
+    confirm_runs: int = 0
+    folder: Path | None = None  # where the minimal run's logs are
+    verdicts: dict[str, int] = field(default_factory=dict)  # of every run, searching and confirming
+    errors: list[str] = field(default_factory=list)  # of runs that could not be judged (the first few)
+    stopped: str | None = None  # why the search ended early, if it did
+
+    @property
+    def choices(self) -> str:
+        return encode_choices(self.example.choices)
+
+    def to_json(self, reproduce: str) -> dict[str, Any]:
+        """The ``shrunk`` field of a result."""
+        return {
+            "schedule": [describe(f) for f in self.scenario.faults],
+            "requests": self.scenario.workload.n,
+            "choices": self.choices,
+            "reproduce": reproduce,
+            "finding": {**self.target.to_json(), "message": _message(self.result, self.target.check)},
+            "verdict": self.result.verdict,
+            "original": {"faults": len(self.original.faults), "requests": self.original.workload.n},
+            "attempts": self.shrunk.attempts,
+            "improved": self.shrunk.improved,
+            "confirmed": self.confirmed,
+            "confirm_runs": self.confirm_runs,
+            "time_s": round(self.time_s, 1),
+            "budget_s": self.budget_s,
+            "complete": self.shrunk.complete,
+            "verdicts": self.verdicts,
+            "errors": self.errors,
+            "stopped": self.stopped,
+            **({"folder": str(self.folder)} if self.folder is not None else {}),
+        }
+
+
+def _message(result: ScenarioResult, check: str) -> str:
+    return next((f.get("message", "") for f in result.findings if f["check"] == check and not f.get("ok")), "")
+
+
+def shrink_scenario(
+    scenario: Scenario,
+    result: ScenarioResult,
+    run: Callable[[Scenario, Path], ScenarioResult],
+    out_dir: Path,
+    *,
+    budget_s: float = 180.0,
+    confirm: int = 2,
+    max_unjudged: int = 3,
+    max_errors: int = 3,
+    on_attempt: Callable[[int, Scenario, bool], None] | None = None,
+    clock: Clock = time.monotonic,
+) -> ShrunkScenario | None:
+    """Shrink a failed run of a scenario with a random ``plan``. ``run(scenario, folder)``
+    runs each candidate (in ``out_dir/attempt-N``; only the minimal run's folder is kept).
+
+    Timing decides whether a fault meets a request in flight, so a schedule shrunk to the
+    edge (a kill 50 ms after the answer it must follow) may not fail every time. The
+    smallest failing schedule is therefore run once more (``confirm``: up to that many
+    re-runs, stepping back to the previous smaller-than-original one when a re-run passes);
+    one run's time is kept from the search for it. ``confirmed`` says whether a re-run
+    failed. The search stops early after ``max_unjudged`` runs in a row end ``unknown``
+    with an error (the environment is broken, not the agent); the first errors are kept.
+    None when there is nothing to shrink: no plan, no known choices, no failed check, or
+    no budget."""
+    plan = getattr(scenario, "plan", None)
+    target = Target.of(result)
+    if plan is None or target is None or budget_s <= 0:
+        return None
+    if scenario.choices is not None:
+        choices: Sequence[int] = scenario.choices
+    elif scenario.seed is not None:
+        choices = plan.generate(scenario.seed).choices
+    else:
+        return None
+    started = clock()
+    accepted: list[tuple[Example[Any], ScenarioResult, Path]] = []  # each smaller than the one before
+    runs = 0
+    verdicts: dict[str, int] = {}
+    errors: list[str] = []
+    unjudged = 0  # runs in a row that ended unknown with an error
+    stopped: str | None = None
+
+    def attempt(example: Example[Any], name: str) -> tuple[Scenario, ScenarioResult, Path, bool]:
+        nonlocal runs, unjudged
+        runs += 1
+        folder = out_dir / name
+        candidate = scenario.with_choices(example.choices)
+        outcome = run(candidate, folder)
+        failed = target.found_in(outcome)
+        verdicts[outcome.verdict] = verdicts.get(outcome.verdict, 0) + 1
+        unjudged = unjudged + 1 if outcome.verdict == "unknown" and outcome.errors else 0
+        for error in outcome.errors[:1]:
+            line = f"{name}: {error.splitlines()[0] if error else ''}"
+            if len(errors) < max_errors and line not in errors:
+                errors.append(line)
+        if on_attempt is not None:
+            on_attempt(runs, candidate, failed)
+        return candidate, outcome, folder, failed
+
+    def fails(example: Example[Any]) -> bool:
+        nonlocal stopped
+        _, outcome, folder, failed = attempt(example, f"attempt-{runs + 1:03d}")
+        if unjudged >= max_unjudged:
+            shutil.rmtree(folder, ignore_errors=True)
+            stopped = f"{unjudged} runs in a row could not be judged (see errors)"
+            raise StopShrinking(stopped)
+        if failed:
+            if accepted:  # superseded: only the latest run's folder is kept
+                shutil.rmtree(accepted[-1][2], ignore_errors=True)
+            accepted.append((example, outcome, folder))
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        return failed
+
+    reserve = result.duration_s if confirm else 0.0
+    shrunk = shrink(plan, choices, fails, budget_s=max(0.0, budget_s - reserve), estimate_s=result.duration_s, clock=clock)
+    example, minimal, folder = shrunk.example, result, None
+    confirmed: bool | None = None
+    if accepted:
+        example, minimal, folder = accepted[-1]
+        confirmed = False if stopped is None else None
+        for tried, (candidate_example, _, _) in enumerate(reversed(accepted)):
+            if tried >= confirm or stopped is not None:
+                break
+            _, outcome, again, failed = attempt(candidate_example, f"confirm-{tried + 1}")
+            if failed:
+                if candidate_example is not accepted[-1][0]:  # stepped back to a larger one
+                    shutil.rmtree(accepted[-1][2], ignore_errors=True)
+                    example, minimal, folder = candidate_example, outcome, again
+                else:
+                    shutil.rmtree(again, ignore_errors=True)
+                confirmed = True
+                break
+            shutil.rmtree(again, ignore_errors=True)
+    return ShrunkScenario(
+        scenario.with_choices(example.choices), example, minimal, target, shrunk, scenario, budget_s,
+        clock() - started, confirmed, runs - shrunk.attempts, folder, verdicts, errors, stopped,
+    )
+
+
+__all__ = ["ShrunkScenario", "Target", "bug_class", "shrink_scenario"]
