@@ -30,7 +30,9 @@ _HERE = Path(__file__).resolve().parent
 MARK_VAR = "HARNESS_TEST_MARK"
 HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "harness.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper")
 TEMP_DIR_ROOT = Path("/tmp")
-TEMP_DIR_PREFIX = "restate-"
+# Our servers' data dirs, and the folder restate-server's invoker makes in the temp dir at
+# every start (kept inside the data dir's parent, so it goes with it).
+TEMP_DIR_PREFIXES = ("restate-", "invoker-")
 GONE_WITHIN_S = 3.0
 
 
@@ -133,7 +135,7 @@ def wait_until_gone(pids: set[int] | list[int], timeout_s: float = GONE_WITHIN_S
 
 
 def restate_temp_dirs() -> set[str]:
-    return {str(p) for p in TEMP_DIR_ROOT.glob(f"{TEMP_DIR_PREFIX}*") if p.is_dir()}
+    return {str(p) for prefix in TEMP_DIR_PREFIXES for p in TEMP_DIR_ROOT.glob(f"{prefix}*") if p.is_dir()}
 
 
 # --- the fixture -----------------------------------------------------------------------

@@ -89,8 +89,18 @@ class RestateServer:
             "RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": f"{int(self.inactivity_timeout_s * 1000)}ms",
             "RESTATE_WORKER__INVOKER__ABORT_TIMEOUT": f"{int(self.abort_timeout_s * 1000)}ms",
             **FAST_RETRY_POLICY,
+            # The invoker makes a folder in the temp dir at every start and leaves it there: keep
+            # it beside the data, in the folder teardown removes (inside the base dir, Restate
+            # would take it for another node's data).
+            **({"TMPDIR": str(self._tmp_dir())} if self.base_dir is not None else {}),
             **self.extra_env,
         }
+
+    def _tmp_dir(self) -> Path:
+        assert self.base_dir is not None
+        tmp = self.base_dir.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
+        return tmp
 
     def start(self) -> "RestateServer":
         self.spawn()
@@ -101,7 +111,7 @@ class RestateServer:
         if self.external:
             return self
         if self.base_dir is None:
-            self.base_dir = self.cleanup.make_temp_dir("restate-")
+            self.base_dir = self.cleanup.make_temp_dir("restate-") / "data"
         self.process = ManagedProcess(
             name="restate-server",
             argv=[binaries.restate_server(self.settings), "--base-dir", str(self.base_dir), "--no-logo", "--listen-mode", "tcp"],
@@ -145,7 +155,7 @@ class RestateServer:
         if self.process is not None:
             self.process.stop()
         if self.base_dir is not None:
-            self.cleanup.remove_temp_dir(self.base_dir)
+            self.cleanup.remove_temp_dir(self.base_dir.parent)  # the data and the server's temp files
             self.base_dir = None
 
 
