@@ -258,8 +258,9 @@ def test_restate_server_start_restart_stop(tmp_path: Path, cleanup: Cleanup) -> 
         server.start()
         assert server.process is not None and server.base_dir is not None
         base_dir = server.base_dir
-        assert base_dir.is_dir() and base_dir.name.startswith("restate-")
-        assert cleanup.dirs == {str(base_dir)} and cleanup.groups == {server.process.pid}
+        # The data dir and the server's temp files share one registered folder.
+        assert base_dir.is_dir() and base_dir.name == "data" and base_dir.parent.name.startswith("restate-")
+        assert cleanup.dirs == {str(base_dir.parent)} and cleanup.groups == {server.process.pid}
         ports = (server.ingress_port, server.admin_port, server.node_port)
         admin = RestateAdmin(server.admin_url)
         assert isinstance(admin.query("SELECT id FROM sys_invocation"), list)
@@ -283,7 +284,7 @@ def test_restate_server_start_restart_stop(tmp_path: Path, cleanup: Cleanup) -> 
 
         server.stop()
         assert server.base_dir is None
-        assert not base_dir.exists()
+        assert not base_dir.parent.exists()
         assert not cleanup.dirs and not cleanup.groups
         assert not is_alive(new_pid)
         assert all(_refused(port) for port in ports)
