@@ -94,7 +94,6 @@ class Environment:
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
     settings: Settings = field(default_factory=Settings, kw_only=True)
     cleanup: Cleanup | None = field(default=None, kw_only=True)  # None: one of its own, closed on exit
-    llm_auto: bool = False  # the fake LLM answers what no rule scripts, unscripted (validate)
     restate: RestateServer = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
     llm: FakeLLM = field(init=False)
@@ -154,7 +153,6 @@ class Environment:
         # The client link exists before the agents start: an agent may be handed it ({ingress_url}).
         client_link = self._link("client->restate", self.restate.ingress_port)
         upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
-        upstream += ("--auto",) if self.llm_auto else ()
         self.processes["llm"], self.llm_port = self._start_on_free_port(
             self._helper("fake-llm", "harness.fake_llm", logs, *upstream)
         )

@@ -23,7 +23,7 @@ from harness.nemesis.faults import (
 )
 from harness.nemesis.schedule import random_schedule
 from harness.nemesis.triggers import After, LLMCallHeld, StepsCompleted
-from harness.validate.baseline import Baseline
+from harness.validate.baseline import Baseline, LLMCallPoint
 from harness.validate.oracles import (
     BoundedRetries,
     Deterministic,
@@ -118,9 +118,7 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
         probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
                             always_replay=True, prefer_tool=tool, requests=REPLAYED_REQUESTS, deadline_s=deadline,
                             checks=branch_oracles))
-    aimed = pick_calls[:2] if quick else calls
-    for kind, call in ([("429", c) for c in aimed[:1]] + [("5xx", c) for c in aimed[1:2] or aimed[:1]]) if quick else \
-            [(k, c) for c in aimed for k in ("429", "5xx")]:
+    for kind, call in _aimed_errors(calls, quick):
         fault: Fault = (LLMRateLimited(times=1, skip=call.number - 1, retry_after_s=0.5) if kind == "429"
                         else LLMServerError(times=1, skip=call.number - 1))
         probes.append(Probe(f"llm-{kind}-at-call-{call.number}", f"a transient {kind} on LLM call {call.number}",
@@ -153,6 +151,14 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
                                 (LLMStreamCut(times=1, skip=call.number - 1),), deadline_s=deadline, checks=oracles))
     return probes[:QUICK_MAX] if quick else probes
+
+
+def _aimed_errors(calls: list[LLMCallPoint], quick: bool) -> list[tuple[str, LLMCallPoint]]:
+    """Transient errors aimed at LLM calls: quick, a 429 at the first call and a 5xx at the
+    second (or the first, if it is the only one); full, both at every call."""
+    if not quick:
+        return [(kind, call) for call in calls for kind in ("429", "5xx")]
+    return [("429", c) for c in calls[:1]] + [("5xx", c) for c in (calls[1:2] or calls[:1])]
 
 
 def _spread(items: list, n: int) -> list:  # type: ignore[type-arg]

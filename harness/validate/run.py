@@ -53,21 +53,17 @@ class Validation:
                 "plan": [p.name for p in self.plan], "classes": classes_json(self.classes)}
 
 
-def _auto(llm: Any) -> None:
-    llm.on().auto()
-
-
 def learn_baseline(
     target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup
 ) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
     """Start the deployments fault-free, discover the entry, send one request, and learn."""
-    with Environment(target.agents, run_dir / "baseline", llm_auto=True, settings=settings, cleanup=cleanup) as env:
+    with Environment(target.agents, run_dir / "baseline", settings=settings, cleanup=cleanup) as env:
         callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
         entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
         payload = target.input if target.input is not None else default_input(entry)
         key = target.key if target.key is not None else ("{token}" if entry.keyed else None)
         workload = Requests(entry.service, entry.handler, payload, key=key, idempotency_header=entry.kind != "Workflow")
-        _auto(env.llm)
+        env.llm.on().auto()  # unscripted, as in every run of the plan
         run = LiveRun(env)
         run.send(workload)
         history = run.observe(deadline_s=30.0, stop_when=_Waiting())
