@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.checker.checks import Check, Finding
 from harness.checker.classify import classify_history, llm_calls, side_effects, tally
+from harness.checker.impact import measure_impact
 from harness.history import History
 from harness.results.schema import ScenarioResult
 
@@ -59,6 +60,7 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
         for f in history.faults
     ]
     result.recovery_s = _recovery(history)
+    result.impact = measure_impact(history, calls)  # soaks and random schedules: per-fault impact
     result.suspended = sum(1 for statuses in history.samples.statuses_seen.values() if "suspended" in statuses)
     result.stuck = [
         {"invocation": asdict(inv), "journal": [asdict(e) for e in history.journal_of(inv.id)]}

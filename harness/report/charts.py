@@ -17,11 +17,17 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from harness.results.schema import CallRow
+from harness.results.schema import CallRow, ScenarioResult
 
-from .model import MAX_TIMELINE_INVOCATIONS, MAX_TIMELINE_ROWS, InvocationRow, KindCost, ScenarioView
+from .model import (
+    MAX_TIMELINE_INVOCATIONS,
+    MAX_TIMELINE_ROWS,
+    InvocationRow,
+    KindCost,
+    ScenarioView,
+)
 
 COMPACT_ABOVE = 12  # invocations; beyond this, LLM calls share their invocation's row
 
@@ -260,3 +266,78 @@ def cost_svg(costs: list[KindCost]) -> str | None:
             ax.set_axisbelow(True)
         fig.tight_layout()
         return _to_svg(fig, "the cost of faults: wasted LLM calls and tokens per fault kind")
+
+
+# --- what each fault did (soaks, random schedules) ------------------------------------------
+
+OUTCOME_COLOURS = {"completed": "#2e7d32", "failed": "#8e24aa", "running": "#78909c"}
+# Above this many requests the latency points are drawn as one embedded image: a marker per
+# point would cost ~70 bytes of SVG each.
+RASTERIZE_ABOVE = 300
+
+
+def impact_svg(s: ScenarioResult, salt: str) -> str | None:
+    """Two panels on one time axis, fault windows shaded and numbered as in the impact
+    table: (a) every request's latency at its send time, coloured by outcome (still running:
+    the time it had been running when the run ended, a lower bound); (b) completed requests
+    per second, with the offered load."""
+    impact = s.impact
+    if impact is None or not impact.requests:
+        return None
+    end = max(impact.end_s, 0.1) * 1.02
+    points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in OUTCOME_COLOURS}
+    for r in impact.requests:
+        finished = r.finished_s if r.finished_s is not None else impact.end_s
+        xs, ys = points.setdefault(r.outcome, ([], []))
+        xs.append(r.sent_s)
+        ys.append(max(finished - r.sent_s, 0.001))
+    latencies = [y for _, ys in points.values() for y in ys]
+    log = max(latencies) / max(min(latencies), 1e-3) > 20
+    rasterize = len(impact.requests) > RASTERIZE_ABOVE
+    label_levels = min(len(impact.faults), 3)
+    fig = _figure(10.0, 4.6 + 0.18 * label_levels, salt)
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": salt, "savefig.dpi": 110}):
+        lat_ax, rate_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2], "hspace": 0.08})
+        for outcome, (xs, ys) in points.items():
+            if not xs:
+                continue
+            colour = OUTCOME_COLOURS.get(outcome, "#999")
+            hollow = outcome == "running"
+            lat_ax.scatter(xs, ys, s=9 if not hollow else 14, marker="o" if not hollow else "^", lw=0.6,
+                           facecolors="none" if hollow else colour, edgecolors=colour, alpha=0.75, zorder=3,
+                           rasterized=rasterize, label=f"{outcome} ({len(xs)})")
+        if impact.delay_threshold_s is not None:
+            lat_ax.axhline(impact.delay_threshold_s, color="#333", lw=0.7, ls="--", zorder=2)
+            lat_ax.annotate(f"delay threshold {impact.delay_threshold_s:.2f} s", xy=(1.0, impact.delay_threshold_s),
+                            xycoords=lat_ax.get_yaxis_transform(), xytext=(-2, 2), textcoords="offset points",
+                            ha="right", va="bottom", fontsize=7, color="#333")
+        if log:
+            lat_ax.set_yscale("log")
+            # Plain numbers: mathtext is off (labels are data), so 10^k would print as markup.
+            lat_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            lat_ax.yaxis.set_minor_formatter(NullFormatter())
+        else:
+            lat_ax.set_ylim(0, max(latencies) * 1.1)
+        lat_ax.set_ylabel("latency (s, log scale)" if log else "latency (s)")
+        lat_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, handletextpad=0.3)
+        rate_ax.plot(impact.throughput_t, impact.throughput_rps, color="#1565c0", lw=1.2, label="completed/s")
+        if impact.offered_rps:
+            rate_ax.axhline(impact.offered_rps, color="#1565c0", lw=0.7, ls=":", label="offered load")
+        rate_ax.set_ylim(0, max([*impact.throughput_rps, impact.offered_rps or 0.0, 1.0]) * 1.1)
+        rate_ax.set_ylabel("completed / s")
+        rate_ax.set_xlabel(f"seconds since the workload started (throughput over a {impact.window_s:.2f} s window)")
+        rate_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        for ax in (lat_ax, rate_ax):
+            for f in impact.faults:
+                start = f.at_s or 0.0
+                ax.axvspan(start, f.healed_s if f.healed_s is not None else end, color=FAULT_COLOUR, alpha=0.12,
+                           lw=0, zorder=0)
+                ax.axvline(start, color=FAULT_COLOUR, lw=0.7, alpha=0.6, zorder=0)
+            ax.grid(axis="both", color="#e3e3e3", lw=0.5)
+            ax.set_axisbelow(True)
+        for i, f in enumerate(impact.faults):
+            lat_ax.annotate(f"{i + 1} {f.kind} {f.target}", xy=(f.at_s or 0.0, 1.0),
+                            xycoords=lat_ax.get_xaxis_transform(), xytext=(2, 3 + 12 * (i % 3)), textcoords="offset points", fontsize=7.5,
+                            color=FAULT_COLOUR, va="bottom", annotation_clip=False)
+        rate_ax.set_xlim(0, end)
+        return _to_svg(fig, f"latency and throughput under faults: {s.name} [{s.agent}]")

@@ -21,6 +21,7 @@ from harness.results.schema import (
     GOOD_VERDICTS,
     VERDICTS,
     CallRow,
+    ImpactRow,
     JournalRow,
     RunResults,
     ScenarioResult,
@@ -66,6 +67,13 @@ class ScenarioView:
     wasted_tokens: int
     flaky: bool = False  # from the trend
     timeline_svg: str | None = None  # filled by the renderer
+    impact_svg: str | None = None  # filled by the renderer, for runs with an impact section
+
+    @property
+    def impact(self) -> ImpactRow | None:
+        """What each fault did (many-request runs with faults), or None."""
+        impact = self.result.impact
+        return impact if impact is not None and impact.faults else None
 
     @property
     def open(self) -> bool:
@@ -99,6 +107,7 @@ class KindCost:
     kind: str
     scenarios: int = 0
     shared: int = 0  # scenarios whose cost is split with other kinds
+    per_fault: int = 0  # many-fault scenarios whose calls were attributed fault by fault
     wasted_calls: float = 0.0
     wasted_tokens: float = 0.0
     duplicate_calls: float = 0.0
@@ -265,23 +274,33 @@ def fault_kinds(s: ScenarioResult) -> list[str]:
 # --- per fault kind ---------------------------------------------------------------------
 
 
+def per_fault(s: ScenarioResult) -> bool:
+    """Are this scenario's figures per fault (a soak or random schedule: many requests and
+    faults, ``harness.checker.impact``)? Then its one recovery figure (when the last request
+    held up finished) says nothing about any fault kind."""
+    return s.impact is not None and bool(s.impact.faults)
+
+
 def recovery_by_kind(scenarios: Iterable[ScenarioResult]) -> dict[str, list[tuple[str, float]]]:
-    """Recovery times per fault kind. A scenario with several kinds counts under each:
-    its recovery is the worst case over its faults, not separable by kind."""
+    """Recovery times per fault kind, from the scenarios whose recovery belongs to one kind:
+    a single fault kind and no per-fault figures (soaks and random schedules have their own,
+    per fault, in their section)."""
     out: dict[str, list[tuple[str, float]]] = {}
     for s in scenarios:
-        if s.recovery_s is None:
+        kinds = fault_kinds(s)
+        if s.recovery_s is None or len(kinds) != 1 or per_fault(s):
             continue
-        for kind in fault_kinds(s):
-            out.setdefault(kind, []).append((f"{s.name} [{s.agent}]", s.recovery_s))
+        out.setdefault(kinds[0], []).append((f"{s.name} [{s.agent}]", s.recovery_s))
     return dict(sorted(out.items()))
 
 
 def cost_by_kind(scenarios: Iterable[ScenarioResult]) -> list[KindCost]:
-    """Wasted (and duplicate) LLM calls and tokens per fault kind. A scenario with several
-    kinds has its cost split evenly between them, so the column totals equal the run's
-    totals; ``shared`` counts those scenarios. Calls wasted without any fault go to
-    ``(no fault)``."""
+    """Wasted (and duplicate) LLM calls and tokens per fault kind. A many-fault scenario with
+    per-fault figures (``per_fault``) has each call attributed to the fault that hit it
+    (``harness.checker.impact``), so to that fault's kind; calls no fault explains go to
+    ``(no fault)``. Another scenario with several kinds has its cost split evenly between
+    them; ``shared`` counts those. Either way the column totals equal the run's totals.
+    Calls wasted without any fault go to ``(no fault)``."""
     costs: dict[str, KindCost] = {}
     for s in scenarios:
         kinds = fault_kinds(s) or [NO_FAULT]
@@ -290,6 +309,26 @@ def cost_by_kind(scenarios: Iterable[ScenarioResult]) -> list[KindCost]:
         tokens = wasted_tokens(s)
         if kinds == [NO_FAULT] and not (wasted or duplicate):
             continue  # a clean baseline costs nothing and has no kind to show
+        impact = s.impact
+        if impact is not None and impact.faults:
+            shares: dict[str, list[float]] = {}
+            for f in impact.faults:
+                share = shares.setdefault(f.kind or "?", [0.0, 0.0, 0.0])
+                share[0] += f.wasted_calls
+                share[1] += f.wasted_tokens
+                share[2] += f.duplicate_calls
+            rest = [wasted - sum(v[0] for v in shares.values()), tokens - sum(v[1] for v in shares.values()),
+                    duplicate - sum(v[2] for v in shares.values())]
+            if any(v > 0 for v in rest):
+                shares[NO_FAULT] = [max(0.0, v) for v in rest]
+            for kind, (w, t, d) in shares.items():
+                cost = costs.setdefault(kind, KindCost(kind))
+                cost.scenarios += 1
+                cost.per_fault += 1
+                cost.wasted_calls += w
+                cost.wasted_tokens += t
+                cost.duplicate_calls += d
+            continue
         share = 1.0 / len(kinds)
         for kind in kinds:
             cost = costs.setdefault(kind, KindCost(kind))

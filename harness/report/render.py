@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,26 +59,34 @@ def _svg(svg: str | None) -> Markup | None:
     return Markup(svg) if svg else None
 
 
-# The CLI rewrites the report after every scenario: the timelines of scenarios already
-# drawn are reused, so a run of n scenarios draws n timelines, not n²/2.
-_TIMELINES: OrderedDict[str, str | None] = OrderedDict()
-_TIMELINES_MAX = 512
+# The CLI rewrites the report after every scenario: the charts of scenarios already drawn
+# are reused, so a run of n scenarios draws n timelines, not n²/2.
+_CHARTS: OrderedDict[str, str | None] = OrderedDict()
+_CHARTS_MAX = 512
 
 
-def _timeline(view: ScenarioView) -> str | None:
-    key = hashlib.sha256(json.dumps([view.anchor, view.result.to_json()], sort_keys=True, default=str).encode()).hexdigest()
-    if key in _TIMELINES:
-        _TIMELINES.move_to_end(key)
-        return _TIMELINES[key]
-    svg = _TIMELINES[key] = charts.timeline_svg(view)
-    while len(_TIMELINES) > _TIMELINES_MAX:
-        _TIMELINES.popitem(last=False)
+def _digest(view: ScenarioView) -> str:
+    return hashlib.sha256(json.dumps([view.anchor, view.result.to_json()], sort_keys=True, default=str)
+                          .encode()).hexdigest()
+
+
+def _cached(key: str, draw: Callable[[], str | None]) -> str | None:
+    if key in _CHARTS:
+        _CHARTS.move_to_end(key)
+        return _CHARTS[key]
+    svg = _CHARTS[key] = draw()
+    while len(_CHARTS) > _CHARTS_MAX:
+        _CHARTS.popitem(last=False)
     return svg
 
 
 def render(report: Report) -> str:
     for view in report.scenarios:
-        view.timeline_svg = _svg(_timeline(view))
+        key = _digest(view)
+        view.timeline_svg = _svg(_cached("timeline " + key, lambda: charts.timeline_svg(view)))
+        if view.impact is not None:  # soaks and random schedules
+            salt = view.anchor + "-impact"
+            view.impact_svg = _svg(_cached("impact " + key, lambda: charts.impact_svg(view.result, salt)))
     return _env.get_template("report.html.j2").render(
         r=report,
         meta=report.run.meta,

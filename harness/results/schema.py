@@ -11,11 +11,12 @@ This module is the one schema of ``results.json``, for writing and for reading:
   coerced (``1`` for a float) or dropped (then the default), rows that are not objects are
   dropped.
 - ``FaultRow``, ``FindingRow``, ``CallRow``, ``SideEffectRow``, ``TimelineRow`` and
-  ``JournalRow`` are typed rows of a scenario. They serialise to the same objects as
-  before (``"class"`` for ``class_``) and keep keys they do not know in ``extra``. For code
-  written against the dicts they replace, a row also reads like one: ``row["class"]``,
-  ``row.get("reason")``. A list of rows can be assigned as plain dicts (the judge builds
-  them so); they are converted on assignment.
+  ``JournalRow`` are typed rows of a scenario; ``ImpactRow`` (with ``FaultImpactRow`` and
+  ``RequestPointRow``) is the optional per-fault impact of a many-request run. They
+  serialise to the same objects as before (``"class"`` for ``class_``) and keep keys they
+  do not know in ``extra``. For code written against the dicts they replace, a row also
+  reads like one: ``row["class"]``, ``row.get("reason")``. A list of rows can be assigned
+  as plain dicts (the judge builds them so); they are converted on assignment.
 - ``Verdict``, ``VERDICTS``, ``GOOD_VERDICTS`` and ``BAD_VERDICTS``: the verdicts, defined
   here once for the judge, the CLI, the pytest plugin and the report.
 """
@@ -182,6 +183,10 @@ class Row(Mapping[str, Any]):
             value = getattr(self, f.name)
             if f.name in self._omit_when_empty and not value:
                 continue
+            if isinstance(value, Row):  # nested rows (the impact's) as JSON objects too
+                value = value.to_json()
+            elif isinstance(value, list) and value and isinstance(value[0], Row):
+                value = [v.to_json() if isinstance(v, Row) else v for v in value]
             out[self._json_names.get(f.name, f.name)] = value
         out.update((k, v) for k, v in self.extra.items() if k not in out)
         return out
@@ -285,6 +290,63 @@ class JournalRow(Row):
     appended_s: float | None = None
 
 
+@dataclass
+class RequestPointRow(Row):
+    """One request of a many-request run, for the latency plot: when it was sent, when it
+    finished (None: still running at the end of the run), and how (``completed``,
+    ``failed``, ``running``). Seconds since the run's time zero."""
+
+    sent_s: float = 0.0
+    finished_s: float | None = None
+    outcome: str = "running"
+
+
+@dataclass
+class FaultImpactRow(Row):
+    """What one fault did to a many-request run (``harness.checker.impact``). Rates are
+    completed requests per second; ``dip`` is the fraction of the reference rate lost at
+    the trough (0.0 to 1.0); ``recovered_s`` is seconds from healing to recovery, None
+    unless ``recovery`` is ``recovered`` (else ``not recovered``, ``not healed`` or
+    ``no load``)."""
+
+    kind: str = ""
+    target: str = ""
+    at_s: float | None = None
+    healed_s: float | None = None
+    reference_rps: float | None = None
+    reference: str = ""  # "pre-fault" or "offered load": where reference_rps comes from
+    trough_rps: float | None = None
+    dip: float | None = None
+    recovered_s: float | None = None
+    recovery: str = ""
+    requests: int = 0  # in flight or sent during the window
+    delayed: int = 0  # of those, slower than the delay threshold or never finished
+    failed: int = 0  # of those, failed terminally
+    wasted_calls: int = 0  # wasted LLM calls this fault hit first
+    wasted_tokens: int = 0
+    duplicate_calls: int = 0  # duplicate LLM calls that followed this fault (the last before them)
+
+
+@dataclass
+class ImpactRow(Row):
+    """The impact of the faults of a many-request run (soaks, random schedules): every
+    request's latency, throughput over time, and one row per fault. See
+    ``harness.checker.impact`` for the definitions."""
+
+    window_s: float = 1.0  # the throughput window
+    end_s: float = 0.0  # the last thing observed, seconds since time zero
+    offered_rps: float | None = None  # the workload's send rate
+    baseline_latency_s: float | None = None
+    baseline: str = ""  # which requests the baseline latency is the median of
+    delay_threshold_s: float | None = None
+    throughput_t: list[float] = field(default_factory=list)  # window centres
+    throughput_rps: list[float] = field(default_factory=list)
+    requests: list[RequestPointRow] = field(default_factory=list)
+    faults: list[FaultImpactRow] = field(default_factory=list)
+    unattributed_wasted: int = 0  # wasted LLM calls no fault window overlapped
+    unattributed_delayed: int = 0  # slow requests outside every fault's affected window
+
+
 # --- one scenario -------------------------------------------------------------------------
 
 
@@ -308,6 +370,8 @@ class ScenarioResult:
     timeline: list[TimelineRow] = field(default_factory=list)  # every invocation of the tree, for the report
     duration_s: float = 0.0
     environment_ready_s: float | None = None
+    environment_reused: bool = False  # ran in an environment an earlier scenario left clean (harness.runner.pool)
+    phases_s: dict[str, float] = field(default_factory=dict)  # where its time went (harness.timing)
     log_tails: dict[str, str] = field(default_factory=dict)
     stuck: list[dict[str, Any]] = field(default_factory=list)  # not done by the deadline: rows and journal
     always_replay: bool = False
@@ -318,11 +382,16 @@ class ScenarioResult:
     # A failed random schedule, shrunk (harness.nemesis.shrink): the minimal schedule, its
     # request count, choices and reproduce command, the finding that persisted, attempts, time.
     shrunk: dict[str, Any] | None = None
+    # Runs with many requests and faults (harness.checker.impact): latency, throughput and
+    # per-fault dip, recovery and delayed requests. None elsewhere, and in older files.
+    impact: ImpactRow | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Rows may be given as dicts (the judge builds them so): they are held as rows.
         if name in _ROW_FIELDS and isinstance(value, (list, tuple)):
             value = _coerce(_ROW_FIELDS[name], value)
+        elif name == "impact" and isinstance(value, Mapping) and not isinstance(value, Row):
+            value = ImpactRow.from_json(value)
         object.__setattr__(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
@@ -331,6 +400,8 @@ class ScenarioResult:
             value = getattr(self, f.name)
             if f.name in _ROW_FIELDS:
                 value = [row.to_json() if isinstance(row, Row) else dict(row) for row in value]
+            elif isinstance(value, Row):
+                value = value.to_json()
             elif isinstance(value, (dict, list)):
                 value = json.loads(json.dumps(value, default=str))  # a copy, as asdict made
             out[f.name] = value
@@ -452,6 +523,7 @@ def write_results(
 
 
 __all__ = [
-    "BAD_VERDICTS", "GOOD_VERDICTS", "SCHEMA_VERSION", "VERDICTS", "CallRow", "FaultRow", "FindingRow", "JournalRow",
-    "Row", "RunResults", "ScenarioResult", "SideEffectRow", "TimelineRow", "Verdict", "write_results",
+    "BAD_VERDICTS", "GOOD_VERDICTS", "SCHEMA_VERSION", "VERDICTS", "CallRow", "FaultImpactRow", "FaultRow", "FindingRow",
+    "ImpactRow", "JournalRow", "RequestPointRow", "Row", "RunResults", "ScenarioResult", "SideEffectRow", "TimelineRow",
+    "Verdict", "write_results",
 ]
