@@ -41,12 +41,19 @@ from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
 from harness.env.cleanup import Cleanup
 from harness.nemesis.faults import describe
-from harness.results.reproduce import with_schedule
-from harness.runner.shrinking import shrink_scenario
 from harness.nemesis.strategies import decode_choices
 from harness.results.reproduce import soak_command as soak_reproduce_command
-from harness.results.schema import GOOD_VERDICTS, ScenarioResult, write_results
+from harness.results.reproduce import with_schedule
+from harness.results.schema import (
+    GOOD_VERDICTS,
+    RunResults,
+    ScenarioResult,
+    write_results,
+)
+from harness.runner.batch import run_batch
+from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
+from harness.runner.shrinking import shrink_scenario
 from harness.settings import Settings
 from harness.validate.command import add_parser as add_validate_parser
 
@@ -185,9 +192,14 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     out_root = Path(args.out)
     run_dir = out_root / run_id
     meta: dict[str, Any] = {"run_id": run_id, "started_at": time.time(), "argv": sys.argv[1:]}
-    results: list[ScenarioResult] = []
+    done: dict[int, ScenarioResult] = {}
+
+    def results() -> list[ScenarioResult]:  # in the selection's order, whatever finished first
+        return [done[i] for i in sorted(done)]
+
     try:
         meta["versions"] = versions.collect(settings)
+        meta["workers"] = args.workers
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -196,31 +208,43 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
             TimeElapsedColumn(),
             console=console,
         ) as bars:
-            for scenario in scenarios:
-                results.append(_run_one(scenario, run_dir, args.always_replay, bars, settings=settings, cleanup=cleanup))
-                results[-1].reproduce = reproduce or scenario.reproduce_command(
+
+            def run_one(scenario: Scenario, pool: EnvironmentPool) -> ScenarioResult:
+                result = _run_one(scenario, run_dir, args.always_replay, bars, settings=settings, cleanup=cleanup,
+                                  pool=pool)
+                result.reproduce = reproduce or scenario.reproduce_command(
                     always_replay=args.always_replay, scenarios_file=getattr(args, "scenarios", None))
-                if args.shrink_budget > 0 and results[-1].verdict == "fail" and scenario.plan is not None:
-                    write_results(results, run_dir, meta)  # the failure is kept while shrinking
-                    _shrink(scenario, results[-1], run_dir, args, bars, settings=settings, cleanup=cleanup)
-                write_results(results, run_dir, meta)
+                if args.shrink_budget > 0 and result.verdict == "fail" and scenario.plan is not None:
+                    _shrink(scenario, result, run_dir, args, bars, settings=settings, cleanup=cleanup)
+                return result
+
+            def on_result(index: int, result: ScenarioResult) -> None:
+                done[index] = result
+                RunResults(meta, results()).write(run_dir)  # an interrupted run keeps what it measured
+
+            def new_pool(worker: int) -> EnvironmentPool:
+                return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup,
+                                       reuse=args.reuse)
+
+            run_batch(scenarios, workers=args.workers, new_pool=new_pool, run_one=run_one, on_result=on_result)
     except KeyboardInterrupt:
         errors.print("interrupted: environments torn down; results so far are kept", style="yellow")
         meta["interrupted"] = True
-        if results:
-            write_results(results, run_dir, meta)
+        if done:
+            write_results(results(), run_dir, meta)
         _point_latest(out_root, run_dir)
         return 130
     meta["finished_at"] = time.time()
-    write_results(results, run_dir, meta)
+    write_results(results(), run_dir, meta)  # results.json again, and the report, once
     latest = _point_latest(out_root, run_dir)
-    _print_summary(results)
+    _print_summary(results())
     console.print(f"results: {latest / 'results.json'}\nreport:  {latest / 'index.html'}")
-    return 0 if all(r.verdict in GOOD_VERDICTS for r in results) else 1
+    return 0 if all(r.verdict in GOOD_VERDICTS for r in results()) else 1
 
 
 def _run_one(
-    scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress, *, settings: Settings, cleanup: Cleanup
+    scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress, *, settings: Settings, cleanup: Cleanup,
+    pool: EnvironmentPool,
 ) -> ScenarioResult:
     """One scenario under a bar that counts completed requests; its status shows what was
     sent and which faults fired so far."""
@@ -234,7 +258,8 @@ def _run_one(
         bars.update(task, completed=counts["completed"], status=status)
 
     result = run_scenario(
-        scenario, run_dir, always_replay=always_replay, on_progress=on_progress, settings=settings, cleanup=cleanup
+        scenario, run_dir, always_replay=always_replay, on_progress=on_progress, settings=settings, cleanup=cleanup,
+        pool=pool,
     )
     colour = "green" if result.verdict in GOOD_VERDICTS else "red"
     bars.update(task, completed=result.invocations.get("completed", 0), status=f"[{colour}]{result.verdict}[/]")
@@ -357,6 +382,10 @@ def parser() -> argparse.ArgumentParser:
                        help="when a random schedule fails, search this long for a smaller one that fails the same "
                             "way (default 180; 0: off)")
         p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
+        p.add_argument("--workers", type=_whole(1), default=1, metavar="N",
+                       help="run N scenarios side by side, each worker with its own environments (default 1)")
+        p.add_argument("--fresh", dest="reuse", action="store_false",
+                       help="a fresh environment for every scenario (default: reuse one a scenario left clean)")
 
     listing = sub.add_parser("list", help="list the scenarios")
     selection(listing)

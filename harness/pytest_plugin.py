@@ -66,6 +66,7 @@ from harness.errors import HarnessError
 from harness.results.reproduce import nodeid_command
 from harness.results.schema import VERDICTS, ScenarioResult, write_results
 from harness.runner.live import LiveRun
+from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import Settings
 from harness.validate.run import Validation, validate_agent
@@ -90,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="run resilience scenarios with Restate's inactivity timeout at 0: every await suspends and replays",
+    )
+    group.addoption(
+        "--resilience-fresh",
+        action="store_true",
+        default=False,
+        help="a fresh environment for every resilience.run (default: reuse one a scenario left clean)",
     )
 
 
@@ -197,8 +204,9 @@ class Resilience:
     """The session's resilience runner, as one test sees it."""
 
     def __init__(self, request: pytest.FixtureRequest, run_dir: Path, settings: Settings, cleanup: Cleanup,
-                 options: ResilienceOptions | None = None) -> None:
+                 options: ResilienceOptions | None = None, pool: EnvironmentPool | None = None) -> None:
         self._request = request
+        self._pool = pool
         self._run_dir = run_dir
         self.settings = settings
         self.cleanup = cleanup
@@ -210,14 +218,16 @@ class Resilience:
         return self._request.node.nodeid
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        """Run a whole scenario in its own environment; the result is recorded. The
-        marker's timeouts, when given, replace the scenario's own."""
+        """Run a whole scenario; the result is recorded. It gets an environment an earlier
+        scenario of the session left clean, if one has the same agents and settings, else
+        a fresh one (``--resilience-fresh``: always). The marker's timeouts, when given,
+        replace the scenario's own."""
         timeouts = {key: value for key, value in (("inactivity_timeout_s", self.options.inactivity_timeout_s),
                                                   ("trigger_timeout_s", self.options.trigger_timeout_s))
                     if value is not None}
         result = run_scenario(
             replace(scenario, **timeouts), self._run_dir, always_replay=self.always_replay, settings=self.settings,
-            cleanup=self.cleanup,
+            cleanup=self.cleanup, pool=self._pool,
         )
         result.reproduce = nodeid_command(self.nodeid, always_replay=result.always_replay)
         return self.record(result)
@@ -267,15 +277,28 @@ def resilience_cleanup() -> Iterator[Cleanup]:
         yield cleanup
 
 
+@pytest.fixture(scope="session")
+def resilience_pool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, resilience_settings: Settings,
+    resilience_cleanup: Cleanup,
+) -> Iterator[EnvironmentPool]:
+    """The session's environments, kept between scenarios that leave them clean."""
+    reuse = not request.config.getoption("--resilience-fresh")
+    with EnvironmentPool(tmp_path_factory.mktemp("environments"), resilience_settings, resilience_cleanup,
+                         reuse=reuse) as pool:
+        yield pool
+
+
 @pytest.fixture
 def resilience(
-    request: pytest.FixtureRequest, tmp_path: Path, resilience_settings: Settings, resilience_cleanup: Cleanup
+    request: pytest.FixtureRequest, tmp_path: Path, resilience_settings: Settings, resilience_cleanup: Cleanup,
+    resilience_pool: EnvironmentPool,
 ) -> Resilience:
     """Run whole ``Scenario`` values: ``resilience.run(scenario)``. Skips the test when
     restate-server or toxiproxy-server is not installed."""
     options = ResilienceOptions.of(request)
     require_binaries(resilience_settings)
-    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup, options)
+    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup, options, resilience_pool)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ pytest plugin make both once. Made without them, it uses ``Settings()`` and owns
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.settings import Settings
 from harness.stubs.recording import Stub, StubClient
+from harness.timing import Phases
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Environment:
     processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
     deployments: dict[str, Deployment] = field(default_factory=dict, init=False)  # by agent name
     links: dict[str, Link] = field(default_factory=dict, init=False)
+    phases: Phases = field(default_factory=Phases, init=False)  # where start-up's time went
     _stack: ExitStack = field(default_factory=ExitStack, init=False)
     _cleanup: Cleanup = field(init=False, repr=False)
 
@@ -137,7 +140,8 @@ class Environment:
         # start-up still tears down what it had begun (a temp dir, a half-ready server).
         self.toxiproxy = ToxiproxyServer.from_settings(logs, self.settings, self._cleanup)
         self._stack.callback(self.toxiproxy.stop)
-        self.toxiproxy.start()
+        with self.phases.measure("start toxiproxy"):
+            self.toxiproxy.start()
 
         inactivity = 0.0 if self.always_replay else self.inactivity_timeout_s
         timeouts = {"inactivity_timeout_s": inactivity} if inactivity is not None else {}
@@ -149,23 +153,31 @@ class Environment:
         # Independent processes boot side by side: their start-ups (an interpreter, a
         # server) dominate the time to a ready environment. All are spawned from this
         # thread (see ``ManagedProcess.spawn``) and only then waited for.
+        spawning = time.perf_counter()
         self.restate.spawn()
         # The client link exists before the agents start: an agent may be handed it ({ingress_url}).
         client_link = self._link("client->restate", self.restate.ingress_port)
         upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
-        self.processes["llm"], self.llm_port = self._start_on_free_port(
-            self._helper("fake-llm", "harness.fake_llm", logs, *upstream)
-        )
-        self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
-        stub_ports: dict[str, int] = {}
-        for stub in dict.fromkeys(s for agent in self.agents for s in agent.stubs):
-            self.processes[stub.name], stub_ports[stub.name] = self._start_on_free_port(
-                self._helper(stub.name, "harness.stubs.recording", logs, "--service", stub.name, health="/_stub/health")
-            )
-            self.stubs.append(StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}"))
+        # Our helpers' ports are known at spawn, so the agents can be given them before the
+        # helpers are ready (an agent reaches them only when it serves a request).
+        helpers = {"llm": self._helper("fake-llm", "harness.fake_llm", logs, *upstream)}
+        stubs = list(dict.fromkeys(s for agent in self.agents for s in agent.stubs))
+        for stub in stubs:
+            helpers[stub.name] = self._helper(stub.name, "harness.stubs.recording", logs, "--service", stub.name,
+                                              health="/_stub/health")
+        spawned = {name: self._spawn_on_free_port(make) for name, make in helpers.items()}
+        self.llm_port = spawned["llm"][1]
+        stub_ports = {stub.name: spawned[stub.name][1] for stub in stubs}
         booting = [(agent, *self._spawn_agent(agent, logs, stub_ports)) for agent in self.agents if agent.url is None]
-        self.restate.wait_until_ready()
-        ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
+        self.phases.add("spawn processes", time.perf_counter() - spawning)
+        with self.phases.measure("fake LLM and stubs ready"):
+            self._wait_for_helpers(spawned, helpers)
+        self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
+        self.stubs = [StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}") for stub in stubs]
+        with self.phases.measure("restate-server ready"):
+            self.restate.wait_until_ready()
+        with self.phases.measure("agents ready"):
+            ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
         ports |= {agent.name: _port_of(agent.url) for agent in self.agents if agent.url is not None}
 
         if self.restate.process is not None:
@@ -174,8 +186,17 @@ class Environment:
         self._stack.callback(self.admin.close)
         self.ingress = RestateIngress(client_link.url)
         self._stack.callback(self.ingress.close)
-        for agent in self.agents:
-            self._register(agent, ports[agent.name])
+        with self.phases.measure("registration"):
+            for agent in self.agents:
+                self._register(agent, ports[agent.name])
+
+    def _wait_for_helpers(
+        self, spawned: dict[str, tuple[ManagedProcess, int]], makers: dict[str, Callable[[int], ManagedProcess]]
+    ) -> None:
+        for name, (process, port) in spawned.items():
+            self.processes[name] = process
+            if self._ready(name, process, port, makers[name]) != port:  # the agents were given the first port
+                raise HarnessError(f"{name} lost its port to another program while starting; try again")
 
     def _helper(
         self, name: str, module: str, logs: Path, *options: str, health: str = "/health"
@@ -277,6 +298,48 @@ class Environment:
             raise HarnessError(
                 f"agent {agent.name} registered, but it does not offer {sorted(missing)} (it offers {sorted(found)})"
             )
+
+    def recycle(self) -> list[str]:
+        """Clear what a scenario left here, so that another can run on the same processes:
+        the fake LLM's rules and calls, the stubs' ledgers, Restate's invocations (purged,
+        once all are done). Then check that it really is clean. Returns why the environment
+        cannot be reused (empty: it can)."""
+        problems = [f"{name} is not running" for name, p in self.processes.items() if not p.running]
+        problems += [f"{name} is paused" for name, p in self.processes.items() if p.paused]
+        if self.toxiproxy.process is not None and not self.toxiproxy.process.running:
+            problems.append("toxiproxy is not running")
+        if problems:
+            return problems
+        try:
+            left = self.admin.invocations(None)
+            unfinished = [f"invocation {i.id} is {i.status}" for i in left if not i.done]
+            if unfinished:  # a stuck or failing one would leak into the next scenario's history
+                return unfinished
+            self.llm.reset()
+            for stub in self.stubs:
+                stub.reset()
+            for invocation in left:
+                self.admin.purge_invocation(invocation.id)
+            return self._leftovers()
+        except (HarnessError, httpx.HTTPError) as exc:
+            return [f"could not clear: {exc}"]
+
+    def _leftovers(self, settle_s: float = 2.0) -> list[str]:
+        """Anything a previous scenario could have left: invocations (a purge is applied
+        asynchronously, so wait for it briefly), state, scripted rules, recorded calls,
+        a link still cut or carrying a toxic."""
+        deadline = time.monotonic() + settle_s
+        while (invocations := self.admin.count("sys_invocation")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        found = [f"{invocations} invocation(s) left after purging"] if invocations else []
+        if state := self.admin.count("state"):
+            found.append(f"{state} state entr{'y' if state == 1 else 'ies'} left")
+        if calls := len(self.llm.calls):
+            found.append(f"the fake LLM still lists {calls} call(s)")
+        if rules := len(self.llm.rules):
+            found.append(f"the fake LLM still has {rules} scripted rule(s)")
+        found += [f"the {stub.name} stub still lists calls" for stub in self.stubs if stub.ledger()]
+        return found + self.toxiproxy.disturbed_links()
 
     def process(self, target: str) -> ManagedProcess:
         try:

@@ -67,6 +67,13 @@ class ToxiproxyAPI:
     def proxies(self) -> dict[str, Proxy]:
         return {name: Proxy(**values) for name, values in self._call("get", "/proxies").json().items()}
 
+    def states(self) -> dict[str, tuple[bool, list[str]]]:
+        """Every proxy's name: whether it is enabled, and its toxics' names (one request)."""
+        return {
+            name: (bool(values["enabled"]), [t["name"] for t in values.get("toxics") or []])
+            for name, values in self._call("get", "/proxies").json().items()
+        }
+
     def get_proxy(self, name: str) -> Proxy | None:
         try:
             return Proxy(**self._call("get", f"/proxies/{name}").json())
@@ -214,6 +221,18 @@ class ToxiproxyServer:
 
     def version(self) -> str:
         return httpx.get(f"{self.api_url}/version", timeout=2).text.strip()
+
+    def disturbed_links(self) -> list[str]:
+        """Our links that are cut or carry a toxic: a fault still in place, or one whose undo failed."""
+        states = self.api.states()
+        found = []
+        for name, link in self.links.items():
+            enabled, toxics = states.get(link.name, (True, []))
+            if not enabled:
+                found.append(f"link {name} is cut")
+            elif toxics:
+                found.append(f"link {name} carries {', '.join(toxics)}")
+        return found
 
     def link(self, name: str, upstream_port: int, *, listen_port: int | None = None) -> Link:
         """Create a proxy from a fresh loopback port to ``127.0.0.1:upstream_port``."""

@@ -27,6 +27,7 @@ from harness.nemesis.faults import Fault
 from harness.nemesis.triggers import TriggerTimeout, wait_for
 from harness.results.schema import ScenarioResult
 from harness.runner.observer import Observer
+from harness.timing import Phases
 from harness.workload import Requests
 
 # Called with each result as ``check`` produces it (the pytest plugin records them).
@@ -60,6 +61,7 @@ class LiveRun:
         self._in_force: list[tuple[Fault, FaultRecord]] = []  # applied, not yet undone
         self._begun = False
         self.history: History | None = None  # once observed
+        self.phases = Phases()  # where the run's time went
 
     # --- RunContext ----------------------------------------------------------------------
 
@@ -122,12 +124,13 @@ class LiveRun:
         waits for its trigger, is applied, and (unless it lasts to the end of the run) waits
         for its ``until`` trigger and is undone."""
         try:
-            for fault, record in list(self._in_force):
-                self._undo_when_due(fault, record)
-            for fault in faults:
-                self._planned.append(fault)
-                wait_for(fault.when, self, self.trigger_timeout_s)
-                self._undo_when_due(fault, self._apply(fault))
+            with self.phases.measure("faults"):
+                for fault, record in list(self._in_force):
+                    self._undo_when_due(fault, record)
+                for fault in faults:
+                    self._planned.append(fault)
+                    wait_for(fault.when, self, self.trigger_timeout_s)
+                    self._undo_when_due(fault, self._apply(fault))
         except (TriggerTimeout, HarnessError) as exc:
             self.errors.append(str(exc))
 
@@ -135,9 +138,11 @@ class LiveRun:
         """Wait for every request to finish (or the deadline, or ``stop_when`` holds for the
         requests' rows), undo what is still in force, and gather the history."""
         try:
-            for sender in self._senders:
-                sender.join()
-            self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress, stop_when)
+            with self.phases.measure("workload"):
+                for sender in self._senders:
+                    sender.join()
+            with self.phases.measure("completion"):
+                self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress, stop_when)
         except HarnessError as exc:
             self.errors.append(str(exc))
         finally:
@@ -145,7 +150,8 @@ class LiveRun:
             self._undo_everything()
             for sender in self._senders:
                 threading.Thread.join(sender, 30)  # after an error: let it finish quietly
-        self.history = self._observer.gather(self.requests, self.faults, self._started_at, len(self._planned))
+        with self.phases.measure("observation"):
+            self.history = self._observer.gather(self.requests, self.faults, self._started_at, len(self._planned))
         return self.history
 
     def check(
@@ -161,7 +167,8 @@ class LiveRun:
         """Observe and judge: the verdict and figures of this run."""
         history = self.observe(deadline_s)
         info = RunInfo(name, agent, description, tuple(tags), tuple(checks), expect_failure)
-        result = judge(info, history, self.errors)
+        with self.phases.measure("judging"):
+            result = judge(info, history, self.errors)
         if self._on_result is not None:
             self._on_result(result)
         return result

@@ -9,7 +9,8 @@ import json
 import re
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,19 @@ from harness.checker.judge import RunInfo, judge
 from harness.context import Progress
 from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
+from harness.env.process import ManagedProcess
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
 from harness.nemesis.schedule import Plan
-from harness.results.reproduce import with_schedule
 from harness.nemesis.strategies import Strategy
 from harness.nemesis.triggers import AtStart
-from harness.results.reproduce import run_command
+from harness.results.reproduce import run_command, with_schedule
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
+from harness.runner.pool import EnvironmentPool, Lease, Shape
 from harness.settings import Settings
+from harness.timing import Phases
 from harness.workload import Requests
 
 LLMScript = Callable[[FakeLLM], None]
@@ -124,6 +127,31 @@ class Scenario:
         return "+".join([first.label or first.name] + [a.label for a in rest if a.label.startswith("mutant:")])
 
 
+@contextmanager
+def _environment(
+    scenario: Scenario, scenario_dir: Path, always_replay: bool, settings: Settings, cleanup: Cleanup | None,
+    pool: EnvironmentPool | None,
+) -> Iterator[Lease]:
+    shape = Shape(scenario.agents, scenario.inactivity_timeout_s, always_replay)
+    if pool is not None:
+        with pool.lease(shape, scenario_dir) as lease:
+            yield lease
+        return
+    with Environment(shape.agents, scenario_dir, inactivity_timeout_s=shape.inactivity_timeout_s,
+                     always_replay=always_replay, settings=settings, cleanup=cleanup) as env:
+        yield Lease(env, reused=False)
+
+
+def _log_tails(logs: Path, processes: Mapping[str, ManagedProcess], lines: int = 40) -> dict[str, str]:
+    """The end of each process's log, as this scenario wrote it."""
+    tails = {}
+    for name, process in processes.items():
+        log = logs / process.log_path.name
+        text = log.read_text(errors="replace") if log.is_file() else "(no log)"
+        tails[name] = "\n".join(text.splitlines()[-lines:])
+    return tails
+
+
 def standard_checks(answer: str | None) -> tuple[Check, ...]:
     """What every recovering scenario asserts, before its own expectations."""
     return (AllCompleted(answer), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
@@ -137,6 +165,7 @@ def run_scenario(
     on_progress: Progress | None = None,
     settings: Settings | None = None,
     cleanup: Cleanup | None = None,
+    pool: EnvironmentPool | None = None,
 ) -> ScenarioResult:
     """Run one scenario in its own environment. Never raises for a scenario's own failure:
     errors become an ``unknown`` verdict with the message and log tails.
@@ -145,21 +174,19 @@ def run_scenario(
     every resumption replays the journal: non-determinism shows up as a journal mismatch.
 
     ``settings`` and ``cleanup`` go to the ``Environment`` (None: ``Settings()``, and a
-    ``Cleanup`` the environment owns)."""
+    ``Cleanup`` the environment owns). With a ``pool``, the scenario runs in an environment
+    a previous one left clean, when there is one (see ``harness.runner.pool``)."""
     scenario_dir = run_dir / scenario.folder
+    scenario_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     result: ScenarioResult | None = None
     errors: list[str] = []
     log_tails: dict[str, str] = {}
+    phases = Phases()
+    leaving = 0.0
     try:
-        with Environment(
-            scenario.agents,
-            scenario_dir,
-            inactivity_timeout_s=scenario.inactivity_timeout_s,
-            always_replay=always_replay,
-            settings=settings or Settings(),
-            cleanup=cleanup,
-        ) as env:
+        with _environment(scenario, scenario_dir, always_replay, settings or Settings(), cleanup, pool) as lease:
+            env = lease.environment
             ready_s = time.time() - started
             scenario.script(env.llm)
             run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s, on_progress=on_progress)
@@ -169,9 +196,17 @@ def run_scenario(
             run.inject(*[f for f in scenario.faults if f not in armed])
             result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)
             result.environment_ready_s = round(ready_s, 3)
+            result.environment_reused = lease.reused
+            if lease.reused:
+                phases.add("environment (reused)", ready_s)
+            else:
+                phases.update(env.phases)
+            phases.update(run.phases)
             if run.history is not None:  # the record the verdict came from, to judge again
                 (scenario_dir / "history.json").write_text(json.dumps(run.history.to_json(), default=str))
-            log_tails = {name: p.log_tail(40) for name, p in env.processes.items()}
+            leaving = time.perf_counter()
+        phases.add("teardown" if pool is None else "recycle or teardown", time.perf_counter() - leaving)
+        log_tails = _log_tails(scenario_dir / "logs", env.processes)
     except HarnessError as exc:
         errors.append(str(exc))
     except Exception as exc:  # a harness bug: keep the other scenarios' results
@@ -187,6 +222,7 @@ def run_scenario(
         scenario_dir.mkdir(parents=True, exist_ok=True)
         (scenario_dir / "stuck.json").write_text(json.dumps(result.stuck, indent=2, default=str))
     result.duration_s = round(time.time() - started, 3)
+    result.phases_s = phases.seconds
     result.log_tails = log_tails if result.verdict != "pass" else {}
     return result
 

@@ -18,7 +18,6 @@ from harness.nemesis.strategies import Example, encode_choices
 from harness.results.schema import ScenarioResult
 from harness.runner.scenario import Scenario
 
-
 # Checks whose findings come from classifying calls: the bug class of a duplicate is in the
 # classifier's reason, and which calls a check reads.
 _DUPLICATE_CHECKS = {"no duplicate LLM calls": "calls", "no duplicate side effects": "side_effect_calls"}

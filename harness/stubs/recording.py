@@ -67,6 +67,13 @@ class StubClient:
             raise HarnessError(f"the {self.name} stub at {self.base_url} did not return its ledger: {exc}") from None
         return [StubCall.from_json(row) for row in rows]
 
+    def reset(self) -> None:
+        """Forget every call (a reused environment's next scenario starts from none)."""
+        try:
+            httpx.post(f"{self.base_url}/_stub/reset", timeout=5).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise HarnessError(f"the {self.name} stub at {self.base_url} did not reset: {exc}") from None
+
 
 class _RecordingResponse(JSONResponse):
     """Stamps ``finished_at`` once the body is on the wire, as the fake LLM does."""
@@ -120,10 +127,15 @@ def create_app(service: str, token_pattern: str = DEFAULT_TOKEN_PATTERN) -> Star
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def reset(request: Request) -> Response:  # a reused environment starts with an empty ledger
+        ledger.clear()
+        return JSONResponse({"ok": True})
+
     return Starlette(
         routes=[
             Route("/_stub/ledger", calls, methods=["GET"]),
             Route("/_stub/health", health, methods=["GET"]),
+            Route("/_stub/reset", reset, methods=["POST"]),
             Route("/{path:path}", record, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,9 @@ from harness.env.environment import Environment
 from harness.errors import HarnessError
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
+from harness.runner.batch import run_batch
 from harness.runner.live import LiveRun
+from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
 from harness.validate.baseline import Baseline
@@ -153,29 +154,46 @@ def _validate(
         say(f"  {'skip' if skip else '-   '} {probe.name}: {probe.description}")
     validation = Validation(target.label, str(entry), baseline, plan)
 
-    def play(probe: Probe) -> tuple[ScenarioResult | None, ProbeOutcome]:
-        if probe.needs_processes and not probe.killed_agents <= managed:
-            return None, ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed")
-        scenario = Scenario(
+    skipped = {probe.name for probe in plan if probe.needs_processes and not probe.killed_agents <= managed}
+    runnable = [probe for probe in plan if probe.name not in skipped]
+    scenarios = [
+        Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
             expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
             inactivity_timeout_s=probe.inactivity_timeout_s,
         )
-        result = run_scenario(scenario, run_dir, always_replay=probe.always_replay, settings=settings, cleanup=cleanup)
+        for probe in runnable
+    ]
+    probes = {probe.name: probe for probe in runnable}
+    finished: dict[str, tuple[ScenarioResult, ProbeOutcome]] = {}
+
+    def run_one(scenario: Scenario, pool: EnvironmentPool) -> ScenarioResult:
+        return run_scenario(scenario, run_dir, always_replay=probes[scenario.name].always_replay, settings=settings, cleanup=cleanup,
+                            pool=pool)
+
+    def on_result(index: int, result: ScenarioResult) -> None:
+        probe = runnable[index]
         result.agent = target.label
         findings = {f["check"]: (bool(f["ok"]), str(f["message"])) for f in result.findings}
         bad = [name for name, (ok, _) in findings.items() if not ok]
         say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
             + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))
-        return result, ProbeOutcome(probe.name, result.verdict, findings)
+        finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, findings))
 
-    # Every run has its own environment (servers, ports, data dirs), so runs are independent:
-    # ``workers`` of them go side by side. Results keep the plan's order.
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="validate") as pool:
-        for result, outcome in pool.map(play, plan):
-            if result is not None:
-                validation.results.append(result)
+    def new_pool(worker: int) -> EnvironmentPool:
+        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup)
+
+    # Runs are independent (a run reuses an environment only once the one before left it
+    # clean), so ``workers`` of them go side by side. Results keep the plan's order.
+    run_batch(scenarios, workers=workers, new_pool=new_pool, run_one=run_one, on_result=on_result)
+    for probe in plan:
+        if probe.name in skipped:
+            validation.outcomes.append(
+                ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed"))
+        else:
+            result, outcome = finished[probe.name]
+            validation.results.append(result)
             validation.outcomes.append(outcome)
     validation.classes = diagnose(validation.outcomes)
     if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict != "fail":

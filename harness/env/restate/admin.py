@@ -186,6 +186,15 @@ class RestateAdmin:
     def cancel_invocation(self, invocation_id: str) -> None:
         self._control(invocation_id, "cancel")
 
+    def purge_invocation(self, invocation_id: str) -> None:
+        """Forget a completed invocation: its row, journal and idempotency record."""
+        self._control(invocation_id, "purge")
+
+    def count(self, table: str) -> int:
+        """How many rows ``table`` has (``sys_invocation``, ``state``, ...)."""
+        rows = self.query(f"SELECT count(*) AS n FROM {table}")
+        return int(rows[0]["n"]) if rows else 0
+
     def _control(self, invocation_id: str, verb: str) -> None:
         response = self._http.patch(f"/invocations/{invocation_id}/{verb}")
         if response.status_code >= 300:
