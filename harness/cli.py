@@ -54,7 +54,7 @@ from harness.runner.batch import run_batch
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.runner.shrinking import shrink_scenario
-from harness.settings import Settings
+from harness.settings import Settings, topology_options
 from harness.validate.command import add_parser as add_validate_parser
 
 from .errors import HarnessError
@@ -185,7 +185,7 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     """Run ``scenarios`` one by one, with a progress bar each, writing results after each.
     The environment variables are read here, once (``Settings``); ``args.cleanup`` (made
     by ``main``) owns every process and temp dir of the run."""
-    settings = Settings.from_environ(os.environ)
+    settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)
     cleanup: Cleanup = args.cleanup
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     run_id = time.strftime("%Y%m%d-%H%M%S")
@@ -382,6 +382,7 @@ def parser() -> argparse.ArgumentParser:
                        help="when a random schedule fails, search this long for a smaller one that fails the same "
                             "way (default 180; 0: off)")
         p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
+        topology_options(p)
         p.add_argument("--workers", type=_whole(1), default=1, metavar="N",
                        help="run N scenarios side by side, each worker with its own environments (default 1)")
         p.add_argument("--fresh", dest="reuse", action="store_false",

@@ -68,7 +68,7 @@ from harness.results.schema import VERDICTS, ScenarioResult, write_results
 from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
-from harness.settings import Settings
+from harness.settings import BACKENDS, TOPOLOGIES, Settings
 from harness.validate.run import Validation, validate_agent
 from harness.validate.target import parse_target
 
@@ -91,6 +91,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="run resilience scenarios with Restate's inactivity timeout at 0: every await suspends and replays",
+    )
+    group.addoption(
+        "--resilience-topology",
+        choices=TOPOLOGIES,
+        default=None,
+        help="single: one restate-server (default); cluster: 3 nodes with replication 2 (env RESILIENCE_TOPOLOGY)",
+    )
+    group.addoption(
+        "--resilience-backend",
+        choices=BACKENDS,
+        default=None,
+        help="native: processes (default); docker: restate-server in a container (env RESILIENCE_BACKEND)",
     )
     group.addoption(
         "--resilience-fresh",
@@ -264,9 +276,13 @@ class Resilience:
 
 
 @pytest.fixture(scope="session")
-def resilience_settings() -> Settings:
-    """The session's configuration, from the environment variables, read once."""
-    return Settings.from_environ(os.environ)
+def resilience_settings(request: pytest.FixtureRequest) -> Settings:
+    """The session's configuration, from the environment variables, read once, and the
+    command line's ``--resilience-topology`` / ``--resilience-backend``."""
+    return Settings.from_environ(os.environ).choosing(
+        topology=request.config.getoption("--resilience-topology"),
+        backend=request.config.getoption("--resilience-backend"),
+    )
 
 
 @pytest.fixture(scope="session")

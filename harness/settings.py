@@ -14,12 +14,16 @@ your own OpenAI key"):
     TOXIPROXY_URL                               an already-running Toxiproxy on loopback
     OPENAI_MODEL                                the model the agents ask for (gpt-4o-mini)
     LLM_UPSTREAM + OPENAI_API_KEY               a real provider behind the fake LLM
+    RESILIENCE_TOPOLOGY                         single (one restate-server) or cluster (3 nodes)
+    RESILIENCE_BACKEND                          native (processes) or docker (containers)
+    RESTATE_IMAGE                               the restate-server image of the docker backend
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -27,6 +31,8 @@ import httpx
 from harness.errors import HarnessError
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
+TOPOLOGIES = ("single", "cluster")
+BACKENDS = ("native", "docker")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -43,10 +49,19 @@ class Settings:
     llm_model: str = DEFAULT_LLM_MODEL
     llm_upstream: str | None = None  # a real provider behind the fake LLM (an OpenAI-compatible /v1 URL)
     openai_api_key: str | None = field(default=None, repr=False)  # the provider's key: never printed
+    topology: str = "single"  # "cluster": three restate-server nodes, replication 2 (harness.env.restate.cluster)
+    backend: str = "native"  # "docker": restate-server in a container (harness.env.docker)
+    restate_image: str | None = None  # the docker backend's image; None: the one built from the pinned binary
     # Where `restate-resilience install` puts the pinned binaries (a per-user cache).
     tools_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "restate-resilience")
 
     def __post_init__(self) -> None:
+        if self.topology not in TOPOLOGIES:
+            raise HarnessError(f"topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
+        if self.backend not in BACKENDS:
+            raise HarnessError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.restate_admin_url and (self.topology != "single" or self.backend != "native"):
+            raise HarnessError("RESTATE_ADMIN_URL names a running restate-server: the topology and backend are its own")
         if bool(self.restate_admin_url) != bool(self.restate_ingress_url):
             raise HarnessError("set both RESTATE_ADMIN_URL and RESTATE_INGRESS_URL to use a running restate-server")
         if self.restate_admin_url:
@@ -85,9 +100,16 @@ class Settings:
             llm_model=get("OPENAI_MODEL") or DEFAULT_LLM_MODEL,
             llm_upstream=get("LLM_UPSTREAM"),
             openai_api_key=get("OPENAI_API_KEY"),
+            topology=get("RESILIENCE_TOPOLOGY") or "single",
+            backend=get("RESILIENCE_BACKEND") or "native",
+            restate_image=get("RESTATE_IMAGE"),
             tools_home=Path(get("RESTATE_RESILIENCE_HOME") or Path(get("XDG_CACHE_HOME") or Path.home() / ".cache")
                             / "restate-resilience"),
         )
+
+    def choosing(self, *, topology: str | None = None, backend: str | None = None) -> "Settings":
+        """These settings with the command line's ``--topology`` / ``--backend``, when given."""
+        return replace(self, topology=topology or self.topology, backend=backend or self.backend)
 
     @property
     def external_restate(self) -> bool:
@@ -97,6 +119,16 @@ class Settings:
     def scripted_answers(self) -> bool:
         """True when the fake LLM answers from scripts, False when a real provider answers."""
         return self.llm_upstream is None
+
+
+def topology_options(parser: "argparse.ArgumentParser") -> None:
+    """``--topology`` and ``--backend``, shared by ``run``, ``soak`` and ``validate``."""
+    parser.add_argument("--topology", choices=TOPOLOGIES, default=None,
+                        help="single: one restate-server (default); cluster: 3 nodes, replication 2, "
+                             "node-to-node traffic through Toxiproxy links (env RESILIENCE_TOPOLOGY)")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="native: restate-server as a process (default); docker: in a container, through "
+                             "testcontainers (env RESILIENCE_BACKEND; image: RESTATE_IMAGE)")
 
 
 def _url(name: str, value: str) -> httpx.URL:
@@ -109,4 +141,4 @@ def _url(name: str, value: str) -> httpx.URL:
     return parsed
 
 
-__all__ = ["DEFAULT_LLM_MODEL", "Settings"]
+__all__ = ["BACKENDS", "DEFAULT_LLM_MODEL", "TOPOLOGIES", "Settings", "topology_options"]

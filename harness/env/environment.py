@@ -33,8 +33,8 @@ from harness.env.links import Link, ToxiproxyServer
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
 from harness.env.restate.admin import Deployment, RestateAdmin
+from harness.env.restate.deployment import RestateLike, restate_for
 from harness.env.restate.ingress import RestateIngress
-from harness.env.restate.server import RestateServer
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.settings import Settings
@@ -96,7 +96,7 @@ class Environment:
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
     settings: Settings = field(default_factory=Settings, kw_only=True)
     cleanup: Cleanup | None = field(default=None, kw_only=True)  # None: one of its own, closed on exit
-    restate: RestateServer = field(init=False)
+    restate: RestateLike = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
     llm: FakeLLM = field(init=False)
     admin: RestateAdmin = field(init=False)
@@ -143,10 +143,9 @@ class Environment:
         with self.phases.measure("start toxiproxy"):
             self.toxiproxy.start()
 
-        inactivity = 0.0 if self.always_replay else self.inactivity_timeout_s
-        timeouts = {"inactivity_timeout_s": inactivity} if inactivity is not None else {}
-        self.restate = RestateServer.from_settings(
-            logs, self.settings, self._cleanup, extra_env=self.restate_env, **timeouts
+        self.restate = restate_for(
+            logs, self.settings, self._cleanup, link=self._link, extra_env=self.restate_env,
+            inactivity_timeout_s=0.0 if self.always_replay else self.inactivity_timeout_s,
         )
         self._stack.callback(self.restate.stop)
 
@@ -180,8 +179,7 @@ class Environment:
             ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
         ports |= {agent.name: _port_of(agent.url) for agent in self.agents if agent.url is not None}
 
-        if self.restate.process is not None:
-            self.processes["restate"] = self.restate.process
+        self.processes.update(self.restate.processes())
         self.admin = RestateAdmin(self.restate.admin_url)
         self._stack.callback(self.admin.close)
         self.ingress = RestateIngress(client_link.url)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from harness.env import binaries, versions
 from harness.results import reproduce
-from harness.settings import Settings
+from harness.settings import Settings, topology_options
 from harness.validate.run import NeedsInput, Validation, validate_agent
 from harness.validate.target import parse_target
 
@@ -36,6 +36,7 @@ def add_parser(sub: Any, out_default: str) -> None:
     p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
     p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
     p.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: at most 15 runs (default)")
+    topology_options(p)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs side by side, each in its own environment (default: 2, or 1 on one core)")
     p.add_argument("--out", default=out_default, help="where run folders go (default: ./reports)")
@@ -47,7 +48,7 @@ def validate_command(args: argparse.Namespace) -> int:
         write_results,  # the report's libraries only when writing
     )
 
-    settings = Settings.from_environ(os.environ)  # read once, here at the edge
+    settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
                           input_json=args.input, key=args.key)

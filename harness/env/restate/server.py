@@ -142,6 +142,10 @@ class RestateServer:
             self.spawn()
         return self
 
+    def processes(self) -> dict[str, "ManagedProcess"]:
+        """Its fault target: ``restate`` (none for a server someone else runs)."""
+        return {"restate": self.process} if self.process is not None else {}
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()
