@@ -1,6 +1,6 @@
-"""Cleanup guarantees, owned by whoever starts processes: every managed process group and
-temp dir is registered with a ``Cleanup``, and its reaper process destroys them if the
-owner's process dies abruptly.
+"""Cleanup guarantees, owned by whoever starts processes: every managed process group,
+temp dir and container is registered with a ``Cleanup``, and its reaper process destroys
+them if the owner's process dies abruptly.
 
 The edges own one: the command line for its run, the pytest plugin for its session. They
 pass it to every ``Environment``, which passes it to its processes; an ``Environment`` made
@@ -11,6 +11,11 @@ Normal teardown (context managers, ``finally``) does the real work; ``close()`` 
 by ``atexit``, registered when the ``Cleanup`` is made) sweeps what is still registered,
 and the reaper (``python -m harness.env.reaper``) only covers SIGKILL of the runner, where
 no Python code runs.
+
+Containers (the docker backend) are registered by label rather than one by one: each
+``Cleanup`` has a ``run_id``, every container started for it is labelled
+``restate-resilience.run=<run_id>`` (``container_labels()``), and ``close()`` and the
+reaper ``docker rm -f`` whatever still carries it.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from types import FrameType
 
+from harness.env.reaper import CONTAINER_LABEL, remove_containers
 from harness.errors import HarnessError
 
 
@@ -53,6 +60,8 @@ class Cleanup:
         self._reaper: subprocess.Popen[str] | None = None
         self._groups: set[int] = set()
         self._dirs: set[str] = set()
+        self._containers = False  # container_labels() was asked for: close() and the reaper sweep by label
+        self.run_id = uuid.uuid4().hex[:16]  # the label value of this owner's containers
         self._closed = False
         self.interrupted = False  # a SIGINT or SIGTERM arrived (see ``interrupt``)
         atexit.register(self.close)
@@ -115,6 +124,17 @@ class Cleanup:
             self._dirs.discard(str(path))
             self._tell_reaper(f"drop-dir {path}")
 
+    def container_labels(self) -> dict[str, str]:
+        """The labels a container started for this owner must carry: from this call on,
+        ``close()`` and the reaper (even after a SIGKILL of the owner) remove every
+        container labelled so. Ask before creating the container."""
+        with self._lock:
+            self._check_open()
+            if not self._containers:
+                self._containers = True
+                self._tell_reaper(f"add-containers {self.run_id}")
+        return {CONTAINER_LABEL: self.run_id}
+
     def _check_open(self) -> None:
         if self._closed:
             raise HarnessError("this Cleanup is closed: make a new one to start processes")
@@ -138,6 +158,8 @@ class Cleanup:
                 self._reaper.stdin.write(f"add-group {pgid}\n")
             for path in self._dirs:
                 self._reaper.stdin.write(f"add-dir {path}\n")
+            if self._containers:
+                self._reaper.stdin.write(f"add-containers {self.run_id}\n")
         assert self._reaper.stdin is not None
         self._reaper.stdin.write(line + "\n")
         self._reaper.stdin.flush()
@@ -152,11 +174,14 @@ class Cleanup:
                 return
             self._closed = True
             groups, dirs, reaper = list(self._groups), list(self._dirs), self._reaper
+            containers = self._containers
             self._groups.clear()
             self._dirs.clear()
         atexit.unregister(self.close)
         for pgid in groups:
             kill_group(pgid)
+        if containers:
+            remove_containers(self.run_id)
         for path in dirs:
             shutil.rmtree(path, ignore_errors=True)
         if reaper is not None and reaper.stdin is not None:

@@ -1,9 +1,11 @@
 """A watchdog that outlives the runner for one purpose: if the runner dies, even by
-SIGKILL, every process group and temp dir it registered is destroyed.
+SIGKILL, every process group, temp dir and container it registered is destroyed.
 
 The runner holds the write end of our stdin. Lines are ``add-group <pgid>``,
-``drop-group <pgid>``, ``add-dir <path>`` and ``drop-dir <path>``. EOF means the runner is
-gone (the kernel closes the pipe whatever killed it), so we clean up and exit.
+``drop-group <pgid>``, ``add-dir <path>``, ``drop-dir <path>`` and ``add-containers <id>``
+(every Docker container labelled ``restate-resilience.run=<id>`` is the runner's). EOF
+means the runner is gone (the kernel closes the pipe whatever killed it), so we clean up
+and exit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import os
 import shutil
 import signal
 import sys
+
+# Every container the harness starts carries this label, its value the owner's run id
+# (``Cleanup.run_id``): whatever is left with it is removed by ``remove_containers``.
+CONTAINER_LABEL = "restate-resilience.run"
 
 
 def _kill_group(pgid: int) -> None:
@@ -22,10 +28,36 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def remove_containers(run_id: str) -> list[str]:
+    """``docker rm -f`` every container labelled with ``run_id`` (and its anonymous volumes);
+    the names removed. The Docker SDK is imported only here: a run with no container
+    never loads it. Quiet when there is no engine (then there is no container either)."""
+    try:
+        import docker  # noqa: PLC0415 - only for a run that started containers
+
+        client = docker.from_env(timeout=30)
+    except Exception:
+        return []
+    removed = []
+    try:
+        for container in client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"}):
+            try:
+                container.remove(force=True, v=True)
+                removed.append(container.name)
+            except Exception:
+                pass
+    except Exception:
+        pass
+    finally:
+        client.close()
+    return removed
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the runner; we wait for EOF
     groups: set[int] = set()
     dirs: set[str] = set()
+    runs: set[str] = set()
     for line in sys.stdin:
         verb, _, arg = line.strip().partition(" ")
         if verb == "add-group":
@@ -36,8 +68,12 @@ def main() -> None:
             dirs.add(arg)
         elif verb == "drop-dir":
             dirs.discard(arg)
+        elif verb == "add-containers":
+            runs.add(arg)
     for pgid in groups:
         _kill_group(pgid)
+    for run_id in runs:  # before the dirs: a container may use one
+        remove_containers(run_id)
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
 

@@ -1,0 +1,113 @@
+"""Images built here from the pinned binaries, with no registry: the restate-server image
+is a root filesystem holding the npm package's static binary and the CA certificates (it
+panics at start without them), loaded with ``docker import``. Building is skipped when the
+tag exists, so the image is a build cache that may stay."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.env import binaries
+from harness.env.docker import engine as docker_engine
+from harness.errors import HarnessError
+from harness.settings import Settings
+
+RESTATE_REPOSITORY = "restate-resilience/restate-server"
+RESTATE_BINARY = "/usr/local/bin/restate-server"
+RESTATE_DATA_DIR = "/restate-data"  # inside the container: it lives and dies with it
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+_BUILD_LOCK = Path(tempfile.gettempdir()) / "rrh-docker-image-build.lock"
+
+
+def restate_image_tag() -> str:
+    return f"{RESTATE_REPOSITORY}:{binaries.RESTATE_VERSION}"
+
+
+def restate_image(settings: Settings, engine: Any) -> str:
+    """The image the docker backend runs: ``settings.restate_image`` (RESTATE_IMAGE) if
+    given, which must be on the engine already; else ours, built if missing."""
+    if settings.restate_image:
+        return docker_engine.require_image(engine, settings.restate_image, "RESTATE_IMAGE")
+    return build_restate_image(settings, engine)
+
+
+def build_restate_image(settings: Settings, engine: Any) -> str:
+    """``restate-resilience/restate-server:<RESTATE_VERSION>`` from the binary the settings
+    resolve to (the pinned one by default). Idempotent; concurrent builders wait for each other."""
+    tag = restate_image_tag()
+    if docker_engine.has_image(engine, tag):
+        return tag
+    binary = Path(binaries.restate_server(settings)).resolve()
+    with open(_BUILD_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if docker_engine.has_image(engine, tag):  # another builder finished meanwhile
+            return tag
+        with tempfile.TemporaryDirectory(prefix="rrh-image-") as tmp:
+            rootfs = Path(tmp) / "rootfs.tar"
+            _write_rootfs(rootfs, {RESTATE_BINARY: (binary, 0o755), str(CA_BUNDLE): (_ca_bundle(), 0o644)},
+                          dirs=("/tmp", RESTATE_DATA_DIR))
+            import_rootfs(engine, rootfs, tag, entrypoint=[RESTATE_BINARY],
+                          cmd=["--base-dir", RESTATE_DATA_DIR, "--no-logo", "--listen-mode", "tcp"])
+    return tag
+
+
+def import_rootfs(engine: Any, rootfs: Path, tag: str, *, entrypoint: list[str], cmd: list[str] | None = None,
+                  env: dict[str, str] | None = None) -> None:
+    """``docker import`` of a root filesystem tar as ``tag``, with its entrypoint and CMD."""
+    repository, _, version = tag.rpartition(":")
+    changes = [f"ENTRYPOINT {json.dumps(entrypoint)}", "WORKDIR /"]
+    if cmd is not None:
+        changes.append(f"CMD {json.dumps(cmd)}")
+    changes += [f"ENV {key}={value}" for key, value in (env or {}).items()]
+    try:
+        engine.api.import_image(src=str(rootfs), repository=repository, tag=version, changes=changes)
+    except Exception as exc:
+        raise HarnessError(f"building image {tag} failed: {str(exc).splitlines()[0]}") from None
+    if not docker_engine.has_image(engine, tag):
+        raise HarnessError(f"building image {tag} failed: the engine does not list it after docker import")
+
+
+def _write_rootfs(path: Path, files: dict[str, tuple[Path, int]], dirs: tuple[str, ...] = ()) -> None:
+    """A tar of a root filesystem: ``files`` maps a path inside to (a host file, its mode)."""
+    with tarfile.open(path, "w") as tar:
+        made: set[str] = set()
+
+        def directory(name: str, mode: int = 0o755) -> None:
+            parts = name.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                sub = "/".join(parts[:i])
+                if sub and sub not in made:
+                    made.add(sub)
+                    info = tarfile.TarInfo(sub)
+                    info.type, info.mode = tarfile.DIRTYPE, (mode if i == len(parts) else 0o755)
+                    tar.addfile(info)
+
+        for name in dirs:
+            directory(name, 0o1777 if name == "/tmp" else 0o755)
+        for inside, (source, mode) in files.items():
+            directory(os.path.dirname(inside))
+            info = tar.gettarinfo(str(source), arcname=inside.lstrip("/"))
+            info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "root", "root"
+            with open(source, "rb") as fh:
+                tar.addfile(info, fh)
+
+
+def _ca_bundle() -> Path:
+    """The system's CA bundle, else certifi's (httpx brings it)."""
+    if CA_BUNDLE.is_file():
+        return CA_BUNDLE
+    try:
+        import certifi  # noqa: PLC0415
+
+        return Path(certifi.where())
+    except ImportError:
+        raise HarnessError(f"no CA certificates to put in the image: {CA_BUNDLE} is missing") from None
+
+
+__all__ = ["RESTATE_DATA_DIR", "build_restate_image", "import_rootfs", "restate_image", "restate_image_tag"]
