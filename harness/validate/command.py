@@ -25,6 +25,10 @@ def add_parser(sub: Any, out_default: str) -> None:
     p = sub.add_parser("validate", help="validate an agent nobody scripted: every crash point, a diagnosis per bug class")
     p.add_argument("--cmd", action="append", default=[], metavar="[NAME=]COMMAND",
                    help="how to start a deployment, with {port} (repeatable, NAME=COMMAND for several)")
+    p.add_argument("--image", action="append", default=[], metavar="[NAME=]IMAGE",
+                   help="an agent shipped as a container image, run with --network host; it listens on "
+                        "--port, or on the port handed over in PORT (a Docker engine on this machine)")
+    p.add_argument("--port", type=int, metavar="N", help="the port the --image agent listens on (default: PORT)")
     p.add_argument("--url", action="append", default=[], metavar="[NAME=]URL",
                    help="a deployment that is already running (only link and LLM faults then)")
     p.add_argument("--cwd", help="the folder the commands run in (default: here)")
@@ -51,7 +55,11 @@ def validate_command(args: argparse.Namespace) -> int:
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
-                          input_json=args.input, key=args.key)
+                          input_json=args.input, key=args.key, images=args.image, port=args.port)
+    if target.images or settings.backend == "docker":
+        from harness.env.docker.images import preflight  # docker only when asked for
+
+        preflight(settings, target.images)  # an engine, and every image on it: else one line
     console = Console(highlight=False)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-validate"
     run_dir = Path(args.out) / run_id

@@ -1,4 +1,5 @@
-"""What to validate, as the user named it: deployments to start (``--cmd``) or reach
+"""What to validate, as the user named it: deployments to start (``--cmd``), run from a
+container image (``--image``, on ``--port`` or the ``PORT`` the harness picks) or reach
 (``--url``), stubs for their side effects, the entry handler and its input."""
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Target:
     label: str = "agent"
 
     @property
+    def images(self) -> tuple[str, ...]:
+        """The container images of agents shipped as images."""
+        return tuple(a.image for a in self.agents if a.image is not None)
+
+    @property
     def managed(self) -> bool:
         """Does the harness run (and so may kill) every deployment?"""
         return all(a.url is None for a in self.agents)
@@ -40,10 +46,15 @@ def parse_target(
     entry: str | None = None,
     input_json: str | None = None,
     key: str | None = None,
+    images: Sequence[str] = (),
+    port: int | None = None,
 ) -> Target:
     """The CLI's words as a ``Target``; bad input is one HarnessError line."""
-    if not cmds and not urls:
-        raise HarnessError("name the agent: --cmd 'COMMAND with {port}' (repeatable as NAME=COMMAND) or --url URL")
+    if not cmds and not urls and not images:
+        raise HarnessError("name the agent: --cmd 'COMMAND with {port}' (repeatable as NAME=COMMAND), --image IMAGE "
+                           "or --url URL")
+    if port is not None and (len(images) != 1 or not 0 < port < 65536):
+        raise HarnessError("--port N is the port one --image agent listens on (1-65535)")
     folder = Path(cwd).resolve() if cwd else Path.cwd()
     if not folder.is_dir():
         raise HarnessError(f"--cwd {cwd}: no such directory")
@@ -61,6 +72,10 @@ def parse_target(
         if not any("{port}" in part for part in argv) and not any("{port}" in v for _, v in variables):
             raise HarnessError(f"--cmd {command!r} must use {{port}}: the harness picks the port the agent listens on")
         agents.append(AgentSpec(name, argv, env=variables, cwd=folder, label=name, stubs=stub_list))
+    for i, image in enumerate(images):
+        name, reference = _named(image, f"image{i + 1}" if len(images) > 1 else "agent")
+        agents.append(AgentSpec(name, (), env=variables, cwd=folder, label=name, stubs=stub_list,
+                                image=reference, container_port=port))
     for i, url in enumerate(urls):
         name, address = _named(url, f"remote{i + 1}" if len(urls) > 1 else "remote")
         agents.append(AgentSpec(name, (), url=address, label=name))
@@ -74,7 +89,8 @@ def parse_target(
             value = json.loads(input_json)
         except ValueError as exc:
             raise HarnessError(f"--input is not JSON: {exc}") from None
-    label = "+".join(a.name for a in agents) if len(agents) > 1 else (Path(folder).name if cmds else agents[0].url or "agent")
+    label = "+".join(a.name for a in agents) if len(agents) > 1 else (
+        Path(folder).name if cmds else agents[0].image or agents[0].url or "agent")
     return Target(tuple(agents), entry, value, key, label=label)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -55,6 +57,56 @@ def build_restate_image(settings: Settings, engine: Any) -> str:
             import_rootfs(engine, rootfs, tag, entrypoint=[RESTATE_BINARY],
                           cmd=["--base-dir", RESTATE_DATA_DIR, "--no-logo", "--listen-mode", "tcp"])
     return tag
+
+
+def preflight(settings: Settings, agent_images: tuple[str, ...] = ()) -> None:
+    """Before a run with containers: an engine answers, the restate-server image is there
+    (ours built if missing) when the backend is docker, and every agent image is there.
+    Each failure is one HarnessError line."""
+    if settings.backend != "docker" and not agent_images:
+        return
+    engine = docker_engine.client()
+    try:
+        if settings.backend == "docker":
+            restate_image(settings, engine)
+        for image in agent_images:
+            docker_engine.require_image(engine, image, "agent")
+    finally:
+        engine.close()
+
+
+def build_node_app_image(engine: Any, tag: str, app_dir: Path, main: str, *,
+                         exclude: tuple[str, ...] = ("node_modules/typescript", "node_modules/@types", "src")) -> str:
+    """An image of a Node.js app with no registry: the host's ``node`` and the shared
+    libraries it links (as ``ldd`` lists them), and ``app_dir`` (built, with its
+    ``node_modules``) in ``/app``; it runs ``node /app/<main>``. Idempotent. How the tests
+    make an agent image; any agent in a language whose runtime is one binary works alike."""
+    if docker_engine.has_image(engine, tag):
+        return tag
+    node = Path(subprocess.run(["sh", "-c", "command -v node"], capture_output=True, text=True).stdout.strip()
+                or "/usr/bin/node").resolve()
+    files: dict[str, tuple[Path, int]] = {"/usr/bin/node": (node, 0o755), **_shared_libraries(node)}
+    app_dir = app_dir.resolve()
+    for path in sorted(app_dir.rglob("*")):
+        relative = path.relative_to(app_dir).as_posix()
+        if path.is_file() and not any(relative == e or relative.startswith(e + "/") for e in exclude):
+            files[f"/app/{relative}"] = (path, 0o644)
+    with tempfile.TemporaryDirectory(prefix="rrh-image-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        _write_rootfs(rootfs, files, dirs=("/tmp",))
+        import_rootfs(engine, rootfs, tag, entrypoint=["/usr/bin/node", f"/app/{main}"], env={"NODE_ENV": "production"})
+    return tag
+
+
+def _shared_libraries(binary: Path) -> dict[str, tuple[Path, int]]:
+    """The libraries ``binary`` loads, at the paths it looks for them (``ldd``)."""
+    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    found: dict[str, tuple[Path, int]] = {}
+    for line in listed.splitlines():
+        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if match:
+            found[match.group(1)] = (Path(match.group(1)).resolve(), 0o755)
+    return found
 
 
 def import_rootfs(engine: Any, rootfs: Path, tag: str, *, entrypoint: list[str], cmd: list[str] | None = None,
@@ -110,4 +162,4 @@ def _ca_bundle() -> Path:
         raise HarnessError(f"no CA certificates to put in the image: {CA_BUNDLE} is missing") from None
 
 
-__all__ = ["RESTATE_DATA_DIR", "build_restate_image", "import_rootfs", "restate_image", "restate_image_tag"]
+__all__ = ["RESTATE_DATA_DIR", "build_node_app_image", "build_restate_image", "preflight", "import_rootfs", "restate_image", "restate_image_tag"]
