@@ -22,6 +22,8 @@ _INSTALL_HINTS = {
     "restate-server": f"restate-resilience install (or npm install @restatedev/restate-server@{RESTATE_VERSION})",
     "toxiproxy-server": "restate-resilience install (or go install "
     f"github.com/Shopify/toxiproxy/v2/cmd/server@{TOXIPROXY_VERSION})",
+    # The cluster topology reads partition leadership with it (SQL introspection does not show it).
+    "restatectl": f"./scripts/setup (or npm install @restatedev/restatectl@{RESTATE_VERSION})",
 }
 
 
@@ -58,3 +60,10 @@ def restate_server(settings: Settings | None = None) -> str:
 def toxiproxy_server(settings: Settings | None = None) -> str:
     settings = settings or Settings()
     return find_binary("toxiproxy-server", "TOXIPROXY_SERVER_BIN", settings.toxiproxy_server_bin, settings.tools_home)
+
+
+def restatectl(settings: Settings | None = None) -> str:
+    """restatectl, pinned to the server's version: how a cluster's partition leadership is
+    read (``RESTATECTL_BIN`` once the settings carry it)."""
+    settings = settings or Settings()
+    return find_binary("restatectl", "RESTATECTL_BIN", getattr(settings, "restatectl_bin", None), settings.tools_home)

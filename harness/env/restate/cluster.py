@@ -1,0 +1,397 @@
+"""A 3-node Restate cluster on loopback (``--topology cluster``): three restate-server
+processes, replication 2, each with its own base dir and log (``restate-1.log``...), the
+cluster auto-provisioned by node 1 only.
+
+Links. Every node has one inbound Toxiproxy link, ``->restate-N``, in front of its
+node-to-node port: its advertised address and every node's metadata client address point
+at these links, so all traffic *to* a node (from its peers, and from itself through its
+advertised address) crosses its link. Restate has one advertised address per node and
+Toxiproxy cannot tell clients apart, so per-pair links are impossible; and Restate's
+connections are directional (a node sends over the connections it opened), so cutting
+``->restate-N`` makes node N unreachable: nothing can be sent to it, not its partition
+processors' RPCs, log appends to its log server, or its metadata server's votes. What a
+cut does not stop is N sending to its peers (their links stay up for each other): it is
+a one-way partition, which is the closest Toxiproxy comes to isolating one node from the
+other two. Measured on 1.7.12: with the leader's link cut, its leadership is not taken
+away while the cut lasts (the others still hear from it), and the others' SQL fails
+until the link is restored; a killed leader is replaced in about 2 s.
+
+Admin and ingress. The harness has one admin URL (SQL) and one ingress port (the client
+link's upstream). Both are Toxiproxy links too, ``restate-admin`` and
+``restate-ingress``, served by node 1 at first. Before a node that serves them is
+killed, terminated or paused, they are re-pointed at the first node still up, so SQL
+introspection and the workload keep working whichever node a fault hits; they stay
+there (a restarted node does not take them back).
+
+Leadership is not in SQL introspection on 1.7.12 (no partition table there): it is read
+with ``restatectl sql`` (``partitions``, ``partition_state``, ``nodes``), on a node's own
+port, not through its link, so a cut never hides it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.context import Link
+from harness.env import binaries
+from harness.env.cleanup import Cleanup
+from harness.env.process import ManagedProcess
+from harness.env.restate.server import (
+    ABORT_TIMEOUT_S,
+    INACTIVITY_TIMEOUT_S,
+    RestateServer,
+    _sql_ready,
+)
+from harness.errors import HarnessError
+from harness.settings import Settings
+
+NODES = 3
+REPLICATION = 2
+CLUSTER_NAME = "rrh-cluster"
+READY_TIMEOUT_S = 60.0  # three servers booting on two cores, plus provisioning and elections
+
+
+def node_name(i: int) -> str:
+    return f"restate-{i}"
+
+
+def inbound_link(node: str) -> str:
+    """The name of the link in front of ``node``'s node-to-node port."""
+    return f"->{node}"
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One partition as ``restatectl`` sees it: its key range, leader and replicas (node names)."""
+
+    partition_id: int
+    start_key: int
+    end_key: int
+    leader: str | None
+    replicas: tuple[str, ...]
+
+
+def parse_jsonl(text: str) -> list[dict[str, Any]]:
+    """``restatectl sql --jsonl`` output: one JSON object a line, then a summary line."""
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def parse_partitions(partitions: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
+                     states: Sequence[Mapping[str, Any]] = ()) -> list[PartitionInfo]:
+    """Partitions with node names instead of Restate's node ids (``N2`` may be
+    ``restate-3``). The leader is the one ``partition_state`` reports acting as leader
+    (effective mode), else the partition table's; None while there is none."""
+    names = {str(n.get("plain_node_id")): str(n.get("name")) for n in nodes if n.get("plain_node_id")}
+    acting = {
+        int(s["partition_id"]): names.get(str(s.get("plain_node_id")))
+        for s in states
+        if str(s.get("effective_mode", "")).lower() == "leader" and "partition_id" in s
+    }
+    out = []
+    for p in partitions:
+        pid = int(p["partition_id"])
+        leader = acting.get(pid) or names.get(str(p.get("leader_plain_node_id")))
+        replicas = tuple(names.get(r.strip(), r.strip()) for r in str(p.get("current_replica_set") or "").split(",") if r.strip())
+        out.append(PartitionInfo(pid, int(p.get("start_key", 0)), int(p.get("end_key", 2**64 - 1)), leader, replicas))
+    return out
+
+
+def partition_of(key: int, partitions: Sequence[PartitionInfo]) -> PartitionInfo:
+    for p in partitions:
+        if p.start_key <= key <= p.end_key:
+            return p
+    raise HarnessError(f"no partition holds partition key {key}")
+
+
+class NodeProcess(ManagedProcess):
+    """A node's process: a ``ManagedProcess`` that, before it goes down (kill, SIGTERM,
+    SIGSTOP), moves the admin and ingress links off itself if it serves them. ``cluster``
+    is how node faults find the cluster's introspection (``harness.nemesis.faults``)."""
+
+    cluster: "RestateCluster"
+
+    def kill(self) -> None:
+        if self.running and not self._reaped:
+            self.cluster._leaving(self.name)
+        super().kill()
+
+    def terminate(self, grace_s: float = 3.0) -> bool:
+        if self.running:
+            self.cluster._leaving(self.name)
+        return super().terminate(grace_s)
+
+    def pause(self) -> None:
+        self.cluster._leaving(self.name)
+        super().pause()
+
+
+@dataclass
+class _Node:
+    name: str
+    server: RestateServer  # its ports, env and base dir: a single server's, plus the cluster's settings
+    link: Link | None = None
+    process: NodeProcess | None = None
+
+
+@dataclass
+class RestateCluster:
+    """Three restate-server nodes behind Toxiproxy links; see the module's doc. Satisfies
+    ``RestateLike``; its fault targets are ``restate-1``..``restate-3`` and ``restate``
+    (node 1, as for a single server)."""
+
+    log_dir: Path
+    settings: Settings = field(kw_only=True)
+    cleanup: Cleanup = field(kw_only=True, repr=False)
+    link: Any = field(kw_only=True, repr=False)  # MakeLink: (name, port) -> Link
+    extra_env: dict[str, str] = field(default_factory=dict, kw_only=True)
+    inactivity_timeout_s: float = INACTIVITY_TIMEOUT_S
+    abort_timeout_s: float = ABORT_TIMEOUT_S
+    nodes: list[_Node] = field(default_factory=list, init=False)
+    serving: str = field(default=node_name(1), init=False)  # the node behind the admin and ingress links
+    _stopping: bool = field(default=False, init=False, repr=False)
+    _admin_link: Link | None = field(default=None, init=False, repr=False)
+    _ingress_link: Link | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for i in range(1, NODES + 1):
+            server = RestateServer(
+                self.log_dir, cleanup=self.cleanup, settings=self.settings,
+                inactivity_timeout_s=self.inactivity_timeout_s, abort_timeout_s=self.abort_timeout_s,
+            )
+            self.nodes.append(_Node(node_name(i), server))
+
+    # --- RestateLike -------------------------------------------------------------------
+
+    @property
+    def external(self) -> bool:
+        return False
+
+    @property
+    def admin_url(self) -> str:
+        return self._admin_link.url if self._admin_link is not None else self.nodes[0].server.admin_url
+
+    @property
+    def ingress_port(self) -> int:
+        return self._ingress_link.listen_port if self._ingress_link is not None else self.nodes[0].server.ingress_port
+
+    def spawn(self) -> "RestateCluster":
+        """Make the links and start the three nodes, without waiting for them."""
+        first = self.nodes[0].server
+        if self._admin_link is None:
+            self._admin_link = self.link("restate-admin", first.admin_port)
+            self._ingress_link = self.link("restate-ingress", first.ingress_port)
+        for node in self.nodes:
+            if node.link is None:
+                node.link = self.link(inbound_link(node.name), node.server.node_port)
+        metadata = json.dumps([n.link.url for n in self.nodes if n.link is not None])
+        for i, node in enumerate(self.nodes):
+            if node.server.base_dir is None:
+                node.server.base_dir = self.cleanup.make_temp_dir("restate-") / "data"
+            assert node.link is not None
+            node.server.extra_env = {
+                "RESTATE_CLUSTER_NAME": CLUSTER_NAME,
+                "RESTATE_NODE_NAME": node.name,
+                "RESTATE_DEFAULT_REPLICATION": str(REPLICATION),
+                "RESTATE_METADATA_CLIENT__ADDRESSES": metadata,
+                "RESTATE_ADVERTISED_ADDRESS": node.link.url,
+                "RESTATE_AUTO_PROVISION": "true" if i == 0 else "false",
+                **self.extra_env,
+            }
+            process = NodeProcess(
+                name=node.name,
+                argv=[binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
+                      "--listen-mode", "tcp"],
+                env=node.server._env(),
+                log_path=self.log_dir / f"{node.name}.log",
+                ready=_sql_ready(node.server.admin_url),
+                ready_timeout_s=READY_TIMEOUT_S,
+                cleanup=self.cleanup,
+            )
+            process.cluster = self
+            node.process = process
+            process.spawn()
+        return self
+
+    def wait_until_ready(self) -> "RestateCluster":
+        """Ready when every node's admin answers SQL and every partition has a leader that
+        has caught up (``restatectl``)."""
+        for node in self.nodes:
+            assert node.process is not None
+            node.process.wait_until_ready()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                partitions = self.partitions()
+                states = self._ctl("SELECT partition_id, plain_node_id, effective_mode, replay_status FROM partition_state")
+                active_leaders = {int(s["partition_id"]) for s in states
+                                  if str(s.get("effective_mode", "")).lower() == "leader" and s.get("replay_status") == "active"}
+                if partitions and all(p.leader and p.partition_id in active_leaders for p in partitions):
+                    return self
+                last = f"partitions {partitions}"
+            except HarnessError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise HarnessError(f"the Restate cluster had no leader for every partition after {READY_TIMEOUT_S:.0f}s: {last}")
+
+    def stop(self) -> None:
+        self._stopping = True  # nothing to re-point: every node goes
+        for node in self.nodes:
+            if node.process is not None:
+                node.process.stop()
+            if node.server.base_dir is not None:
+                self.cleanup.remove_temp_dir(node.server.base_dir.parent)
+                node.server.base_dir = None
+
+    def processes(self) -> dict[str, ManagedProcess]:
+        """``restate-1``..``restate-3``, and ``restate``: node 1."""
+        found: dict[str, ManagedProcess] = {n.name: n.process for n in self.nodes if n.process is not None}
+        if node_name(1) in found:
+            found["restate"] = found[node_name(1)]
+        return found
+
+    # --- introspection for node faults ---------------------------------------------------
+
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+    def links_of(self, node: str) -> list[str]:
+        """The links to cut to isolate ``node`` (see the module's doc)."""
+        self._node(node)
+        return [inbound_link(node)]
+
+    def partitions(self) -> list[PartitionInfo]:
+        nodes = self._ctl("SELECT plain_node_id, name FROM nodes")
+        table = self._ctl("SELECT partition_id, start_key, end_key, leader_plain_node_id, current_replica_set FROM partitions")
+        states = self._ctl("SELECT partition_id, plain_node_id, effective_mode FROM partition_state")
+        return parse_partitions(table, nodes, states)
+
+    def leader_of_partition(self, partition_id: int) -> str:
+        for p in self.partitions():
+            if p.partition_id == partition_id:
+                if p.leader is None:
+                    raise HarnessError(f"partition {partition_id} has no leader right now")
+                return p.leader
+        raise HarnessError(f"no partition {partition_id} in the cluster")
+
+    def partition_for(self, invocation_id: str | None) -> PartitionInfo:
+        """The partition ``invocation_id`` lives on (partition 0's... the first one's if None)."""
+        partitions = self.partitions()
+        if not partitions:
+            raise HarnessError("the cluster reports no partition")
+        if invocation_id is None:
+            return partitions[0]
+        rows = self._sql(f"SELECT partition_key FROM sys_invocation_status WHERE id = '{_quote(invocation_id)}'")
+        if not rows or rows[0].get("partition_key") is None:
+            raise HarnessError(f"invocation {invocation_id} is not in sys_invocation_status")
+        return partition_of(int(rows[0]["partition_key"]), partitions)
+
+    def leader_for(self, invocation_id: str | None) -> str:
+        """The node leading the partition ``invocation_id`` lives on."""
+        partition = self.partition_for(invocation_id)
+        if partition.leader is None:
+            raise HarnessError(f"partition {partition.partition_id} has no leader right now")
+        return partition.leader
+
+    def follower_for(self, invocation_id: str | None) -> str:
+        """A node that is not that leader: a replica of the partition if there is one."""
+        partition = self.partition_for(invocation_id)
+        others = [n for n in self.node_names() if n != partition.leader]
+        replicas = [n for n in others if n in partition.replicas]
+        return (replicas or others)[0]
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _node(self, name: str) -> _Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise HarnessError(f"no node {name!r} in the cluster; nodes: {', '.join(self.node_names())}")
+
+    def _up(self) -> list[_Node]:
+        return [n for n in self.nodes if n.process is not None and n.process.running and not n.process.paused]
+
+    def _ctl(self, sql: str) -> list[dict[str, Any]]:
+        """``restatectl sql`` on the first node up, on its own port (not through its link)."""
+        candidates = self._up() or self.nodes
+        last = ""
+        for node in candidates:
+            try:
+                done = subprocess.run(
+                    [binaries.restatectl(self.settings), "sql", "--jsonl", sql],
+                    capture_output=True, text=True, timeout=10,
+                    env={**os.environ, "RESTATECTL_ADDRESS": f"http://127.0.0.1:{node.server.node_port}", "NO_COLOR": "1"},
+                )
+            except subprocess.TimeoutExpired:
+                last = f"restatectl on {node.name} timed out"
+                continue
+            if done.returncode == 0:
+                return parse_jsonl(done.stdout)
+            last = f"restatectl on {node.name}: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+        raise HarnessError(f"cannot read the cluster's state: {last}")
+
+    def _sql(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            response = httpx.post(f"{self.admin_url}/query", json={"query": sql}, headers={"accept": "application/json"},
+                                  timeout=10)
+        except httpx.HTTPError as exc:
+            raise HarnessError(f"the cluster's admin API is unreachable: {exc}") from None
+        if response.status_code != 200:
+            raise HarnessError(f"SQL failed with HTTP {response.status_code}: {response.text[:300]}")
+        return list(response.json().get("rows", []))
+
+    def _leaving(self, name: str) -> None:
+        """``name`` is about to go down: if it serves admin and ingress, move them to the
+        first other node that is up."""
+        if name != self.serving or self._stopping:
+            return
+        others = [n for n in self._up() if n.name != name]
+        if not others:
+            return  # the whole cluster is going down: nothing to move to
+        target = others[0]
+        for front, port in ((self._admin_link, target.server.admin_port), (self._ingress_link, target.server.ingress_port)):
+            if front is not None:
+                _repoint(front, port)
+        self.serving = target.name
+
+
+def _repoint(link: Link, port: int) -> None:
+    """Point a Toxiproxy link at another upstream port (Toxiproxy's proxy update)."""
+    server = getattr(link, "_server", None)
+    name = getattr(link, "name", None)
+    if server is None or name is None:
+        raise HarnessError("cannot re-point a link that is not a Toxiproxy link of ours")
+    try:
+        response = httpx.post(f"{server.api_url}/proxies/{name}", json={"upstream": f"127.0.0.1:{port}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise HarnessError(f"Toxiproxy did not re-point {name}: {exc}") from None
+    if response.status_code >= 300:
+        raise HarnessError(f"Toxiproxy did not re-point {name}: HTTP {response.status_code} {response.text[:200]}")
+    link.upstream = f"127.0.0.1:{port}"  # type: ignore[attr-defined]
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+__all__ = ["NodeProcess", "PartitionInfo", "RestateCluster", "inbound_link", "node_name", "parse_jsonl",
+           "parse_partitions", "partition_of"]
