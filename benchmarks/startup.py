@@ -7,7 +7,9 @@ Prints, with the median and range of each, measured in this one run: a bare rest
 (start until SQL answers); the local environment (Toxiproxy, restate-server, fake LLM, the
 router, registered) and the remote one (plus three specialists, one in TypeScript), each
 with its ratio to the bare server and where its start-up went; and the recycling of a used
-remote environment (clear and check clean: ``Environment.recycle``).
+remote environment (clear and check clean: ``Environment.recycle``); and both stacks again
+with our Python servers forked from a warm fork server (``harness.env.forkserver``), as
+``run`` and ``validate`` do.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from harness.catalogue import catalogue_module
 from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
+from harness.env.forkserver import ForkServer
 from harness.env.restate.server import RestateServer
 from harness.settings import Settings
 from harness.timing import Phases
@@ -37,9 +40,10 @@ def bare_restate(folder: Path, settings: Settings, cleanup: Cleanup) -> float:
     return took
 
 
-def environment(folder: Path, agents, settings: Settings, cleanup: Cleanup, phases: Phases) -> float:  # type: ignore[no-untyped-def]
+def environment(folder: Path, agents, settings: Settings, cleanup: Cleanup, phases: Phases,  # type: ignore[no-untyped-def]
+                launcher: ForkServer | None = None) -> float:
     began = time.perf_counter()
-    with Environment(agents, folder, settings=settings, cleanup=cleanup) as env:
+    with Environment(agents, folder, settings=settings, cleanup=cleanup, launcher=launcher) as env:
         took = time.perf_counter() - began
         phases.update(env.phases)
     return took
@@ -80,12 +84,25 @@ def main() -> None:
         remote = [environment(root / f"remote{i}", agents.REMOTE_AGENTS, settings, cleanup, remote_phases)
                   for i in range(args.repeat)]
         recycled = recycle(root / "recycle", agents.REMOTE_AGENTS, settings, cleanup, args.repeat)
+        warm_phases = Phases()
+        began = time.perf_counter()
+        with ForkServer(cleanup) as launcher:
+            first = environment(root / "warm-first", agents.REMOTE_AGENTS, settings, cleanup, Phases(), launcher)
+            fork_server_s = time.perf_counter() - began - first
+            warm_local = [environment(root / f"warm-local{i}", (agents.LOCAL_ROUTER,), settings, cleanup, Phases(), launcher)
+                          for i in range(args.repeat)]
+            warm_remote = [environment(root / f"warm-remote{i}", agents.REMOTE_AGENTS, settings, cleanup, warm_phases,
+                                       launcher) for i in range(args.repeat)]
     base = statistics.median(bare)
     print(line("bare restate-server", bare))
     print(line("local environment (1 agent)", local, base))
     print(line("remote environment (4 agents)", remote, base))
     print(line("remote environment, recycled", recycled, base))
-    for name, phases in (("local", local_phases), ("remote", remote_phases)):
+    print(line("local, Python servers forked warm", warm_local, base))
+    print(line("remote, Python servers forked warm", warm_remote, base))
+    print(f"  (the fork server's first environment took {first:.2f}s, the fork server itself {fork_server_s:.2f}s more, "
+          "once per run)")
+    for name, phases in (("local", local_phases), ("remote", remote_phases), ("remote forked", warm_phases)):
         parts = ", ".join(f"{part} {seconds / args.repeat:.2f}s" for part, seconds in phases.seconds.items())
         print(f"  {name} start-up, mean per start: {parts}")
 

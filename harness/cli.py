@@ -40,6 +40,7 @@ from rich.table import Table
 from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
 from harness.env.cleanup import Cleanup
+from harness.env.forkserver import ForkServer
 from harness.nemesis.faults import describe
 from harness.nemesis.strategies import decode_choices
 from harness.results.reproduce import soak_command as soak_reproduce_command
@@ -188,6 +189,10 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)
     cleanup: Cleanup = args.cleanup
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
+    if settings.backend == "docker":  # an engine and the image, or one line and exit 2
+        from harness.env.docker.images import preflight
+
+        preflight(settings)
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
     run_dir = out_root / run_id
@@ -200,7 +205,8 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
     try:
         meta["versions"] = versions.collect(settings)
         meta["workers"] = args.workers
-        with Progress(
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with ForkServer(cleanup, log_path=run_dir / "forkserver.log") as launcher, Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -224,7 +230,7 @@ def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: s
 
             def new_pool(worker: int) -> EnvironmentPool:
                 return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup,
-                                       reuse=args.reuse)
+                                       reuse=args.reuse, launcher=launcher)
 
             run_batch(scenarios, workers=args.workers, new_pool=new_pool, run_one=run_one, on_result=on_result)
     except KeyboardInterrupt:

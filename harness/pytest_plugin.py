@@ -62,6 +62,7 @@ import pytest
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
+from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
 from harness.results.reproduce import nodeid_command
 from harness.results.schema import VERDICTS, ScenarioResult, write_results
@@ -226,6 +227,11 @@ class Resilience:
         self.always_replay: bool = self.options.always_replay
 
     @property
+    def launcher(self) -> ForkServer | None:
+        """The session's fork server (see ``harness.env.forkserver``)."""
+        return self._pool.launcher if self._pool is not None else None
+
+    @property
     def nodeid(self) -> str:
         return self._request.node.nodeid
 
@@ -296,13 +302,20 @@ def resilience_cleanup() -> Iterator[Cleanup]:
 @pytest.fixture(scope="session")
 def resilience_pool(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, resilience_settings: Settings,
-    resilience_cleanup: Cleanup,
+    resilience_cleanup: Cleanup, resilience_launcher: ForkServer,
 ) -> Iterator[EnvironmentPool]:
     """The session's environments, kept between scenarios that leave them clean."""
     reuse = not request.config.getoption("--resilience-fresh")
     with EnvironmentPool(tmp_path_factory.mktemp("environments"), resilience_settings, resilience_cleanup,
-                         reuse=reuse) as pool:
+                         reuse=reuse, launcher=resilience_launcher) as pool:
         yield pool
+
+
+@pytest.fixture(scope="session")
+def resilience_launcher(resilience_cleanup: Cleanup) -> Iterator[ForkServer]:
+    """The session's fork server: our Python servers start from preloaded libraries."""
+    with ForkServer(resilience_cleanup) as launcher:
+        yield launcher
 
 
 @pytest.fixture
@@ -338,7 +351,7 @@ def resilience_environment(resilience: Resilience, request: pytest.FixtureReques
             env = stack.enter_context(
                 Environment(agents, tmp_path / f"env-{started}", inactivity_timeout_s=inactivity_timeout_s,
                             always_replay=resilience.always_replay, settings=resilience.settings,
-                            cleanup=resilience.cleanup)
+                            cleanup=resilience.cleanup, launcher=resilience.launcher)
             )
             label = "+".join(a.label or a.name for a in agents)
             on_result = resilience.recorder(request.node.name, label)

@@ -29,6 +29,7 @@ import httpx
 
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
+from harness.env.forkserver import ForkServer
 from harness.env.links import Link, ToxiproxyServer
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
@@ -55,6 +56,8 @@ class AgentSpec:
     label: str = ""  # how results name it, e.g. "local-router" or "mutant:unjournaled-routing"
     stubs: tuple[Stub, ...] = ()  # outside services it calls, e.g. (REFUNDS,): each gets its URL in its env var
     url: str | None = None  # a deployment someone else runs: registered through a link, never signalled
+    image: str | None = None  # an agent shipped as a container image (harness.env.docker.agent), gets PORT
+    container_port: int | None = None  # the port that image listens on; None: the harness picks one
 
     def with_values(self, values: dict[str, str]) -> "AgentSpec":
         """The command and env with ``{port}``, ``{llm_url}``, ``{ingress_url}`` and
@@ -96,6 +99,7 @@ class Environment:
     always_replay: bool = False  # inactivity timeout 0: every await suspends, every resume replays
     settings: Settings = field(default_factory=Settings, kw_only=True)
     cleanup: Cleanup | None = field(default=None, kw_only=True)  # None: one of its own, closed on exit
+    launcher: ForkServer | None = field(default=None, kw_only=True)  # forks our Python servers warm (harness.env.forkserver)
     restate: RestateLike = field(init=False)
     toxiproxy: ToxiproxyServer = field(init=False)
     llm: FakeLLM = field(init=False)
@@ -209,12 +213,13 @@ class Environment:
                 ready=http_ready(f"http://127.0.0.1:{port}{health}"),
                 cwd=PROJECT_ROOT,
                 cleanup=self._cleanup,
+                launcher=self.launcher,
             )
 
         return make
 
-    def _spawn_on_free_port(self, make: Callable[[int], ManagedProcess]) -> tuple[ManagedProcess, int]:
-        port = free_port()
+    def _spawn_on_free_port(self, make: Callable[[int], ManagedProcess], port: int | None = None) -> tuple[ManagedProcess, int]:
+        port = port or free_port()
         process = make(port)
         self._stack.callback(process.stop)
         return process.spawn(), port
@@ -261,27 +266,34 @@ class Environment:
                 {"port": str(port), "llm_url": f"{llm_link.url}/v1", "ingress_url": self.links["client->restate"].url,
                  "admin_url": self.restate.admin_url}
             )
+            env = {
+                "OPENAI_BASE_URL": f"{llm_link.url}/v1",
+                # With a real provider behind the fake, the agent holds the user's key;
+                # the fake forwards it and never records it.
+                "OPENAI_API_KEY": (self.settings.openai_api_key or "") if self.llm_upstream else "fake-key-for-the-harness",
+                "OPENAI_MODEL": self.llm_model,
+                "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
+                "PYTHONUNBUFFERED": "1",
+                **stubs,
+                **dict(filled.env),
+            }
+            if agent.image is not None:  # docker only when asked for
+                from harness.env.docker.agent import agent_container
+
+                return agent_container(agent.name, agent.image, port, env=env, log_path=logs / f"{agent.name}.log",
+                                       cleanup=self._cleanup)
             return ManagedProcess(
                 name=agent.name,
                 argv=list(filled.command),
-                env={
-                    "OPENAI_BASE_URL": f"{llm_link.url}/v1",
-                    # With a real provider behind the fake, the agent holds the user's key;
-                    # the fake forwards it and never records it.
-                    "OPENAI_API_KEY": (self.settings.openai_api_key or "") if self.llm_upstream else "fake-key-for-the-harness",
-                    "OPENAI_MODEL": self.llm_model,
-                    "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
-                    "PYTHONUNBUFFERED": "1",
-                    **stubs,
-                    **dict(filled.env),
-                },
+                env=env,
                 log_path=logs / f"{agent.name}.log",
                 ready=tcp_ready(port),
                 cwd=agent.cwd,
                 cleanup=self._cleanup,
+                launcher=self.launcher,
             )
 
-        process, port = self._spawn_on_free_port(agent_process)
+        process, port = self._spawn_on_free_port(agent_process, agent.container_port)
         self.processes[agent.name] = process
         return process, port, agent_process
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
+from harness.env.forkserver import ForkServer
 from harness.settings import Settings
 
 # Idle environments kept at most: the catalogue alternates between two agent sets; a
@@ -56,6 +57,7 @@ class EnvironmentPool:
     settings: Settings
     cleanup: Cleanup
     reuse: bool = True
+    launcher: ForkServer | None = None  # shared by every worker's pool: it forks under a lock
     _idle: dict[Shape, Environment] = field(default_factory=dict, init=False)
     _not_reusable: dict[Shape, list[str]] = field(default_factory=dict, init=False)
     _made: int = field(default=0, init=False)
@@ -97,6 +99,7 @@ class EnvironmentPool:
             always_replay=shape.always_replay,
             settings=self.settings,
             cleanup=self.cleanup,
+            launcher=self.launcher,
         )
         return environment.__enter__()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
+from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
@@ -55,10 +56,10 @@ class Validation:
 
 
 def learn_baseline(
-    target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup
+    target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup, launcher: ForkServer | None = None
 ) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
     """Start the deployments fault-free, discover the entry, send one request, and learn."""
-    with Environment(target.agents, run_dir / "baseline", settings=settings, cleanup=cleanup) as env:
+    with Environment(target.agents, run_dir / "baseline", settings=settings, cleanup=cleanup, launcher=launcher) as env:
         callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
         entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
         payload = target.input if target.input is not None else default_input(entry)
@@ -137,14 +138,19 @@ def validate_agent(
     settings = settings or Settings()
     with ExitStack() as stack:
         cleanup = cleanup or stack.enter_context(Cleanup())
-        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup, workers=workers)
+        out.mkdir(parents=True, exist_ok=True)
+        launcher = stack.enter_context(ForkServer(cleanup, log_path=out / "forkserver.log"))
+        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup, workers=workers,
+                         launcher=launcher)
 
 
 def _validate(
-    target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int
+    target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int,
+    launcher: ForkServer,
 ) -> Validation:
     started = time.time()
-    entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup)
+    entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup,
+                                                         launcher=launcher)
     say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
     plan = make_plan(baseline, agent_of, budget=budget)
     managed = {a.name for a in target.agents if a.url is None}
@@ -182,7 +188,7 @@ def _validate(
         finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, findings))
 
     def new_pool(worker: int) -> EnvironmentPool:
-        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup)
+        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup, launcher=launcher)
 
     # Runs are independent (a run reuses an environment only once the one before left it
     # clean), so ``workers`` of them go side by side. Results keep the plan's order.

@@ -28,7 +28,8 @@ from harness.env.cleanup import Cleanup
 _HERE = Path(__file__).resolve().parent
 
 MARK_VAR = "HARNESS_TEST_MARK"
-HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "harness.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper")
+HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "harness.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper",
+                    "harness.env.forkserver")
 TEMP_DIR_ROOT = Path("/tmp")
 # Our servers' data dirs, and the folder restate-server's invoker makes in the temp dir at
 # every start (kept inside the data dir's parent, so it goes with it).

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.env.cleanup import Cleanup
+from harness.env.forkserver import ForkServer
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import run_scenario
 from harness.settings import Settings
@@ -18,7 +19,9 @@ from scenarios import CATALOGUE
 @pytest.fixture(scope="module")
 def environments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnvironmentPool]:
     """As ``harness run`` does: a scenario reuses the environment an earlier one left clean."""
-    with Cleanup() as cleanup, EnvironmentPool(tmp_path_factory.mktemp("environments"), Settings(), cleanup) as pool:
+    with Cleanup() as cleanup, ForkServer(cleanup) as launcher, EnvironmentPool(
+        tmp_path_factory.mktemp("environments"), Settings(), cleanup, launcher=launcher
+    ) as pool:
         yield pool
 
 
