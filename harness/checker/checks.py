@@ -288,3 +288,25 @@ class OneInvocationPerRequest:
             not bad and bool(history.requests),
             "each idempotency key made one invocation" if not bad else f"invocations per key: {bad}",
         )
+
+
+@dataclass(frozen=True)
+class NoAcknowledgedRequestLost:
+    """Every request Restate acknowledged (its send returned an invocation id) is still
+    there once the faults are over: its invocation row exists and it completed (with
+    either outcome: the answer is other checks' business). A row missing after a node
+    crashed or was cut off means the cluster lost an acknowledged write."""
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+        acknowledged = [r for r in history.requests if r.invocation_id]
+        invocations = history.invocation
+        lost = [r.invocation_id for r in acknowledged if r.invocation_id not in invocations]
+        unfinished = [f"{r.invocation_id} is {invocations[r.invocation_id].status}" for r in acknowledged
+                      if r.invocation_id in invocations and not invocations[r.invocation_id].done]
+        problems = [f"{i} is missing" for i in lost] + unfinished
+        return Finding(
+            "no acknowledged request lost",
+            bool(acknowledged) and not problems,
+            f"{len(acknowledged)} acknowledged, {len(lost)} lost, {len(unfinished)} not completed"
+            + (": " + "; ".join(problems[:5]) if problems else ""),
+        )
