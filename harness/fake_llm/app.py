@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -45,6 +45,7 @@ from harness.fake_llm.rules import (
     DEFAULT_REPLY,
     DEFAULT_RULE,
     FORWARD_RULE,
+    Action,
     Auto,
     Failure,
     Forward,
@@ -185,16 +186,16 @@ class LLMEndpoint:
             await JSONResponse(error_body(400, message), 400)(scope, receive, send)
             return
         chat = self.wire.parse(body, self.state.token_pattern)
-        entry = self.state.ledger.open(chat)
+        entry = self.state.ledger.open(chat, raw=await request.body())  # read already: no wait
         picked = self.state.rules.pick(chat)
         entry.rule_index, entry.rule_id = picked.index, picked.id
-        rule = picked.rule
-        if isinstance(rule.action, Auto):
-            rule = replace(rule, action=auto_answer(rule.action, chat, self.token_for(chat, entry)))
-        if isinstance(rule.action, Forward):
+        rule, action = picked.rule, picked.rule.action
+        if isinstance(action, Auto):  # decided here; the rule's options (delay, hold) still apply
+            action = auto_answer(action, chat, self.token_for(chat, entry))
+        if isinstance(action, Forward):
             answer = await self.forward(request, chat, entry, rule)
         else:
-            answer = prepare(chat, chat.answer_id, rule, self.wire)
+            answer = prepare(chat, chat.answer_id, rule, self.wire, action)
         if answer is None or await wait_before_answering(request, entry, rule, stream=chat.stream):
             entry.mark_disconnected()
             return
@@ -238,9 +239,10 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
     return False
 
 
-def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire) -> Answer:
-    """Compute the answer a rule gives. A released hang answers with the default reply."""
-    action = rule.action
+def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: Action | None = None) -> Answer:
+    """Compute the answer a rule gives (`action`, if given: what its auto action decided).
+    A released hang answers with the default reply."""
+    action = rule.action if action is None else action
     if isinstance(action, Forward | Auto):
         raise TypeError(f"prepare answers a decided action; {action.type} is decided by LLMEndpoint first")
     if isinstance(action, Hang):
@@ -248,7 +250,8 @@ def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire) -> Answer
     if isinstance(action, Failure):
         body = error_body(action.status, action.message)
         headers = {} if action.retry_after is None else {"Retry-After": _seconds(action.retry_after)}
-        return Answer(JSONResponse(body, action.status, headers), "error", body)
+        error = JSONResponse(body, action.status, headers)
+        return Answer(error, "error", body, body_json=error.body)
     if isinstance(action, Malformed):
         if chat.stream:
             return Answer(Response(wire.malformed_stream, media_type="text/event-stream"), "malformed")
@@ -264,13 +267,11 @@ def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire) -> Answer
             cut = CutResponse([whole[: len(whole) // 2]], "application/json", content_length=len(whole))
         return Answer(cut, "cut")
     body = wire.body(chat, answer_id, action)
-    response: Response
     if chat.stream:
         streamed = stream_events(wire.events(chat, body), rule.first_token_delay_s)
-        response = StreamingResponse(streamed, media_type="text/event-stream")
-    else:
-        response = JSONResponse(body)
-    return Answer(response, "ok", body, body["usage"])
+        return Answer(StreamingResponse(streamed, media_type="text/event-stream"), "ok", body, body["usage"])
+    whole = JSONResponse(body)
+    return Answer(whole, "ok", body, body["usage"], body_json=whole.body)
 
 
 def _seconds(value: float) -> str:

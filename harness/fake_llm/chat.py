@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 Api = Literal["chat", "responses"]
@@ -62,15 +63,17 @@ class ChatRequest:
             fingerprint=fingerprint(body),
         )
 
-    @property
+    @cached_property
     def shape(self) -> str:
         """The request with its correlation token masked and its transport (streamed or not)
         left out: two requests that differ only in those get the same answer, the same ids in
-        it, and so the same next request from the agent (runs of one agent compare as equal)."""
+        it, and so the same next request from the agent (runs of one agent compare as equal).
+
+        Worked out once per request (a sorted JSON dump): the auto mode and `answer_id` both read it."""
         body = json.dumps({k: v for k, v in self.body.items() if k not in ("stream", "stream_options")}, sort_keys=True)
         return body.replace(self.token, "{token}") if self.token else body
 
-    @property
+    @cached_property
     def answer_id(self) -> str:
         """The ids in an answer (its tool calls' ``call_id`` included): derived from ``shape``,
         not from arrival order, because an agent sends them back in its next request."""

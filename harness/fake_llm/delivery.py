@@ -119,6 +119,7 @@ class Answer:
     outcome: Outcome
     body: Any = None
     usage: dict[str, int] | None = None
+    body_json: bytes | None = None  # `body` as JSON, if the response has it rendered already (for the ledger)
 
     async def send(self, entry: LedgerEntry, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the response, noting its status and, after the last byte, `finished_at`.
@@ -137,7 +138,7 @@ class Answer:
                 entry.status = message["status"]
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 finished = True
-                entry.mark_finished(self.outcome, self.body, self.usage)
+                entry.mark_finished(self.outcome, self.body, self.usage, body_json=self.body_json)
 
         try:
             await self.response(scope, receive, send_and_record)

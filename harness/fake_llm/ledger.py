@@ -10,6 +10,7 @@ can be compared with the timestamps in Restate's journal.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -21,7 +22,13 @@ Outcome = Literal["ok", "error", "malformed", "cut", "disconnected", "pending"]
 
 @dataclass(kw_only=True)
 class LedgerEntry:
-    """What happened to one LLM request. Serialised as-is by `GET /_fake/calls`."""
+    """What happened to one LLM request. Serialised by `GET /_fake/calls` (`to_json`).
+
+    The request and the answer are kept as JSON text (`request_json`, `response_json`;
+    `request` and `response` decode them), not as dicts and lists: a long soak's ledger
+    holds tens of thousands, and the garbage collector would walk every one of their
+    containers at each full collection, pausing all answers for hundreds of milliseconds.
+    """
 
     id: int
     arrived_at: float
@@ -40,16 +47,33 @@ class LedgerEntry:
     status: int | None = None
     outcome: Outcome = "pending"
     stream: bool
-    request: dict[str, Any]
-    response: Any = None
+    request_json: bytes | str = field(repr=False, metadata={"json": "request"})
+    response_json: bytes | str | None = field(default=None, repr=False, metadata={"json": "response"})
     usage: dict[str, int] | None = None
     api: Api = "chat"
     # True when the answer was to come from the upstream (a forward rule, with an upstream
     # configured), whatever it turned out to be: the real answer, its error, or a 502.
     forwarded: bool = False
-    release_signal: asyncio.Event = field(
-        default_factory=asyncio.Event, repr=False, compare=False, metadata={"json": False}
-    )
+    # Made when first needed (a held call waits on it): most calls are never held, and a
+    # ledger of a long soak need not carry an Event (and its waiters) for each of them.
+    _release_signal: asyncio.Event | None = field(default=None, repr=False, compare=False, metadata={"json": False})
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request body, as the client sent it."""
+        return json.loads(self.request_json)
+
+    @property
+    def response(self) -> Any:
+        """The answer's body (None while there is none: pending, cut, disconnected, malformed)."""
+        return None if self.response_json is None else json.loads(self.response_json)
+
+    @property
+    def release_signal(self) -> asyncio.Event:
+        """Set once the call is released."""
+        if self._release_signal is None:
+            self._release_signal = asyncio.Event()
+        return self._release_signal
 
     def hold(self) -> None:
         self.held = True
@@ -74,15 +98,28 @@ class LedgerEntry:
         if self.disconnected_at is None:
             self.disconnected_at = time.time()
 
-    def mark_finished(self, outcome: Outcome, response: Any, usage: dict[str, int] | None) -> None:
-        """The last byte of the answer has been handed to the server."""
+    def mark_finished(
+        self, outcome: Outcome, response: Any, usage: dict[str, int] | None, *, body_json: bytes | None = None
+    ) -> None:
+        """The last byte of the answer has been handed to the server. `body_json`: `response`
+        already encoded as JSON (a JSON response's body), so it need not be encoded again."""
         self.finished_at = time.time()
         self.outcome = outcome
-        self.response = response
+        if response is None:
+            self.response_json = None
+        else:
+            self.response_json = json.dumps(response) if body_json is None else body_json
         self.usage = usage
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            key = f.metadata.get("json", True)
+            if isinstance(key, str):  # kept as JSON text, served decoded under this name
+                data[key] = getattr(self, key)
+            elif key:
+                data[f.name] = getattr(self, f.name)
+        return data
 
 
 class Ledger:
@@ -91,8 +128,8 @@ class Ledger:
     def __init__(self) -> None:
         self._entries: list[LedgerEntry] = []
 
-    def open(self, request: ChatRequest) -> LedgerEntry:
-        """Record a request as it arrives."""
+    def open(self, request: ChatRequest, raw: bytes | None = None) -> LedgerEntry:
+        """Record a request as it arrives; `raw` is its body as received, if at hand (else it is encoded)."""
         entry = LedgerEntry(
             id=len(self._entries) + 1,
             arrived_at=time.time(),
@@ -100,7 +137,7 @@ class Ledger:
             fingerprint=request.fingerprint,
             model=request.model,
             stream=request.stream,
-            request=request.body,
+            request_json=json.dumps(request.body) if raw is None else raw,
             api=request.api,
         )
         self._entries.append(entry)
@@ -117,8 +154,18 @@ class Ledger:
         Two or more tokens seen, or none: None (no guessing).
         """
         since = (time.time() if now is None else now) - within_s
-        tokens = {e.token for e in self._entries if e.token and not e.token_inferred and e.arrived_at >= since}
-        return tokens.pop() if len(tokens) == 1 else None
+        found: str | None = None
+        # Newest first, and only as far back as needed: entries are in arrival order, so the
+        # scan stops at the first one older than the window, or at a second distinct token;
+        # it never walks the whole ledger of a long soak.
+        for entry in reversed(self._entries):
+            if entry.arrived_at < since:
+                break
+            if entry.token and not entry.token_inferred and entry.token != found:
+                if found is not None:
+                    return None
+                found = entry.token
+        return found
 
     def entries(self, token: str | None = None) -> list[LedgerEntry]:
         return [e for e in self._entries if token is None or e.token == token]
