@@ -14,8 +14,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from harness.runner.scenario import run_scenario
 from harness.catalogue import catalogue_module
+from harness.runner.scenario import run_scenario
 
 
 def latencies(result) -> list[float]:  # type: ignore[no-untyped-def]

@@ -55,7 +55,7 @@ from harness.runner.batch import run_batch
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.runner.shrinking import shrink_scenario
-from harness.settings import Settings, topology_options
+from harness.settings import TOPOLOGIES, Settings, topology_options
 from harness.validate.command import add_parser as add_validate_parser
 
 from .errors import HarnessError
@@ -68,10 +68,17 @@ errors = Console(stderr=True, highlight=False)
 # --- choosing scenarios -------------------------------------------------------------------
 
 
-def load_scenarios(path: str | None) -> list[Scenario]:
-    """The catalogue, or the ``SCENARIOS`` of a user's Python file."""
+def load_scenarios(path: str | None, *, topology: str = "single", names: Sequence[str] = ()) -> list[Scenario]:
+    """The catalogue (with the cluster scenarios on a cluster), or the ``SCENARIOS`` of a
+    user's Python file."""
     if path is None:
-        return list(catalogue_module().CATALOGUE)
+        module = catalogue_module()
+        if topology != "cluster":
+            needing = sorted({s.name for s in module.CLUSTER_SCENARIOS} & set(names))
+            if needing:
+                raise HarnessError(f"{', '.join(needing)} runs on a Restate cluster: add --topology cluster")
+            return list(module.CATALOGUE)
+        return [*module.CATALOGUE, *module.CLUSTER_SCENARIOS]
     file = Path(path)
     if not file.is_file():
         raise HarnessError(f"scenario file {path} does not exist")
@@ -124,15 +131,21 @@ def list_command(args: argparse.Namespace) -> int:
     table.add_column("agent", no_wrap=True)
     table.add_column("tags")
     table.add_column("fault kinds")
-    for s in select(load_scenarios(args.scenarios), [], args.tag, args.agent):
+    for s in select(load_scenarios(args.scenarios, topology=_topology(args)), [], args.tag, args.agent):
         kinds = "random schedule" if s.schedule_for_seed else ", ".join(s.fault_kinds) or "none"
         table.add_row(s.name, s.agent_label, ", ".join(s.tags), kinds)
     console.print(table)
     return 0
 
 
+def _topology(args: argparse.Namespace) -> str:
+    """The topology the command line or RESILIENCE_TOPOLOGY asks for."""
+    return Settings.from_environ(os.environ).choosing(topology=getattr(args, "topology", None)).topology
+
+
 def run_command(args: argparse.Namespace) -> int:
-    scenarios = select(load_scenarios(args.scenarios), args.scenario, args.tag, args.agent)
+    scenarios = select(load_scenarios(args.scenarios, topology=_topology(args), names=args.scenario), args.scenario,
+                       args.tag, args.agent)
     if args.seed is not None:
         scenarios = [s.with_seed(args.seed) for s in scenarios]
     if args.schedule is not None:
@@ -396,6 +409,8 @@ def parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list the scenarios")
     selection(listing)
+    listing.add_argument("--topology", choices=TOPOLOGIES, default=None,
+                         help="cluster: also the scenarios that need a 3-node cluster (node faults)")
     listing.set_defaults(handler=list_command)
 
     run = sub.add_parser("run", help="run scenarios and write results.json and the HTML report")

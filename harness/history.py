@@ -50,17 +50,22 @@ class Request:
 class FaultRecord:
     """One fault as it happened; times are epoch seconds (``at_s``/``healed_s`` in results
     are relative to the start of the run). ``undone_at`` is when the undo began (a restart's
-    start-up time is part of recovery); None while the fault is in force."""
+    start-up time is part of recovery); None while the fault is in force. ``settled_at`` is
+    when the undo finished: a restarted cluster node has rejoined and every partition has a
+    leader again, so what the restart disturbed meanwhile is still the fault's doing."""
 
     kind: str
     target: str
     applied_at: float
     undone_at: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    settled_at: float | None = None
 
     def overlaps(self, start: float, end: float | None) -> bool:
-        """Did this fault's window intersect [start, end]? An open end means 'until now'."""
+        """Did this fault's window intersect [start, end]? An open end means 'until now'.
+        The window lasts until the undo settled."""
         undone = self.undone_at if self.undone_at is not None else float("inf")
+        undone = max(undone, self.settled_at or undone)
         return start <= undone and (end is None or end >= self.applied_at)
 
 
@@ -369,6 +374,9 @@ class History:
         data = {k: (asdict(v) if k == "samples" else [asdict(x) for x in v] if isinstance(v, list)
                     else dict(v) if isinstance(v, dict) else v)
                 for k, v in data.items()}
+        for fault in data["faults"]:  # only cluster node faults settle after their undo: others lack it
+            if fault["settled_at"] is None:
+                del fault["settled_at"]
         return {"history_version": HISTORY_VERSION, **data}
 
     @classmethod

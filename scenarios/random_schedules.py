@@ -50,8 +50,13 @@ def random_faults(
         tags=(router, "random", "soak" if n > 50 else "schedule"),
         deadline_s=120.0 + n * 0.2,
         # Hundreds of requests on one Python process: the tests' 2 s inactivity timeout would
-        # abort attempts that are merely queued, so soaks use 10 s (paused agents still time out).
-        inactivity_timeout_s=10.0 if n > 50 else None,
+        # abort attempts that are merely queued. Soaks use Restate's own default, 60 s: at 10 s,
+        # 1,000 requests at once on 2 cores saw 512 attempts aborted and re-run, and throughput
+        # fell from 26 to 12 req/s (benchmarks/soak_throughput.py).
+        inactivity_timeout_s=60.0 if n > 50 else None,
+        # Likewise the agents' LLM client: at 2 s, an answer the fake sent at once is given up
+        # on by a router busy with a hundred other attempts (a wasted call that no fault caused).
+        llm_timeout_s=10.0 if n > 50 else None,
         plan=plan,
         schedule_for_seed=lambda s: plan.example(s).faults,
     ).with_seed(seed)

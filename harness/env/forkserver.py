@@ -21,6 +21,7 @@ closed it); its children die with it (parent-death signal) or are killed by the 
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -168,6 +169,7 @@ def _serve() -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     setproctitle.getproctitle()  # finds the title's memory while sys.argv is still the real one
+    gc.freeze()  # the preloaded objects: shared with every child, and never scanned by its collector
     signal.signal(signal.SIGCHLD, _reap_children)
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")

@@ -10,7 +10,6 @@ compare answers only for being there, since a real model words them its own way.
 
 from __future__ import annotations
 
-
 from harness.fake_llm import FakeLLM
 
 

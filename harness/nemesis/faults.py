@@ -235,10 +235,12 @@ class Partition:
 @runtime_checkable
 class ClusterNodes(Protocol):
     """What node faults need of a Restate cluster (``harness.env.restate.cluster``): its
-    node names, who leads or follows the partition of an invocation, and the links that
-    isolate a node. A cluster's node processes carry it as ``.cluster``."""
+    node names, who leads or follows the partition of an invocation, the links that
+    isolate a node, and waiting until every partition is led again. A cluster's node
+    processes carry it as ``.cluster``."""
 
     def node_names(self) -> list[str]: ...
+    def wait_until_ready(self) -> object: ...
     def leader_for(self, invocation_id: str | None) -> str: ...
     def follower_for(self, invocation_id: str | None) -> str: ...
     def links_of(self, node: str) -> list[str]: ...
@@ -292,6 +294,7 @@ class KillNode:
     name, resolved when applied), then restart it on its data dir."""
 
     kind: ClassVar[str] = "kill_node"
+    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(0.5)
@@ -303,6 +306,7 @@ class KillNode:
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         run.process(applied["node"]).restart()
+        cluster_of(run).wait_until_ready()  # rejoined, every partition led: the fault's window ends here
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,7 @@ class RestartNode:
     again at once on its data dir."""
 
     kind: ClassVar[str] = "restart_node"
+    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(0)
@@ -323,6 +328,7 @@ class RestartNode:
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         run.process(applied["node"]).start()
+        cluster_of(run).wait_until_ready()  # rejoined, every partition led: the fault's window ends here
 
 
 @dataclass(frozen=True)
@@ -332,6 +338,7 @@ class IsolateNode:
     See ``harness.env.restate.cluster`` for what a cut does and does not stop."""
 
     kind: ClassVar[str] = "isolate_node"
+    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(2.0)
@@ -346,6 +353,7 @@ class IsolateNode:
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         for name in applied["links"]:
             run.link(name).restore()
+        cluster_of(run).wait_until_ready()
 
 
 NODE_FAULTS = (KillNode, RestartNode, IsolateNode)

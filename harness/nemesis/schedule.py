@@ -31,7 +31,16 @@ from harness.nemesis.faults import (
     ResetPeer,
     Terminate,
 )
-from harness.nemesis.strategies import Strategy, builds, floats, integers, just, lists, one_of, sampled_from
+from harness.nemesis.strategies import (
+    Strategy,
+    builds,
+    floats,
+    integers,
+    just,
+    lists,
+    one_of,
+    sampled_from,
+)
 from harness.nemesis.triggers import After, At
 
 GAP_S = 0.1  # between one fault's window and the next one's start

@@ -191,6 +191,8 @@ class LiveRun:
         record.undone_at = time.time()
         self._in_force.remove((fault, record))
         fault.undo(self, record.detail)
+        if getattr(fault, "settles_after_undo", False):  # a cluster node's fault: its window ends when led again
+            record.settled_at = time.time()
 
     def _undo_when_due(self, fault: Fault, record: FaultRecord) -> None:
         """Wait for the fault's ``until`` trigger and undo it; ``until=None`` lasts to the end."""

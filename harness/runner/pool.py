@@ -35,6 +35,12 @@ class Shape:
     agents: tuple[AgentSpec, ...]
     inactivity_timeout_s: float | None
     always_replay: bool
+    llm_timeout_s: float | None = None  # None: the environment's default
+
+    @property
+    def llm_timeout(self) -> dict[str, float]:
+        """As ``Environment`` keywords: nothing when the default applies."""
+        return {} if self.llm_timeout_s is None else {"llm_timeout_s": self.llm_timeout_s}
 
 
 @dataclass
@@ -97,6 +103,7 @@ class EnvironmentPool:
             self.root / f"environment-{self._made}",
             inactivity_timeout_s=shape.inactivity_timeout_s,
             always_replay=shape.always_replay,
+            **shape.llm_timeout,
             settings=self.settings,
             cleanup=self.cleanup,
             launcher=self.launcher,

@@ -59,6 +59,7 @@ class Scenario:
     deadline_s: float = 60.0
     trigger_timeout_s: float = 20.0
     inactivity_timeout_s: float | None = None  # Restate's, when the tests' 2 s default does not fit
+    llm_timeout_s: float | None = None  # the agents' LLM client timeout, when the 2 s default does not fit
     seed: int | None = None  # set when the fault schedule was drawn at random
     schedule_for_seed: Callable[[int], tuple[Fault, ...]] | None = None
     # A strategy drawing the fault schedule and request count (harness.nemesis.schedule):
@@ -132,13 +133,13 @@ def _environment(
     scenario: Scenario, scenario_dir: Path, always_replay: bool, settings: Settings, cleanup: Cleanup | None,
     pool: EnvironmentPool | None,
 ) -> Iterator[Lease]:
-    shape = Shape(scenario.agents, scenario.inactivity_timeout_s, always_replay)
+    shape = Shape(scenario.agents, scenario.inactivity_timeout_s, always_replay, scenario.llm_timeout_s)
     if pool is not None:
         with pool.lease(shape, scenario_dir) as lease:
             yield lease
         return
     with Environment(shape.agents, scenario_dir, inactivity_timeout_s=shape.inactivity_timeout_s,
-                     always_replay=always_replay, settings=settings, cleanup=cleanup) as env:
+                     always_replay=always_replay, settings=settings, cleanup=cleanup, **shape.llm_timeout) as env:
         yield Lease(env, reused=False)
 
 

@@ -8,7 +8,13 @@ from dataclasses import replace
 
 import pytest
 
-from harness.checker.classify import classify, classify_history, llm_calls, side_effects, tally
+from harness.checker.classify import (
+    classify,
+    classify_history,
+    llm_calls,
+    side_effects,
+    tally,
+)
 from harness.fake_llm import LLMCall
 from harness.history import JournalEntry
 from tests.unit import histories as H

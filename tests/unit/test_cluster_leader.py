@@ -90,6 +90,10 @@ class FakeCluster:
     def links_of(self, node: str) -> list[str]:
         return [f"->{node}"]
 
+    def wait_until_ready(self) -> "FakeCluster":
+        self.asked.append("settled?")
+        return self
+
 
 @dataclass
 class FakeProcess:

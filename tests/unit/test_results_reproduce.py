@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from harness import cli
-from harness.results.reproduce import nodeid_command, reproduce_command, run_command, soak_command
+from harness.results.reproduce import (
+    nodeid_command,
+    reproduce_command,
+    run_command,
+    soak_command,
+)
 from harness.results.schema import ScenarioResult
 from harness.runner.scenario import Scenario
 from scenarios import local_router

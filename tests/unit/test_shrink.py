@@ -14,11 +14,11 @@ import pytest
 from harness.nemesis.faults import Kill, Terminate, describe
 from harness.nemesis.schedule import Plan, plans, schedules
 from harness.nemesis.shrink import shrink, sort_key
-from harness.results.reproduce import with_schedule
-from harness.runner.shrinking import Target, bug_class, shrink_scenario
 from harness.nemesis.strategies import Example, decode_choices, integers, lists
 from harness.nemesis.triggers import After, At
+from harness.results.reproduce import with_schedule
 from harness.results.schema import ScenarioResult
+from harness.runner.shrinking import Target, bug_class, shrink_scenario
 from scenarios.random_schedules import random_faults
 
 PROCESSES = ["router", "restate"]

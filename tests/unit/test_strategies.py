@@ -9,8 +9,26 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from harness.nemesis.faults import Fault, Kill, Latency, LLMRateLimited, LLMServerError, Partition, Pause, ResetPeer, Terminate
-from harness.nemesis.schedule import GAP_S, MIN_WINDOW_S, Plan, one_after_another, plans, random_schedule, schedules
+from harness.nemesis.faults import (
+    Fault,
+    Kill,
+    Latency,
+    LLMRateLimited,
+    LLMServerError,
+    Partition,
+    Pause,
+    ResetPeer,
+    Terminate,
+)
+from harness.nemesis.schedule import (
+    GAP_S,
+    MIN_WINDOW_S,
+    Plan,
+    one_after_another,
+    plans,
+    random_schedule,
+    schedules,
+)
 from harness.nemesis.strategies import (
     Choices,
     booleans,
