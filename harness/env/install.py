@@ -1,7 +1,8 @@
-"""``restate-resilience install``: the pinned restate-server and Toxiproxy into a per-user
-cache, as ``playwright install`` fetches browsers, so a user who ran only ``pip install``
-needs no checkout. restate-server comes from its npm package (which carries the static
-binary); Toxiproxy is built with ``go install``. Both clients must be on PATH."""
+"""``restate-resilience install``: the pinned restate-server, restatectl and Toxiproxy into a
+per-user cache, as ``playwright install`` fetches browsers, so a user who ran only ``pip
+install`` needs no checkout. restate-server and restatectl come from their npm packages
+(which carry static binaries); Toxiproxy is built with ``go install``. npm and go must be
+on PATH."""
 
 from __future__ import annotations
 
@@ -16,25 +17,30 @@ from harness.errors import HarnessError
 
 
 def install(home: Path, say: Callable[[str], None] = print) -> dict[str, Path]:
-    """Install both into ``home/bin`` (idempotent: a binary already at its version is
-    kept); returns their paths."""
+    """Install restate-server, restatectl and Toxiproxy into ``home/bin`` (idempotent: a
+    binary already at its version is kept); returns their paths."""
     bin_dir = home / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    return {"restate-server": _restate(home, bin_dir, say), "toxiproxy-server": _toxiproxy(home, bin_dir, say)}
+    return {
+        "restate-server": _restate(home, bin_dir, say, "restate-server"),
+        "restatectl": _restate(home, bin_dir, say, "restatectl"),  # the cluster topology reads leaders with it
+        "toxiproxy-server": _toxiproxy(home, bin_dir, say),
+    }
 
 
-def _restate(home: Path, bin_dir: Path, say: Callable[[str], None]) -> Path:
-    target = bin_dir / "restate-server"
+def _restate(home: Path, bin_dir: Path, say: Callable[[str], None], name: str) -> Path:
+    """``restate-server`` or ``restatectl`` from npm, at the pinned Restate version."""
+    target = bin_dir / name
     if _reports(target, RESTATE_VERSION):
-        say(f"restate-server {RESTATE_VERSION}: already installed at {target}")
+        say(f"{name} {RESTATE_VERSION}: already installed at {target}")
         return target
     npm = _tool("npm", "install Node.js with npm (Debian: apt-get install npm)")
-    say(f"restate-server {RESTATE_VERSION}: npm install @restatedev/restate-server into {home / 'npm'}")
+    say(f"{name} {RESTATE_VERSION}: npm install @restatedev/{name} into {home / 'npm'}")
     _run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(home / "npm"),
-          f"@restatedev/restate-server@{RESTATE_VERSION}"])
-    found = sorted((home / "npm" / "node_modules" / "@restatedev").glob("restate-server-*/bin/restate-server"))
+          f"@restatedev/{name}@{RESTATE_VERSION}"])
+    found = sorted((home / "npm" / "node_modules" / "@restatedev").glob(f"{name}-*/bin/{name}"))
     if not found:
-        raise HarnessError("the npm package @restatedev/restate-server has no binary for this platform")
+        raise HarnessError(f"the npm package @restatedev/{name} has no binary for this platform")
     _link(target, found[0])
     return target
 

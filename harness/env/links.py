@@ -148,6 +148,16 @@ class Link:
             if api.get_proxy(self.name) is not None:
                 raise HarnessError(f"link {self.name} has no toxic {name}") from None
 
+    def repoint(self, upstream_port: int) -> None:
+        """Send the link's new connections to another loopback port (a cluster's admin and
+        ingress follow a node that is up)."""
+        upstream = f"127.0.0.1:{upstream_port}"
+        try:
+            self._server.api._call("post", f"/proxies/{self.name}", json={"upstream": upstream})
+        except NotFound:
+            raise HarnessError(f"link {self.name} does not exist in Toxiproxy") from None
+        self.upstream = upstream
+
     def cut(self) -> None:
         """A partition: the proxy stops listening and drops its connections."""
         self._set_enabled(False)

@@ -50,6 +50,8 @@ def test_install_fetches_the_pinned_servers_into_a_per_user_cache(tmp_path: Path
     assert first.returncode == 0, first.stdout + first.stderr
     version = subprocess.run([str(home / "bin" / "restate-server"), "--version"], capture_output=True, text=True)
     assert RESTATE_VERSION in version.stdout
+    ctl = subprocess.run([str(home / "bin" / "restatectl"), "--version"], capture_output=True, text=True)
+    assert RESTATE_VERSION in ctl.stdout  # the cluster topology needs it
     assert (home / "bin" / "toxiproxy-server").resolve().is_file()
     assert (home / "go-bin" / ".version").read_text().strip() == TOXIPROXY_VERSION
     again = harness_cli("install", "--into", str(home), cwd=tmp_path)

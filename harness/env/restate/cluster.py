@@ -41,9 +41,9 @@ from typing import Any
 
 import httpx
 
-from harness.context import Link
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
+from harness.env.links import Link
 from harness.env.process import ManagedProcess
 from harness.env.restate.server import (
     ABORT_TIMEOUT_S,
@@ -370,23 +370,8 @@ class RestateCluster:
         target = others[0]
         for front, port in ((self._admin_link, target.server.admin_port), (self._ingress_link, target.server.ingress_port)):
             if front is not None:
-                _repoint(front, port)
+                front.repoint(port)
         self.serving = target.name
-
-
-def _repoint(link: Link, port: int) -> None:
-    """Point a Toxiproxy link at another upstream port (Toxiproxy's proxy update)."""
-    server = getattr(link, "_server", None)
-    name = getattr(link, "name", None)
-    if server is None or name is None:
-        raise HarnessError("cannot re-point a link that is not a Toxiproxy link of ours")
-    try:
-        response = httpx.post(f"{server.api_url}/proxies/{name}", json={"upstream": f"127.0.0.1:{port}"}, timeout=10)
-    except httpx.HTTPError as exc:
-        raise HarnessError(f"Toxiproxy did not re-point {name}: {exc}") from None
-    if response.status_code >= 300:
-        raise HarnessError(f"Toxiproxy did not re-point {name}: HTTP {response.status_code} {response.text[:200]}")
-    link.upstream = f"127.0.0.1:{port}"  # type: ignore[attr-defined]
 
 
 def _quote(value: str) -> str:

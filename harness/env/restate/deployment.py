@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from harness.context import Link, Process
+from harness.context import Process
 from harness.env.cleanup import Cleanup
+from harness.env.links import Link
 from harness.env.restate.server import RestateServer
 from harness.settings import Settings
 
