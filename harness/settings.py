@@ -60,6 +60,8 @@ class Settings:
             raise HarnessError(f"topology {self.topology!r} is not one of {', '.join(TOPOLOGIES)}")
         if self.backend not in BACKENDS:
             raise HarnessError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.topology == "cluster" and self.backend == "docker":
+            raise HarnessError("the cluster topology runs its nodes as processes: --backend docker is for one server")
         if self.restate_admin_url and (self.topology != "single" or self.backend != "native"):
             raise HarnessError("RESTATE_ADMIN_URL names a running restate-server: the topology and backend are its own")
         if bool(self.restate_admin_url) != bool(self.restate_ingress_url):

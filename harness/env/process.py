@@ -66,6 +66,15 @@ def tcp_ready(port: int, host: str = "127.0.0.1") -> Readiness:
     return check
 
 
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` of a log, or ``(no log)``."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
 class ProcessFailed(HarnessError):
     """A managed process did not become ready; the message carries the tail of its log."""
 
@@ -242,8 +251,4 @@ class ManagedProcess:
         self._reaped = True
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)

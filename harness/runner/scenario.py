@@ -27,7 +27,7 @@ from harness.checker.judge import RunInfo, judge
 from harness.context import Progress
 from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
-from harness.env.process import ManagedProcess
+from harness.env.process import ManagedProcess, log_tail
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
@@ -145,12 +145,7 @@ def _environment(
 
 def _log_tails(logs: Path, processes: Mapping[str, ManagedProcess], lines: int = 40) -> dict[str, str]:
     """The end of each process's log, as this scenario wrote it."""
-    tails = {}
-    for name, process in processes.items():
-        log = logs / process.log_path.name
-        text = log.read_text(errors="replace") if log.is_file() else "(no log)"
-        tails[name] = "\n".join(text.splitlines()[-lines:])
-    return tails
+    return {name: log_tail(logs / process.log_path.name, lines) for name, process in processes.items()}
 
 
 def standard_checks(answer: str | None) -> tuple[Check, ...]:

@@ -36,6 +36,10 @@ def test_every_documented_variable_is_read() -> None:
             "UNRELATED": "ignored",
         }
     )
+    chosen = Settings.from_environ({"RESILIENCE_TOPOLOGY": "cluster", "RESTATE_IMAGE": "mine:1"})
+    assert (chosen.topology, chosen.backend, chosen.restate_image) == ("cluster", "native", "mine:1")
+    assert Settings.from_environ({"RESILIENCE_BACKEND": "docker"}).backend == "docker"
+    assert chosen.choosing(topology="single").topology == "single" and chosen.choosing().topology == "cluster"
     assert settings == Settings(
         restate_server_bin="/opt/restate-server",
         toxiproxy_server_bin="/opt/toxiproxy-server",
@@ -80,6 +84,14 @@ def test_settings_are_frozen() -> None:
         (
             {"LLM_UPSTREAM": "ftp://api.example/v1", "OPENAI_API_KEY": "sk-1"},
             "LLM_UPSTREAM=ftp://api.example/v1 must be an http(s) base URL",
+        ),
+        ({"RESILIENCE_TOPOLOGY": "ring"}, "topology 'ring' is not one of single, cluster"),
+        ({"RESILIENCE_BACKEND": "k8s"}, "backend 'k8s' is not one of native, docker"),
+        ({"RESILIENCE_TOPOLOGY": "cluster", "RESILIENCE_BACKEND": "docker"}, "--backend docker is for one server"),
+        (
+            {"RESTATE_ADMIN_URL": "http://127.0.0.1:9070", "RESTATE_INGRESS_URL": "http://127.0.0.1:8080",
+             "RESILIENCE_TOPOLOGY": "cluster"},
+            "the topology and backend are its own",
         ),
     ],
 )

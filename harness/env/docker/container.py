@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.env.cleanup import Cleanup
 from harness.env.docker import engine as docker_engine
-from harness.env.process import ProcessFailed
+from harness.env.process import ProcessFailed, log_tail
 from harness.errors import HarnessError
 
 Readiness = Callable[[], bool]
@@ -190,11 +190,7 @@ class ContainerProcess:
 
     # --- logs --------------------------------------------------------------------------
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def _write_header(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
