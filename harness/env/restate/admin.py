@@ -81,6 +81,8 @@ class RestateAdmin:
                     raise HarnessError(f"{self.url} is not a Restate admin API (404 on /deployments)")
                 if "META0014" in response.text:  # the deployment answered in HTTP/1.1: discover it so
                     body["use_http_11"] = True
+                elif "got status code '4" in response.text:  # an HTTP server answered that is no Restate endpoint
+                    break
             time.sleep(0.2)
         raise HarnessError(f"could not register {deployment_uri} with Restate at {self.url}: {last}")
 
