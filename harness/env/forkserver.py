@@ -82,6 +82,7 @@ class ForkServer:
         self._cleanup = cleanup
         self._lock = threading.Lock()
         self._ready = False
+        self._broken = False
         log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
@@ -105,14 +106,20 @@ class ForkServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @staticmethod
-    def can_run(argv: Sequence[str]) -> bool:
-        return len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m" and argv[2] in FORKABLE
+    def can_run(self, argv: Sequence[str]) -> bool:
+        """A command it can fork: ``python -m`` one of ours, with this interpreter, while the
+        server works (once it has failed, every command is started as a normal process)."""
+        return (not self._broken and len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"
+                and argv[2] in FORKABLE)
 
     def spawn(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path) -> ForkedChild:
         request = {"module": argv[2], "args": list(argv[3:]), "env": dict(env), "cwd": str(cwd), "log": str(log_path)}
         with self._lock:
-            answer = self._ask(request)
+            try:
+                answer = self._ask(request)
+            except HarnessError:
+                self._broken = True
+                raise
         if "error" in answer:
             raise HarnessError(f"the fork server could not start {argv[2]}: {answer['error']}")
         return ForkedChild(int(answer["pid"]))

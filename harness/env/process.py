@@ -118,10 +118,14 @@ class ManagedProcess:
         log.write(f"--- harness: starting {self.name}: {' '.join(self.argv)}\n".encode())
         log.flush()
         if self.launcher is not None and self.launcher.can_run(self.argv):
-            log.close()
-            self._popen = self.launcher.spawn(  # type: ignore[assignment]
-                self.argv, env={**os.environ, **self.env}, cwd=Path(self.cwd or os.getcwd()), log_path=self.log_path)
-            return self._registered()
+            try:
+                self._popen = self.launcher.spawn(  # type: ignore[assignment]
+                    self.argv, env={**os.environ, **self.env}, cwd=Path(self.cwd or os.getcwd()), log_path=self.log_path)
+                log.close()
+                return self._registered()
+            except HarnessError as exc:  # the fork server is gone: start it the ordinary way
+                log.write(f"--- harness: {exc}; starting it as a process\n".encode())
+                log.flush()
         try:
             self._popen = subprocess.Popen(
                 list(self.argv),

@@ -81,3 +81,18 @@ def test_children_die_with_the_fork_server(tmp_path: Path, no_leftovers) -> None
         server.close()  # the parent-death signal takes the child down
         child.wait(timeout=5)
         process.stop()
+
+
+def test_without_a_working_fork_server_a_server_starts_the_ordinary_way(tmp_path: Path, no_leftovers) -> None:
+    with Cleanup() as cleanup:
+        server = ForkServer(cleanup)
+        server.close()  # gone, as if it had crashed
+        process = _served(tmp_path, (server, cleanup))
+        process.start()
+        try:
+            port = process.argv[-1]
+            assert httpx.get(f"http://127.0.0.1:{port}/").text.startswith("yes|")
+            assert not server.can_run(process.argv)  # not asked again
+            assert "starting it as a process" in process.log_path.read_text()
+        finally:
+            process.stop()
