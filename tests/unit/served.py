@@ -6,18 +6,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
+def serving(app: ASGIApp, **options: Any) -> Iterator[str]:
     """`app` under uvicorn on a kernel-chosen loopback port, in a thread; yields its base URL.
-    On exit the server is told to stop and the thread must have ended."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
-    )
+    ``options`` go to ``uvicorn.Config`` (e.g. the fake LLM's own). On exit the server is
+    told to stop and the thread must have ended."""
+    config = {"log_level": "warning", "timeout_graceful_shutdown": 1, **options}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -10,7 +10,6 @@ import gc
 import json
 import re
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN, ChatRequest
 from harness.fake_llm.ledger import Ledger
 from harness.fake_llm.reassemble import chat_completion, sse_data
 from tests.unit.fake_llm_helpers import TOKEN, body
+from tests.unit.served import serving
 
 OTHER = "rrh-ba9876543210"
 
@@ -35,21 +35,8 @@ def parsed(content: str, **extra: Any) -> ChatRequest:
 @pytest.fixture(scope="module")
 def process_config() -> Iterator[FakeLLM]:
     """The app served with the options the fake's own process uses, in a thread."""
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, **SERVER_OPTIONS))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with FakeLLM(f"http://127.0.0.1:{port}") as llm:
-            yield llm
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "uvicorn did not shut down"
+    with serving(create_app(), **SERVER_OPTIONS) as url, FakeLLM(url) as llm:
+        yield llm
 
 
 @pytest.fixture
