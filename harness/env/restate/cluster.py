@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.links import Link
 from harness.env.process import ManagedProcess
+from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import (
     ABORT_TIMEOUT_S,
     INACTIVITY_TIMEOUT_S,
@@ -350,14 +349,11 @@ class RestateCluster:
         raise HarnessError(f"cannot read the cluster's state: {last}")
 
     def _sql(self, sql: str) -> list[dict[str, Any]]:
+        admin = RestateAdmin(self.admin_url)
         try:
-            response = httpx.post(f"{self.admin_url}/query", json={"query": sql}, headers={"accept": "application/json"},
-                                  timeout=10)
-        except httpx.HTTPError as exc:
-            raise HarnessError(f"the cluster's admin API is unreachable: {exc}") from None
-        if response.status_code != 200:
-            raise HarnessError(f"SQL failed with HTTP {response.status_code}: {response.text[:300]}")
-        return list(response.json().get("rows", []))
+            return admin.query(sql)
+        finally:
+            admin.close()
 
     def _leaving(self, name: str) -> None:
         """``name`` is about to go down: if it serves admin and ingress, move them to the
