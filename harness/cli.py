@@ -402,8 +402,9 @@ def parser() -> argparse.ArgumentParser:
                             "way (default 180; 0: off)")
         p.add_argument("--always-replay", action="store_true", help="inactivity timeout 0: every await suspends and replays")
         topology_options(p)
-        p.add_argument("--workers", type=_whole(1), default=1, metavar="N",
-                       help="run N scenarios side by side, each worker with its own environments (default 1)")
+        p.add_argument("--workers", type=_whole(1), default=min(2, os.cpu_count() or 1), metavar="N",
+                       help="run N scenarios side by side, each worker with its own environments "
+                            "(default: 2, or 1 on a single core)")
         p.add_argument("--fresh", dest="reuse", action="store_false",
                        help="a fresh environment for every scenario (default: reuse one a scenario left clean)")
 
