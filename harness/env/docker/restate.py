@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from harness.env.docker import engine as docker_engine
 from harness.env.docker import images
 from harness.env.docker.container import ContainerProcess
-from harness.env.ports import free_port
-from harness.env.process import ProcessFailed
 from harness.env.restate.server import RestateServer, _sql_ready
 from harness.errors import HarnessError
 
@@ -50,38 +48,16 @@ class RestateContainer(RestateServer):
         self.container.spawn()
         return self
 
-    def wait_until_ready(self) -> "RestateContainer":
-        """Ready when SQL answers; if another program took a port meanwhile, a new
-        container on fresh ports."""
-        for attempt in range(3):
-            assert self.container is not None
-            try:
-                self.container.wait_until_ready()
-                return self
-            except ProcessFailed as exc:
-                if attempt == 2 or "Address in use" not in str(exc):
-                    raise
-            self.container.stop()
-            self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
-            self.spawn()
-        return self
-
     def processes(self) -> dict[str, ContainerProcess]:  # type: ignore[override]
         return {"restate": self.container} if self.container is not None else {}
-
-    def kill(self) -> None:
-        self._running().kill()
-
-    def restart(self) -> None:
-        """Start the same container again: same data, same ports."""
-        self._running().restart()
 
     def stop(self) -> None:
         if self.container is not None:
             self.container.stop()
             self.container = None
 
-    def _running(self) -> ContainerProcess:
+    def _started(self) -> ContainerProcess:  # type: ignore[override]
+        """The container, for ``RestateServer.wait_until_ready`` (ports taken: a new one) and faults."""
         if self.container is None:
             raise HarnessError("restate-server's container was never started")
         return self.container

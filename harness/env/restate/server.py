@@ -131,29 +131,34 @@ class RestateServer:
                 raise HarnessError(f"RESTATE_ADMIN_URL={self.admin_url} does not answer SQL introspection: is it a Restate admin API?")
             return self
         for attempt in range(3):
-            assert self.process is not None
+            running = self._started()
             try:
-                self.process.wait_until_ready()
+                running.wait_until_ready()
                 return self
             except HarnessError as exc:
                 if attempt == 2 or "Address in use" not in str(exc):
                     raise
+            running.stop()
             self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
             self.spawn()
         return self
+
+    def _started(self) -> "ManagedProcess":
+        """What ``spawn`` started (a container, in ``RestateContainer``)."""
+        if self.process is None:
+            raise HarnessError("restate-server was never started")
+        return self.process
 
     def processes(self) -> dict[str, "ManagedProcess"]:
         """Its fault target: ``restate`` (none for a server someone else runs)."""
         return {"restate": self.process} if self.process is not None else {}
 
     def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
+        self._started().kill()
 
     def restart(self) -> None:
         """Start again on the same data dir and ports."""
-        assert self.process is not None
-        self.process.restart()
+        self._started().restart()
 
     def stop(self) -> None:
         if self.process is not None:
