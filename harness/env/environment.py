@@ -174,7 +174,9 @@ class Environment:
         booting = [(agent, *self._spawn_agent(agent, logs, stub_ports)) for agent in self.agents if agent.url is None]
         self.phases.add("spawn processes", time.perf_counter() - spawning)
         with self.phases.measure("fake LLM and stubs ready"):
-            self._wait_for_helpers(spawned, helpers)
+            helper_ports = self._wait_for_helpers(spawned, helpers)
+        self.llm_port = helper_ports["llm"]
+        stub_ports = {stub.name: helper_ports[stub.name] for stub in stubs}
         self.llm = FakeLLM(f"http://127.0.0.1:{self.llm_port}")
         self.stubs = [StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}") for stub in stubs]
         with self.phases.measure("restate-server ready"):
@@ -194,11 +196,18 @@ class Environment:
 
     def _wait_for_helpers(
         self, spawned: dict[str, tuple[ManagedProcess, int]], makers: dict[str, Callable[[int], ManagedProcess]]
-    ) -> None:
+    ) -> dict[str, int]:
+        """Wait for the fake LLM and the stubs; returns the port each serves on. One that
+        lost its port starts on another, and the agents' links to it follow it there."""
+        ports = {}
         for name, (process, port) in spawned.items():
             self.processes[name] = process
-            if self._ready(name, process, port, makers[name]) != port:  # the agents were given the first port
-                raise HarnessError(f"{name} lost its port to another program while starting; try again")
+            ports[name] = self._ready(name, process, port, makers[name])
+            if ports[name] != port:
+                for link in self.links.values():
+                    if link.upstream == f"127.0.0.1:{port}":
+                        link.repoint(ports[name])
+        return ports
 
     def _helper(
         self, name: str, module: str, logs: Path, *options: str, health: str = "/health"
@@ -211,6 +220,7 @@ class Environment:
                 argv=[sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *options],
                 log_path=logs / f"{name}.log",
                 ready=http_ready(f"http://127.0.0.1:{port}{health}"),
+                listens_on=port,
                 cwd=PROJECT_ROOT,
                 cleanup=self._cleanup,
                 launcher=self.launcher,
@@ -288,6 +298,7 @@ class Environment:
                 env=env,
                 log_path=logs / f"{agent.name}.log",
                 ready=tcp_ready(port),
+                listens_on=port,
                 cwd=agent.cwd,
                 cleanup=self._cleanup,
                 launcher=self.launcher,

@@ -219,14 +219,23 @@ class ToxiproxyServer:
             except httpx.HTTPError as exc:
                 raise HarnessError(f"no Toxiproxy answers at {self.api_url}: {exc}") from None
             return self
-        self.process = ManagedProcess(
-            name="toxiproxy",
-            argv=[binaries.toxiproxy_server(self.settings), "-host", "127.0.0.1", "-port", str(self.port)],
-            log_path=self.log_dir / "toxiproxy.log",
-            ready=http_ready(f"{self.api_url}/version"),
-            cleanup=self.cleanup,
-        )
-        self.process.start()
+        for attempt in range(3):
+            self.process = ManagedProcess(
+                name="toxiproxy",
+                argv=[binaries.toxiproxy_server(self.settings), "-host", "127.0.0.1", "-port", str(self.port)],
+                log_path=self.log_dir / "toxiproxy.log",
+                ready=http_ready(f"{self.api_url}/version"),
+                listens_on=self.port,
+                cleanup=self.cleanup,
+            )
+            try:
+                self.process.start()
+                return self
+            except HarnessError as exc:  # another program took the port meanwhile: try another
+                if attempt == 2 or "in use" not in str(exc):
+                    raise
+            self.port = free_port()
+            self.api = ToxiproxyAPI(self.port)
         return self
 
     def version(self) -> str:

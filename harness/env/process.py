@@ -25,6 +25,7 @@ import httpx
 
 from harness.env.cleanup import Cleanup, kill_group
 from harness.env.forkserver import ForkServer
+from harness.env.ports import held_by_session
 from harness.errors import HarnessError
 
 _PR_SET_PDEATHSIG = 1
@@ -92,6 +93,9 @@ class ManagedProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     ready_timeout_s: float = 20.0
+    # The port it must serve on: readiness there counts only if this process holds the
+    # listener (a server that lost its port to another program exits, and the other answers).
+    listens_on: int | None = None
     cleanup: Cleanup | None = field(default=None, repr=False)
     # Forks our own Python servers from preloaded libraries instead of starting them cold.
     launcher: ForkServer | None = field(default=None, repr=False)
@@ -170,6 +174,7 @@ class ManagedProcess:
                     f"the log's last lines:\n{self.log_tail()}"
                 )
             if self.ready():
+                self._check_listener()
                 return
             time.sleep(0.02)
         self.kill()
@@ -177,6 +182,16 @@ class ManagedProcess:
             f"{self.name} was not ready after {self.ready_timeout_s:.0f}s (its log: {self.log_path})\n"
             f"the log's last lines:\n{self.log_tail()}"
         )
+
+    def _check_listener(self) -> None:
+        if self.listens_on is None or self.pid is None:
+            return
+        if held_by_session(self.listens_on, self.pid) is False:  # its own session: see spawn
+            self.kill()
+            raise ProcessFailed(
+                f"{self.name} could not listen on port {self.listens_on}: Address in use by another program, "
+                "which answered its readiness probe"
+            )
 
     @property
     def pid(self) -> int | None:

@@ -15,8 +15,8 @@ from toxiproxy.api import APIConsumer
 
 from harness.env.cleanup import Cleanup
 from harness.env.links import ToxiproxyServer
-from harness.env.ports import free_port
-from harness.env.process import ManagedProcess, ProcessFailed, http_ready
+from harness.env.ports import free_port, held_by_session
+from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
 from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import RestateServer
 from harness.errors import HarnessError
@@ -178,6 +178,39 @@ def test_never_ready_process_is_killed_and_fails(tmp_path: Path, cleanup: Cleanu
     assert "not ready after" in str(failed.value)
     assert "sleeper: never ready 42" in str(failed.value)
     assert process.pid is not None and not is_alive(process.pid)
+
+
+def test_a_server_whose_port_another_program_holds_is_not_taken_for_ready(tmp_path: Path, cleanup: Cleanup) -> None:
+    """The race behind a registration that reached the wrong server: our server lost its
+    port, and the program holding it answered the readiness probe."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        loser = ManagedProcess(
+            name="loser",  # still starting up when the probe connects
+            argv=[sys.executable, "-c", "import time; time.sleep(300)"],
+            log_path=tmp_path / "loser.log",
+            ready=tcp_ready(port),
+            listens_on=port,
+            ready_timeout_s=5,
+            cleanup=cleanup,
+        )
+        with pytest.raises(ProcessFailed, match="Address in use by another program"):
+            loser.start()
+        assert loser.pid is not None and not is_alive(loser.pid)
+
+
+def test_a_server_holding_its_own_port_is_ready(tmp_path: Path, cleanup: Cleanup) -> None:
+    process, port = _http_server(tmp_path, cleanup)
+    process.listens_on = port
+    process.start()
+    try:
+        assert held_by_session(port, os.getsid(0)) is False  # the test's own session holds nothing there
+        assert process.pid is not None and held_by_session(port, process.pid) is True
+        assert _get(port) == 200
+    finally:
+        process.stop()
 
 
 def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path, cleanup: Cleanup) -> None:

@@ -118,6 +118,7 @@ class RestateServer:
             env=self._env(),
             log_path=self.log_dir / "restate-server.log",
             ready=_sql_ready(self.admin_url),
+            listens_on=self.admin_port,
             cleanup=self.cleanup,
         )
         self.process.spawn()
@@ -136,7 +137,7 @@ class RestateServer:
                 running.wait_until_ready()
                 return self
             except HarnessError as exc:
-                if attempt == 2 or "Address in use" not in str(exc):
+                if attempt == 2 or "in use" not in str(exc):
                     raise
             running.stop()
             self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
