@@ -48,7 +48,7 @@ def test_jsonl_keeps_the_rows_and_drops_the_summary_line() -> None:
 
 def test_partitions_name_nodes_by_their_names_not_restate_ids() -> None:
     [p] = parse_partitions(parse_jsonl(PARTITIONS), parse_jsonl(NODES), parse_jsonl(STATES))
-    assert p == PartitionInfo(0, 0, 2**64 - 1, "restate-1", ("restate-2", "restate-1"))
+    assert p == PartitionInfo(0, 0, 2**64 - 1, "restate-1", ("restate-2", "restate-1"), settled=True)
 
 
 def test_the_acting_leader_wins_over_a_stale_partition_table() -> None:
@@ -58,6 +58,28 @@ def test_the_acting_leader_wins_over_a_stale_partition_table() -> None:
     assert p.leader == "restate-3"
     [p] = parse_partitions([{"partition_id": 0, "current_replica_set": ""}], parse_jsonl(NODES))
     assert p.leader is None and p.replicas == ()
+
+
+def test_of_two_nodes_acting_as_leader_the_higher_epoch_leads_and_the_partition_is_not_settled() -> None:
+    # Seen here right after start-up: the cluster controller moved the partition to
+    # [N1, N3]; N1 led at e3 while N3, its old leader at e2, had not conceded yet.
+    states = [{"partition_id": 0, "plain_node_id": "N3", "effective_mode": "Leader", "leader_epoch": 2,
+               "replay_status": "active"},
+              {"partition_id": 0, "plain_node_id": "N1", "effective_mode": "Leader", "leader_epoch": "e3",
+               "replay_status": "active"}]
+    [p] = parse_partitions(parse_jsonl(PARTITIONS), parse_jsonl(NODES), states)
+    assert p.leader == "restate-1" and not p.settled
+    [p] = parse_partitions(parse_jsonl(PARTITIONS), parse_jsonl(NODES), states[1:])
+    assert p.leader == "restate-1" and p.settled
+
+
+def test_a_leader_still_replaying_or_outside_the_replica_set_is_not_settled() -> None:
+    replaying = [{"partition_id": 0, "plain_node_id": "N1", "effective_mode": "Leader", "replay_status": "starting"}]
+    [p] = parse_partitions(parse_jsonl(PARTITIONS), parse_jsonl(NODES), replaying)
+    assert p.leader == "restate-1" and not p.settled
+    outside = [{"partition_id": 0, "plain_node_id": "N2", "effective_mode": "Leader", "replay_status": "active"}]
+    [p] = parse_partitions(parse_jsonl(PARTITIONS), parse_jsonl(NODES), outside)
+    assert p.leader == "restate-3" and not p.settled  # N2 is not in the replica set N3,N1
 
 
 def test_a_partition_key_finds_its_partition() -> None:

@@ -70,13 +70,17 @@ def inbound_link(node: str) -> str:
 
 @dataclass(frozen=True)
 class PartitionInfo:
-    """One partition as ``restatectl`` sees it: its key range, leader and replicas (node names)."""
+    """One partition as ``restatectl`` sees it: its key range, leader and replicas (node
+    names). ``settled``: exactly one node acts as its leader, has caught up, and is in
+    its replica set (right after start-up or a failover, the old leader may act on for a
+    second or two while a new one leads at a higher epoch)."""
 
     partition_id: int
     start_key: int
     end_key: int
     leader: str | None
     replicas: tuple[str, ...]
+    settled: bool = True
 
 
 def parse_jsonl(text: str) -> list[dict[str, Any]]:
@@ -97,21 +101,34 @@ def parse_jsonl(text: str) -> list[dict[str, Any]]:
 def parse_partitions(partitions: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
                      states: Sequence[Mapping[str, Any]] = ()) -> list[PartitionInfo]:
     """Partitions with node names instead of Restate's node ids (``N2`` may be
-    ``restate-3``). The leader is the one ``partition_state`` reports acting as leader
-    (effective mode), else the partition table's; None while there is none."""
+    ``restate-3``). The leader is the node ``partition_state`` reports acting as leader
+    at the highest epoch, else the partition table's; None while there is none."""
     names = {str(n.get("plain_node_id")): str(n.get("name")) for n in nodes if n.get("plain_node_id")}
-    acting = {
-        int(s["partition_id"]): names.get(str(s.get("plain_node_id")))
-        for s in states
-        if str(s.get("effective_mode", "")).lower() == "leader" and "partition_id" in s
-    }
+    acting: dict[int, list[Mapping[str, Any]]] = {}
+    for state in states:
+        if str(state.get("effective_mode", "")).lower() == "leader" and "partition_id" in state:
+            acting.setdefault(int(state["partition_id"]), []).append(state)
     out = []
     for p in partitions:
         pid = int(p["partition_id"])
-        leader = acting.get(pid) or names.get(str(p.get("leader_plain_node_id")))
         replicas = tuple(names.get(r.strip(), r.strip()) for r in str(p.get("current_replica_set") or "").split(",") if r.strip())
-        out.append(PartitionInfo(pid, int(p.get("start_key", 0)), int(p.get("end_key", 2**64 - 1)), leader, replicas))
+        leaders = sorted(acting.get(pid, []), key=lambda s: _epoch(s.get("leader_epoch")), reverse=True)
+        leader = names.get(str(leaders[0].get("plain_node_id"))) if leaders else None
+        leader = leader or names.get(str(p.get("leader_plain_node_id")))
+        settled = (
+            len(leaders) == 1
+            and leaders[0].get("replay_status", "active") == "active"
+            and (not replicas or leader in replicas)
+        )
+        out.append(PartitionInfo(pid, int(p.get("start_key", 0)), int(p.get("end_key", 2**64 - 1)), leader, replicas,
+                                 settled))
     return out
+
+
+def _epoch(value: Any) -> int:
+    """A leader epoch as restatectl prints it: ``7`` or ``"e7"``."""
+    digits = "".join(ch for ch in str(value or "") if ch.isdigit())
+    return int(digits) if digits else -1
 
 
 def partition_of(key: int, partitions: Sequence[PartitionInfo]) -> PartitionInfo:
@@ -241,16 +258,13 @@ class RestateCluster:
         while time.monotonic() < deadline:
             try:
                 partitions = self.partitions()
-                states = self._ctl("SELECT partition_id, plain_node_id, effective_mode, replay_status FROM partition_state")
-                active_leaders = {int(s["partition_id"]) for s in states
-                                  if str(s.get("effective_mode", "")).lower() == "leader" and s.get("replay_status") == "active"}
-                if partitions and all(p.leader and p.partition_id in active_leaders for p in partitions):
+                if partitions and all(p.leader and p.settled for p in partitions):
                     return self
                 last = f"partitions {partitions}"
             except HarnessError as exc:
                 last = str(exc)
             time.sleep(0.2)
-        raise HarnessError(f"the Restate cluster had no leader for every partition after {READY_TIMEOUT_S:.0f}s: {last}")
+        raise HarnessError(f"the Restate cluster had no settled leader for every partition after {READY_TIMEOUT_S:.0f}s: {last}")
 
     def stop(self) -> None:
         self._stopping = True  # nothing to re-point: every node goes
@@ -281,7 +295,7 @@ class RestateCluster:
     def partitions(self) -> list[PartitionInfo]:
         nodes = self._ctl("SELECT plain_node_id, name FROM nodes")
         table = self._ctl("SELECT partition_id, start_key, end_key, leader_plain_node_id, current_replica_set FROM partitions")
-        states = self._ctl("SELECT partition_id, plain_node_id, effective_mode FROM partition_state")
+        states = self._ctl("SELECT partition_id, plain_node_id, effective_mode, leader_epoch, replay_status FROM partition_state")
         return parse_partitions(table, nodes, states)
 
     def leader_of_partition(self, partition_id: int) -> str:
