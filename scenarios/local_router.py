@@ -4,7 +4,7 @@ the specialist's answer."""
 
 from __future__ import annotations
 
-from harness.checker.checks import RetriesPlausible, SlowedDown, Wasted
+from harness.checker.checks import NoAcknowledgedRequestLost, RetriesPlausible, SlowedDown, Wasted
 from harness.nemesis.faults import Kill, Latency, Pause, Terminate
 from harness.nemesis.triggers import After, LLMCallHeld, RetryObserved, StepCompleted
 from harness.runner.scenario import Scenario, standard_checks
@@ -84,7 +84,7 @@ KILL_RESTATE_SERVER = Scenario(
     script=billing_conversation(hold_answer=True),
     workload=ASK,
     faults=(Kill("restate", when=LLMCallHeld(2), until=After(0.5)),),
-    checks=(*CHECKS, Wasted(exactly=1)),
+    checks=(*CHECKS, NoAcknowledgedRequestLost(), Wasted(exactly=1)),
     tags=("local", "server", "kill"),
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness.checker.checks import (
     AllCompleted,
     CallTree,
+    NoAcknowledgedRequestLost,
     NoDuplicateLLMCalls,
     NoDuplicateSideEffects,
     NoJournalMismatch,
@@ -32,7 +33,9 @@ def random_faults(
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
-    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch())
+    # A schedule may kill restate-server while requests are sent: none it acknowledged may be lost.
+    checks = (AllCompleted(BILLING_ANSWER), NoDuplicateLLMCalls(), StepsOnce(), WastedExplainedByFaults(), NoJournalMismatch(),
+              NoAcknowledgedRequestLost())
     # The schedule and the request count, drawn from a seed (or replayed from --schedule),
     # and shrunk when the run fails.
     plan = plans(schedules(processes=processes, links=links, faults=faults), requests=n)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from harness.checker.checks import (
     CallTree,
+    NoAcknowledgedRequestLost,
     NoDuplicateSideEffects,
     RetriesPlausible,
     SlowedDown,
@@ -103,7 +104,8 @@ SCENARIOS = (
         "kill-restate-server-mid-call-tree",
         "SIGKILL restate-server while the billing agent's LLM answer is held (router waiting on the "
         "callee), restart on the same data dir: the tree resumes, the callee's step is retried once.",
-        hold=True, faults=(Kill("restate", when=LLMCallHeld(2), until=After(0.5)),), checks=(Wasted(exactly=1),),
+        hold=True, faults=(Kill("restate", when=LLMCallHeld(2), until=After(0.5)),),
+        checks=(NoAcknowledgedRequestLost(), Wasted(exactly=1)),
         tags=("server", "kill"),
     ),
 )
