@@ -51,7 +51,7 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)  # the provider's key: never printed
     topology: str = "single"  # "cluster": three restate-server nodes, replication 2 (harness.env.restate.cluster)
     backend: str = "native"  # "docker": restate-server in a container (harness.env.docker)
-    restate_image: str | None = None  # the docker backend's image; None: the one built from the pinned binary
+    restate_image: str | None = None  # the docker backend's image; None: Restate's official one, else one built from the binary
     # Where `restate-resilience install` puts the pinned binaries (a per-user cache).
     tools_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "restate-resilience")
 

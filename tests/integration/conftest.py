@@ -15,6 +15,7 @@ inherited by everything the test starts, directly or through a child runner).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,6 @@ _HERE = Path(__file__).resolve().parent
 MARK_VAR = "HARNESS_TEST_MARK"
 HARNESS_PATTERNS = ("restate-server", "toxiproxy-server", "harness.serve", "harness.fake_llm", "harness.stubs", "harness.env.reaper",
                     "harness.env.forkserver")
-TEMP_DIR_ROOT = Path("/tmp")
 # Our servers' data dirs, and the folder restate-server's invoker makes in the temp dir at
 # every start (kept inside the data dir's parent, so it goes with it).
 TEMP_DIR_PREFIXES = ("restate-", "invoker-")
@@ -136,7 +136,8 @@ def wait_until_gone(pids: set[int] | list[int], timeout_s: float = GONE_WITHIN_S
 
 
 def restate_temp_dirs() -> set[str]:
-    return {str(p) for prefix in TEMP_DIR_PREFIXES for p in TEMP_DIR_ROOT.glob(f"{prefix}*") if p.is_dir()}
+    root = Path(tempfile.gettempdir())  # a worker's own under pytest -n (tests/conftest.py)
+    return {str(p) for prefix in TEMP_DIR_PREFIXES for p in root.glob(f"{prefix}*") if p.is_dir()}
 
 
 # --- the fixture -----------------------------------------------------------------------

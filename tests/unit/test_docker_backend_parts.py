@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.env.docker import engine
+from harness.env.docker import engine, images
 from harness.env.docker.container import _timestamp_ns
 from harness.env.docker.images import _write_rootfs
 from harness.errors import HarnessError
+from harness.settings import Settings
 from harness.validate.target import parse_target
 
 
@@ -49,3 +50,59 @@ def test_image_target() -> None:
         parse_target([], [], images=["a:1", "b:1"], port=9080)
     with pytest.raises(HarnessError, match="--image"):
         parse_target([], [])
+
+
+class Engine:
+    """A Docker engine's image store, as far as ``restate_image`` asks it."""
+
+    def __init__(self, has: set[str], registry: set[str]) -> None:
+        self.has, self.registry, self.pulls = set(has), registry, []
+        self.images = self
+
+    def get(self, image: str) -> str:
+        import docker.errors
+
+        if image not in self.has:
+            raise docker.errors.ImageNotFound(image)
+        return image
+
+    def pull(self, image: str) -> str:
+        import docker.errors
+
+        self.pulls.append(image)
+        if image not in self.registry:
+            raise docker.errors.APIError(f"lookup of {image}: no such host")
+        self.has.add(image)
+        return image
+
+
+@pytest.mark.parametrize(
+    ("has", "registry", "settings", "expected", "pulls"),
+    [
+        ({"official"}, set(), Settings(), "official", []),
+        (set(), {"official"}, Settings(), "official", ["official"]),
+        (set(), set(), Settings(), "ours", ["official"]),  # no registry answers: built here
+        (set(), {"official"}, Settings(restate_server_bin="/opt/my/restate-server"), "ours", []),
+    ],
+    ids=["on the engine", "pulled", "no registry", "a binary of one's own"],
+)
+def test_the_default_restate_image_is_the_official_one_where_it_can_be_had(
+    monkeypatch: pytest.MonkeyPatch, has: set[str], registry: set[str], settings: Settings, expected: str,
+    pulls: list[str],
+) -> None:
+    pytest.importorskip("docker")
+    official = images.official_restate_image()
+    alias = {"official": official}
+    engine = Engine({alias.get(i, i) for i in has}, {alias.get(i, i) for i in registry})
+    monkeypatch.setattr(images, "build_restate_image", lambda settings, engine: "ours")
+    chosen = images.restate_image(settings, engine)
+    assert chosen == alias.get(expected, expected)
+    assert engine.pulls == [alias.get(i, i) for i in pulls]
+
+
+def test_a_named_restate_image_is_never_pulled() -> None:
+    pytest.importorskip("docker")
+    engine = Engine(set(), {"mine:1"})
+    with pytest.raises(HarnessError, match="RESTATE_IMAGE image 'mine:1' is not on this Docker engine"):
+        images.restate_image(Settings(restate_image="mine:1"), engine)
+    assert engine.pulls == []

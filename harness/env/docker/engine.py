@@ -60,9 +60,23 @@ def require_image(engine: Any, image: str, what: str) -> str:
     return image
 
 
+def pulled(engine: Any, image: str) -> bool:
+    """Whether the engine has ``image``, pulling it once if it has not; False where no
+    registry answers (the reason is not an error: the caller has a fallback)."""
+    import docker.errors  # noqa: PLC0415
+
+    if has_image(engine, image):
+        return True
+    try:
+        engine.images.pull(image)
+    except docker.errors.DockerException:
+        return False
+    return has_image(engine, image)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
-__all__ = ["client", "has_image", "require_image", "testcontainers_ready"]
+__all__ = ["client", "has_image", "pulled", "require_image", "testcontainers_ready"]

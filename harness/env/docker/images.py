@@ -21,21 +21,31 @@ from harness.errors import HarnessError
 from harness.settings import Settings
 
 RESTATE_REPOSITORY = "restate-resilience/restate-server"
+OFFICIAL_REPOSITORY = "docker.restate.dev/restatedev/restate"
 RESTATE_BINARY = "/usr/local/bin/restate-server"
 RESTATE_DATA_DIR = "/restate-data"  # inside the container: it lives and dies with it
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-_BUILD_LOCK = Path(tempfile.gettempdir()) / "rrh-docker-image-build.lock"
 
 
 def restate_image_tag() -> str:
     return f"{RESTATE_REPOSITORY}:{binaries.RESTATE_VERSION}"
 
 
+def official_restate_image() -> str:
+    """Restate's own image, at the pinned server's version."""
+    return f"{OFFICIAL_REPOSITORY}:{binaries.RESTATE_VERSION}"
+
+
 def restate_image(settings: Settings, engine: Any) -> str:
     """The image the docker backend runs: ``settings.restate_image`` (RESTATE_IMAGE) if
-    given, which must be on the engine already; else ours, built if missing."""
+    given, which must be on the engine already; else Restate's official image at the
+    pinned version, pulled if missing; else, where no registry answers, ours, built from
+    the pinned binary. A restate-server binary of one's own (RESTATE_SERVER_BIN) is what
+    runs: ours is built from it."""
     if settings.restate_image:
         return docker_engine.require_image(engine, settings.restate_image, "RESTATE_IMAGE")
+    if settings.restate_server_bin is None and docker_engine.pulled(engine, official_restate_image()):
+        return official_restate_image()
     return build_restate_image(settings, engine)
 
 
@@ -46,7 +56,7 @@ def build_restate_image(settings: Settings, engine: Any) -> str:
     if docker_engine.has_image(engine, tag):
         return tag
     binary = Path(binaries.restate_server(settings)).resolve()
-    with open(_BUILD_LOCK, "w") as lock:
+    with open(binary, "rb") as lock:  # locking the binary itself leaves no lock file behind
         fcntl.flock(lock, fcntl.LOCK_EX)
         if docker_engine.has_image(engine, tag):  # another builder finished meanwhile
             return tag

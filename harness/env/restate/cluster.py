@@ -42,6 +42,7 @@ from typing import Any
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.links import Link
+from harness.env.ports import free_port
 from harness.env.process import ManagedProcess
 from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import (
@@ -218,41 +219,65 @@ class RestateCluster:
         for node in self.nodes:
             if node.link is None:
                 node.link = self.link(inbound_link(node.name), node.server.node_port)
-        metadata = json.dumps([n.link.url for n in self.nodes if n.link is not None])
         for i, node in enumerate(self.nodes):
-            if node.server.base_dir is None:
-                node.server.base_dir = self.cleanup.make_temp_dir("restate-") / "data"
-            assert node.link is not None
-            node.server.extra_env = {
-                "RESTATE_CLUSTER_NAME": CLUSTER_NAME,
-                "RESTATE_NODE_NAME": node.name,
-                "RESTATE_DEFAULT_REPLICATION": str(REPLICATION),
-                "RESTATE_METADATA_CLIENT__ADDRESSES": metadata,
-                "RESTATE_ADVERTISED_ADDRESS": node.link.url,
-                "RESTATE_AUTO_PROVISION": "true" if i == 0 else "false",
-                **self.extra_env,
-            }
-            process = NodeProcess(
-                name=node.name,
-                argv=[binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
-                      "--listen-mode", "tcp"],
-                env=node.server._env(),
-                log_path=self.log_dir / f"{node.name}.log",
-                ready=_sql_ready(node.server.admin_url),
-                ready_timeout_s=READY_TIMEOUT_S,
-                cleanup=self.cleanup,
-            )
-            process.cluster = self
-            node.process = process
-            process.spawn()
+            self._spawn_node(i, node)
         return self
+
+    def _spawn_node(self, i: int, node: _Node) -> None:
+        metadata = json.dumps([n.link.url for n in self.nodes if n.link is not None])
+        if node.server.base_dir is None:
+            node.server.base_dir = self.cleanup.make_temp_dir("restate-") / "data"
+        assert node.link is not None
+        node.server.extra_env = {
+            "RESTATE_CLUSTER_NAME": CLUSTER_NAME,
+            "RESTATE_NODE_NAME": node.name,
+            "RESTATE_DEFAULT_REPLICATION": str(REPLICATION),
+            "RESTATE_METADATA_CLIENT__ADDRESSES": metadata,
+            "RESTATE_ADVERTISED_ADDRESS": node.link.url,
+            "RESTATE_AUTO_PROVISION": "true" if i == 0 else "false",
+            **self.extra_env,
+        }
+        process = NodeProcess(
+            name=node.name,
+            argv=[binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
+                  "--listen-mode", "tcp"],
+            env=node.server._env(),
+            log_path=self.log_dir / f"{node.name}.log",
+            ready=_sql_ready(node.server.admin_url),
+            listens_on=node.server.admin_port,
+            ready_timeout_s=READY_TIMEOUT_S,
+            cleanup=self.cleanup,
+        )
+        process.cluster = self
+        node.process = process
+        process.spawn()
+
+    def _wait_for_node(self, i: int, node: _Node) -> None:
+        """Wait for one node; if another program took one of its ports between picking and
+        binding, start it again on fresh ones, its links following it (peers know it by
+        its inbound link's address, which does not change)."""
+        for attempt in range(3):
+            assert node.process is not None and node.link is not None
+            try:
+                node.process.wait_until_ready()
+                return
+            except HarnessError as exc:
+                if attempt == 2 or "in use" not in str(exc):
+                    raise
+            node.process.stop()
+            server = node.server
+            server.ingress_port, server.admin_port, server.node_port = free_port(), free_port(), free_port()
+            node.link.repoint(server.node_port)
+            if i == 0 and self._admin_link is not None and self._ingress_link is not None:
+                self._admin_link.repoint(server.admin_port)
+                self._ingress_link.repoint(server.ingress_port)
+            self._spawn_node(i, node)
 
     def wait_until_ready(self) -> "RestateCluster":
         """Ready when every node's admin answers SQL and every partition has a leader that
         has caught up (``restatectl``)."""
-        for node in self.nodes:
-            assert node.process is not None
-            node.process.wait_until_ready()
+        for i, node in enumerate(self.nodes):
+            self._wait_for_node(i, node)
         deadline = time.monotonic() + READY_TIMEOUT_S
         last = "no answer"
         while time.monotonic() < deadline:
