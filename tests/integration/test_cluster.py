@@ -5,12 +5,15 @@ request lost, and nothing is left behind."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
+from harness.env.links import ToxiproxyServer
+from harness.env.restate.cluster import RestateCluster
 from harness.errors import HarnessError
 from harness.runner.scenario import run_scenario
 from harness.settings import Settings
@@ -45,3 +48,23 @@ def test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost(tmp
     logs = tmp_path / scenario.folder / "logs"
     assert {f"restate-{i}.log" for i in (1, 2, 3)} <= {p.name for p in logs.iterdir()}
     assert not cleanup.groups and not cleanup.dirs  # the environment released every node and base dir
+
+
+@pytest.mark.skipif(not _has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+def test_a_node_whose_port_another_program_took_starts_again_on_fresh_ones(tmp_path: Path, cleanup: Cleanup) -> None:
+    toxiproxy = ToxiproxyServer(tmp_path, cleanup=cleanup).start()
+    cluster = RestateCluster(tmp_path, settings=Settings(topology="cluster"), cleanup=cleanup,
+                             link=lambda name, port: toxiproxy.link(name, port))
+    taken = cluster.nodes[1].server.admin_port
+    try:
+        with socket.socket() as other:  # another program holds node 2's admin port, and accepts on it
+            other.bind(("127.0.0.1", taken))
+            other.listen()
+            cluster.spawn().wait_until_ready()
+        node = cluster.nodes[1]
+        assert node.server.admin_port != taken
+        assert node.link is not None and node.link.upstream == f"127.0.0.1:{node.server.node_port}"
+        assert all(p.leader and p.settled for p in cluster.partitions())
+    finally:
+        cluster.stop()
+        toxiproxy.stop()
