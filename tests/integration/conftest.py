@@ -135,6 +135,18 @@ def wait_until_gone(pids: set[int] | list[int], timeout_s: float = GONE_WITHIN_S
         time.sleep(0.05)
 
 
+def has_restatectl() -> bool:
+    """Whether the pinned restatectl (how a cluster's leadership is read) is installed."""
+    from harness.env import binaries  # noqa: PLC0415
+    from harness.errors import HarnessError  # noqa: PLC0415
+
+    try:
+        binaries.restatectl()
+    except HarnessError:
+        return False
+    return True
+
+
 def restate_temp_dirs() -> set[str]:
     root = Path(tempfile.gettempdir())  # a worker's own under pytest -n (tests/conftest.py)
     return {str(p) for prefix in TEMP_DIR_PREFIXES for p in root.glob(f"{prefix}*") if p.is_dir()}

@@ -10,27 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.links import ToxiproxyServer
 from harness.env.restate.cluster import RestateCluster
-from harness.errors import HarnessError
 from harness.runner.scenario import run_scenario
 from harness.settings import Settings
 from scenarios import CLUSTER_SCENARIOS
 
+from .conftest import has_restatectl
+
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
-def _has_restatectl() -> bool:
-    try:
-        binaries.restatectl()
-    except HarnessError:
-        return False
-    return True
 
-
-@pytest.mark.skipif(not _has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+@pytest.mark.skipif(not has_restatectl(), reason="restatectl not installed: ./scripts/setup")
 def test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost(tmp_path: Path, cleanup: Cleanup) -> None:
     scenario = next(s for s in CLUSTER_SCENARIOS
                     if s.name == "kill-partition-leader-while-llm-held" and s.agent_label == "local-router")
@@ -50,7 +43,7 @@ def test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost(tmp
     assert not cleanup.groups and not cleanup.dirs  # the environment released every node and base dir
 
 
-@pytest.mark.skipif(not _has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+@pytest.mark.skipif(not has_restatectl(), reason="restatectl not installed: ./scripts/setup")
 def test_a_node_whose_port_another_program_took_starts_again_on_fresh_ones(tmp_path: Path, cleanup: Cleanup) -> None:
     toxiproxy = ToxiproxyServer(tmp_path, cleanup=cleanup).start()
     cluster = RestateCluster(tmp_path, settings=Settings(topology="cluster"), cleanup=cleanup,

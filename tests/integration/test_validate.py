@@ -15,6 +15,8 @@ import pytest
 
 from harness.env.binaries import PROJECT_ROOT
 
+from .conftest import has_restatectl
+
 SERVE = f"{sys.executable} -m harness.serve"
 CLASSES = {
     "duplicate_llm_call", "duplicate_side_effect", "duplicate_child_work", "non_determinism",
@@ -127,3 +129,19 @@ def test_a_handler_that_waits_for_a_human_needs_input(tmp_path: Path, entry: str
     assert code == 2, output
     assert "needs input" in output and waits_on in " ".join(output.split()), output
     assert "Traceback" not in output
+
+
+
+@pytest.mark.skipif(not has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+@pytest.mark.parametrize(("app", "caught_as"), [("agents.local_router:app", None),
+                                                ("agents.mutants.unjournaled_routing:app", "duplicate_llm_call")],
+                         ids=["reference router", "unjournaled routing"])
+def test_validate_on_the_cluster_judges_as_on_one_server(tmp_path: Path, app: str, caught_as: str | None,
+                                                          no_leftovers) -> None:
+    code, validation, output = validate(tmp_path, "--topology", "cluster", "--cmd", f"{SERVE} {app} --port {{port}}")
+    failed = {name for name, verdict in verdicts(validation).items() if verdict == "fail"}
+    if caught_as is None:
+        assert code == 0 and not failed, output
+    else:
+        assert code == 1 and caught_as in failed, output
+    assert "restate-3.log" in {p.name for p in (tmp_path / "reports").glob("*/*/logs/*")}, "not run on the cluster"
