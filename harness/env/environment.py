@@ -299,10 +299,19 @@ class Environment:
                 log_path=logs / f"{agent.name}.log",
                 ready=tcp_ready(port),
                 listens_on=port,
+                relocate=relocated,
                 cwd=agent.cwd,
                 cleanup=self._cleanup,
                 launcher=self.launcher,
             )
+
+        def relocated() -> ManagedProcess:
+            """The agent on a fresh port, Restate's link to it following (its deployment's
+            address, the link's, stays)."""
+            port = free_port()
+            if (link := self.links.get(f"restate->{agent.name}")) is not None:
+                link.repoint(port)
+            return agent_process(port)
 
         process, port = self._spawn_on_free_port(agent_process, agent.container_port)
         self.processes[agent.name] = process

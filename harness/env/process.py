@@ -96,6 +96,9 @@ class ManagedProcess:
     # The port it must serve on: readiness there counts only if this process holds the
     # listener (a server that lost its port to another program exits, and the other answers).
     listens_on: int | None = None
+    # How to make it again on a fresh port, whatever reaches it following it there (its
+    # links re-pointed); None: a lost port is an error.
+    relocate: "Callable[[], ManagedProcess] | None" = field(default=None, repr=False)
     cleanup: Cleanup | None = field(default=None, repr=False)
     # Forks our own Python servers from preloaded libraries instead of starting them cold.
     launcher: ForkServer | None = field(default=None, repr=False)
@@ -106,9 +109,18 @@ class ManagedProcess:
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> "ManagedProcess":
-        """Spawn and wait until ready."""
+        """Spawn and wait until ready. A restart on the same port can lose it to another
+        program in the instant it is free; with ``relocate``, it then starts on a fresh one."""
         self.spawn()
-        self.wait_until_ready()
+        try:
+            self.wait_until_ready()
+        except ProcessFailed as exc:
+            if self.relocate is None or "in use" not in str(exc):
+                raise
+            moved = self.relocate()
+            self.argv, self.env, self.ready, self.listens_on = moved.argv, moved.env, moved.ready, moved.listens_on
+            self.spawn()
+            self.wait_until_ready()
         return self
 
     def spawn(self) -> "ManagedProcess":

@@ -213,6 +213,32 @@ def test_a_server_holding_its_own_port_is_ready(tmp_path: Path, cleanup: Cleanup
         process.stop()
 
 
+def test_a_restart_whose_port_was_taken_meanwhile_moves_to_a_fresh_one(tmp_path: Path, cleanup: Cleanup) -> None:
+    moved_to: list[int] = []
+
+    def relocated() -> ManagedProcess:
+        process, port = _http_server(tmp_path, cleanup)
+        moved_to.append(port)  # where its links would be re-pointed
+        process.listens_on = port
+        return process
+
+    web, port = _http_server(tmp_path, cleanup)
+    web.listens_on, web.relocate = port, relocated
+    web.start()
+    try:
+        web.kill()
+        with socket.socket() as other:  # another program binds the port in the instant it is free
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: the probes' connections linger
+            other.bind(("127.0.0.1", port))
+            other.listen()
+            web.restart()
+        [new_port] = moved_to
+        assert new_port != port and _get(new_port) == 200
+        assert web.pid is not None and held_by_session(new_port, web.pid) is True
+    finally:
+        web.stop()
+
+
 def test_terminate_escalates_when_sigterm_is_ignored(tmp_path: Path, cleanup: Cleanup) -> None:
     log = tmp_path / "stubborn.log"
     process = ManagedProcess(
