@@ -32,7 +32,12 @@ from harness.env.cleanup import Cleanup
 from harness.env.forkserver import ForkServer
 from harness.env.links import Link, ToxiproxyServer
 from harness.env.ports import free_port
-from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
+from harness.env.process import (
+    ManagedProcess,
+    http_ready,
+    retry_on_taken_port,
+    tcp_ready,
+)
 from harness.env.restate.admin import Deployment, RestateAdmin
 from harness.env.restate.deployment import RestateLike, restate_for
 from harness.env.restate.ingress import RestateIngress
@@ -237,26 +242,14 @@ class Environment:
     def _ready(self, name: str, process: ManagedProcess, port: int, make: Callable[[int], ManagedProcess]) -> int:
         """Wait for a spawned process; if another program took its port in between, start
         it again on a fresh one. Returns the port it serves on."""
-        try:
-            process.wait_until_ready()
-            return port
-        except ProcessFailed as exc:
-            if "in use" not in str(exc):
-                raise
-        self.processes[name], port = self._start_on_free_port(make)
-        return port
 
-    def _start_on_free_port(self, make: Callable[[int], ManagedProcess]) -> tuple[ManagedProcess, int]:
-        """Start a process on a fresh port, trying another if the port was taken meanwhile."""
-        for attempt in range(3):
+        def move() -> None:
+            nonlocal process, port
             process, port = self._spawn_on_free_port(make)
-            try:
-                process.wait_until_ready()
-                return process, port
-            except ProcessFailed as exc:
-                if attempt == 2 or "in use" not in str(exc):
-                    raise
-        raise AssertionError("unreachable")
+
+        retry_on_taken_port(lambda: process.wait_until_ready(), move, attempts=4)
+        self.processes[name] = process
+        return port
 
     def _link(self, name: str, upstream_port: int) -> Link:
         link = self.toxiproxy.link(name, upstream_port)

@@ -21,7 +21,7 @@ from toxiproxy.toxic import Toxic
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.ports import free_port
-from harness.env.process import ManagedProcess, http_ready
+from harness.env.process import ManagedProcess, http_ready, retry_on_taken_port
 from harness.errors import HarnessError
 from harness.settings import Settings
 
@@ -219,7 +219,8 @@ class ToxiproxyServer:
             except httpx.HTTPError as exc:
                 raise HarnessError(f"no Toxiproxy answers at {self.api_url}: {exc}") from None
             return self
-        for attempt in range(3):
+
+        def started() -> None:
             self.process = ManagedProcess(
                 name="toxiproxy",
                 argv=[binaries.toxiproxy_server(self.settings), "-host", "127.0.0.1", "-port", str(self.port)],
@@ -228,14 +229,13 @@ class ToxiproxyServer:
                 listens_on=self.port,
                 cleanup=self.cleanup,
             )
-            try:
-                self.process.start()
-                return self
-            except HarnessError as exc:  # another program took the port meanwhile: try another
-                if attempt == 2 or "in use" not in str(exc):
-                    raise
+            self.process.start()
+
+        def move() -> None:
             self.port = free_port()
             self.api = ToxiproxyAPI(self.port)
+
+        retry_on_taken_port(started, move)
         return self
 
     def version(self) -> str:

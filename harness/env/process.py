@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -80,6 +82,37 @@ class ProcessFailed(HarnessError):
     """A managed process did not become ready; the message carries the tail of its log."""
 
 
+class PortTaken(ProcessFailed):
+    """A server could not have its port: another program took it between its pick and its
+    bind (the server exited saying so, or the other program answered its readiness probe).
+    Started again on a fresh port, it will do."""
+
+
+_ADDRESS_IN_USE = re.compile(r"address (already )?in use|EADDRINUSE", re.IGNORECASE)
+
+
+def exited_before_ready(name: str, code: int | None, log_path: Path, tail: str) -> ProcessFailed:
+    """The error for a server that exited before it was ready: ``PortTaken`` when its log
+    says its address was in use (Python, Node.js, Go and Rust servers all say so)."""
+    kind = PortTaken if _ADDRESS_IN_USE.search(tail) else ProcessFailed
+    return kind(f"{name} exited with code {code} before it was ready (its log: {log_path})\n"
+                f"the log's last lines:\n{tail}")
+
+
+T = TypeVar("T")
+
+
+def retry_on_taken_port(start: Callable[[], T], move: Callable[[], None], attempts: int = 3) -> T:
+    """``start()``; while it fails because a port was taken meanwhile (``PortTaken``),
+    ``move()`` to fresh ports and start again, ``attempts`` times in all."""
+    for _ in range(attempts - 1):
+        try:
+            return start()
+        except PortTaken:
+            move()
+    return start()
+
+
 @dataclass
 class ManagedProcess:
     """One process group the harness owns. ``argv`` and ``env`` are reused on restart,
@@ -112,16 +145,15 @@ class ManagedProcess:
         """Spawn and wait until ready. A restart on the same port can lose it to another
         program in the instant it is free; with ``relocate``, it then starts on a fresh one."""
         self.spawn()
-        try:
-            self.wait_until_ready()
-        except ProcessFailed as exc:
-            if self.relocate is None or "in use" not in str(exc):
-                raise
-            moved = self.relocate()
-            self.argv, self.env, self.ready, self.listens_on = moved.argv, moved.env, moved.ready, moved.listens_on
-            self.spawn()
-            self.wait_until_ready()
+        retry_on_taken_port(self.wait_until_ready, self._relocate, attempts=2 if self.relocate else 1)
         return self
+
+    def _relocate(self) -> None:
+        """Become the process ``relocate`` makes on a fresh port, and spawn it."""
+        assert self.relocate is not None
+        moved = self.relocate()
+        self.argv, self.env, self.ready, self.listens_on = moved.argv, moved.env, moved.ready, moved.listens_on
+        self.spawn()
 
     def spawn(self) -> "ManagedProcess":
         """Start the process without waiting for it: several can then boot side by side.
@@ -181,10 +213,7 @@ class ManagedProcess:
             if self._popen is not None and self._popen.poll() is not None:
                 code = self._popen.returncode
                 self._reap()
-                raise ProcessFailed(
-                    f"{self.name} exited with code {code} before it was ready (its log: {self.log_path})\n"
-                    f"the log's last lines:\n{self.log_tail()}"
-                )
+                raise exited_before_ready(self.name, code, self.log_path, self.log_tail())
             if self.ready():
                 self._check_listener()
                 return
@@ -200,9 +229,9 @@ class ManagedProcess:
             return
         if held_by_session(self.listens_on, self.pid) is False:  # its own session: see spawn
             self.kill()
-            raise ProcessFailed(
-                f"{self.name} could not listen on port {self.listens_on}: Address in use by another program, "
-                "which answered its readiness probe"
+            raise PortTaken(
+                f"{self.name} could not listen on port {self.listens_on}: another program holds it, "
+                "and answered its readiness probe"
             )
 
     @property

@@ -16,7 +16,13 @@ from toxiproxy.api import APIConsumer
 from harness.env.cleanup import Cleanup
 from harness.env.links import ToxiproxyServer
 from harness.env.ports import free_port, held_by_session
-from harness.env.process import ManagedProcess, ProcessFailed, http_ready, tcp_ready
+from harness.env.process import (
+    ManagedProcess,
+    PortTaken,
+    ProcessFailed,
+    http_ready,
+    tcp_ready,
+)
 from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import RestateServer
 from harness.errors import HarnessError
@@ -196,7 +202,7 @@ def test_a_server_whose_port_another_program_holds_is_not_taken_for_ready(tmp_pa
             ready_timeout_s=5,
             cleanup=cleanup,
         )
-        with pytest.raises(ProcessFailed, match="Address in use by another program"):
+        with pytest.raises(PortTaken, match="another program holds it"):
             loser.start()
         assert loser.pid is not None and not is_alive(loser.pid)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.env.cleanup import Cleanup
 from harness.env.docker import engine as docker_engine
-from harness.env.process import ProcessFailed, log_tail
+from harness.env.process import ProcessFailed, exited_before_ready, log_tail
 from harness.errors import HarnessError
 
 Readiness = Callable[[], bool]
@@ -96,10 +96,7 @@ class ContainerProcess:
             status, code = self._state()
             if status in ("exited", "dead"):
                 self._settle_logs()
-                raise ProcessFailed(
-                    f"{self.name} exited with code {code} before it was ready (its log: {self.log_path})\n"
-                    f"the log's last lines:\n{self.log_tail()}"
-                )
+                raise exited_before_ready(self.name, code, self.log_path, self.log_tail())
             if status == "running" and self.ready():
                 return
             time.sleep(0.05)

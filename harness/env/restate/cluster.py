@@ -43,7 +43,7 @@ from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.links import Link
 from harness.env.ports import free_port
-from harness.env.process import ManagedProcess
+from harness.env.process import ManagedProcess, retry_on_taken_port
 from harness.env.restate.admin import RestateAdmin
 from harness.env.restate.server import (
     ABORT_TIMEOUT_S,
@@ -256,14 +256,13 @@ class RestateCluster:
         """Wait for one node; if another program took one of its ports between picking and
         binding, start it again on fresh ones, its links following it (peers know it by
         its inbound link's address, which does not change)."""
-        for attempt in range(3):
+
+        def ready() -> None:
+            assert node.process is not None
+            node.process.wait_until_ready()
+
+        def move() -> None:
             assert node.process is not None and node.link is not None
-            try:
-                node.process.wait_until_ready()
-                return
-            except HarnessError as exc:
-                if attempt == 2 or "in use" not in str(exc):
-                    raise
             node.process.stop()
             server = node.server
             server.ingress_port, server.admin_port, server.node_port = free_port(), free_port(), free_port()
@@ -272,6 +271,8 @@ class RestateCluster:
                 self._admin_link.repoint(server.admin_port)
                 self._ingress_link.repoint(server.ingress_port)
             self._spawn_node(i, node)
+
+        retry_on_taken_port(ready, move)
 
     def wait_until_ready(self) -> "RestateCluster":
         """Ready when every node's admin answers SQL and every partition has a leader that

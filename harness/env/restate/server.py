@@ -12,7 +12,7 @@ import httpx
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.ports import free_port
-from harness.env.process import ManagedProcess
+from harness.env.process import ManagedProcess, retry_on_taken_port
 from harness.errors import HarnessError
 from harness.settings import Settings
 
@@ -131,17 +131,13 @@ class RestateServer:
             if not _sql_ready(self.admin_url)():
                 raise HarnessError(f"RESTATE_ADMIN_URL={self.admin_url} does not answer SQL introspection: is it a Restate admin API?")
             return self
-        for attempt in range(3):
-            running = self._started()
-            try:
-                running.wait_until_ready()
-                return self
-            except HarnessError as exc:
-                if attempt == 2 or "in use" not in str(exc):
-                    raise
-            running.stop()
+
+        def move() -> None:
+            self._started().stop()
             self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
             self.spawn()
+
+        retry_on_taken_port(lambda: self._started().wait_until_ready(), move)
         return self
 
     def _started(self) -> "ManagedProcess":
