@@ -186,6 +186,8 @@ class Environment:
         self.stubs = [StubClient(stub, f"http://127.0.0.1:{stub_ports[stub.name]}") for stub in stubs]
         with self.phases.measure("restate-server ready"):
             self.restate.wait_until_ready()
+        if client_link.upstream != f"127.0.0.1:{self.restate.ingress_port}":  # it moved off a port taken meanwhile
+            client_link.repoint(self.restate.ingress_port)
         with self.phases.measure("agents ready"):
             ports = {agent.name: self._ready(agent.name, process, port, make) for agent, process, port, make in booting}
         ports |= {agent.name: _port_of(agent.url) for agent in self.agents if agent.url is not None}
