@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from harness.fake_llm.calls import LLMCall
+from harness.restate_settings import RestateSettings
 
 HISTORY_VERSION = 1
 
@@ -172,6 +173,9 @@ class JournalEntry:
     name: str
     appended_at: float
     detail: dict[str, Any]
+    # A step's journaled result as text (``Notification: Run`` only): what ties the result
+    # to the call whose answer it was, when parallel steps finish in any order.
+    value: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "JournalEntry":
@@ -186,6 +190,7 @@ class JournalEntry:
             name=row.get("name") or "",
             appended_at=parse_time(row.get("appended_at")) or 0.0,
             detail=detail if isinstance(detail, dict) else {},
+            value=_run_result(row.get("entry_json")),
         )
 
     @property
@@ -223,6 +228,7 @@ class Step:
     completed_at: float | None
     result: str | None
     completions: int = 0  # how many Notification: Run entries answer this step (one, or none)
+    value: str | None = None  # the journaled result, as text, when Restate reported it
 
     @property
     def completed(self) -> bool:
@@ -255,9 +261,23 @@ def steps_of(parsed: Sequence[JournalEntry]) -> list[Step]:
         first = done[0] if done else None
         steps.append(
             Step(e.invocation_id, e.index, e.name, e.appended_at, first.appended_at if first else None,
-                 first.result if first else None, len(done))
+                 first.result if first else None, len(done), first.value if first else None)
         )
     return steps
+
+
+def _run_result(entry_json: str | None) -> str | None:
+    """The value a ``Notification: Run``'s full entry carries (``{"Success": [bytes]}``),
+    decoded as UTF-8 text; a failure's message; None when there is none."""
+    if not entry_json:
+        return None
+    try:
+        result = json.loads(entry_json)["Notification"]["Completion"]["Run"]["result"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(result, dict) and isinstance(result.get("Success"), list):
+        return bytes(result["Success"]).decode("utf-8", errors="replace")
+    return json.dumps(result) if result else None
 
 
 # --- sampled while the run was going -------------------------------------------------------
@@ -309,6 +329,8 @@ class History:
     inputs: dict[str, str] = field(default_factory=dict)  # invocation id -> its input as journaled (strays only)
     samples: Samples = field(default_factory=Samples)
     planned_faults: int = 0  # how many faults the schedule had: fewer records means one never fired
+    restate: RestateSettings | None = None  # the timeouts and retry policy of the run (None: not known)
+    ended_at: float | None = None  # when the history was gathered: the run's end
 
     # Derived views are computed once: checks and the classifier read them per request, and
     # a soak has hundreds of requests over thousands of journal rows.
@@ -377,6 +399,14 @@ class History:
         for fault in data["faults"]:  # only cluster node faults settle after their undo: others lack it
             if fault["settled_at"] is None:
                 del fault["settled_at"]
+        for entry in data["journal"]:  # only step results carry a value
+            if entry["value"] is None:
+                del entry["value"]
+        for key in ("restate", "ended_at"):  # recorded since histories judged liveness
+            if data[key] is None:
+                del data[key]
+        if self.restate is not None:
+            data["restate"] = self.restate.to_json()
         return {"history_version": HISTORY_VERSION, **data}
 
     @classmethod
@@ -394,4 +424,6 @@ class History:
             inputs=dict(data.get("inputs", {})),
             samples=Samples(**data.get("samples", {})),
             planned_faults=int(data.get("planned_faults", 0)),
+            restate=RestateSettings.from_json(data["restate"]) if data.get("restate") else None,
+            ended_at=data.get("ended_at"),
         )

@@ -70,11 +70,12 @@ from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import BACKENDS, TOPOLOGIES, Settings
+from harness.validate.diagnosis import fail_on_classes
 from harness.validate.run import Validation, validate_agent
 from harness.validate.target import parse_target
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
-MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s")
+MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s", "fail_on")
 # The name ``LiveRun.check`` gives a result when it is not told one: the test's name then.
 _UNNAMED = inspect.signature(LiveRun.check).parameters["name"].default
 
@@ -106,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="native: processes (default); docker: restate-server in a container (env RESILIENCE_BACKEND)",
     )
     group.addoption(
+        "--resilience-fail-on",
+        metavar="CLASSES",
+        default="",
+        help="validations fail on advisories of these bug classes too (comma-separated, e.g. stuck,retry_storm)",
+    )
+    group.addoption(
         "--resilience-fresh",
         action="store_true",
         default=False,
@@ -117,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "resilience: a resilience scenario (starts real restate-server, Toxiproxy, fake LLM and agents); "
-        "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S",
+        "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S, fail_on='stuck,retry_storm'",
     )
     config.stash[_RESULTS] = []
 
@@ -159,13 +166,21 @@ class ResilienceOptions:
     always_replay: bool = False
     inactivity_timeout_s: float | None = None
     trigger_timeout_s: float | None = None
+    fail_on: frozenset[str] = frozenset()  # bug classes whose advisories fail a validation
 
     @classmethod
     def of(cls, request: pytest.FixtureRequest) -> "ResilienceOptions":
         default = bool(request.config.getoption("--always-replay"))
         marker = request.node.get_closest_marker("resilience")
+        fail_on_text = str(request.config.getoption("--resilience-fail-on") or "")
+        if marker is not None and "fail_on" in marker.kwargs:
+            fail_on_text = str(marker.kwargs["fail_on"])
+        try:
+            fail_on = fail_on_classes(fail_on_text) if fail_on_text else frozenset()
+        except HarnessError as exc:
+            pytest.fail(f"{request.node.nodeid}: {exc}", pytrace=False)
         if marker is None:
-            return cls(default)
+            return cls(default, fail_on=fail_on)
         where = f"@pytest.mark.resilience on {request.node.nodeid}"
         if marker.args:
             pytest.fail(f"{where}: takes keyword options only ({', '.join(MARKER_OPTIONS)})", pytrace=False)
@@ -183,7 +198,7 @@ class ResilienceOptions:
                                       or (key == "trigger_timeout_s" and value == 0)):
                 pytest.fail(f"{where}: {key} must be a number of seconds, not {value!r}", pytrace=False)
             timeouts[key] = None if value is None else float(value)
-        return cls(always_replay, **timeouts)
+        return cls(always_replay, **timeouts, fail_on=fail_on)
 
 
 # --- binaries -------------------------------------------------------------------------------
@@ -367,17 +382,21 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
     """A function: ``resilience_validate(cmd="hypercorn app:app --bind 127.0.0.1:{port}",
     cwd=..., stubs=["refunds=REFUNDS_URL"], entry="Router/answer", budget="quick")`` validates
     an agent as ``restate-resilience validate`` does and returns the ``Validation`` (its
-    ``classes`` hold one row per bug class; ``green`` is True when none failed). Each run is
+    ``classes`` hold one row per bug class; ``green`` is True when no finding failed one).
+    ``fail_on="stuck,retry_storm"`` (or the marker's ``fail_on``, or
+    ``--resilience-fail-on``) makes those classes' advisories fail too. Each run is
     recorded like any other result."""
 
     def run(*, cmd: str | list[str] = (), url: str | list[str] = (), cwd: str | Path | None = None,
             env: list[str] = (), stubs: list[str] = (), entry: str | None = None, input: Any = None,
-            key: str | None = None, budget: str = "quick") -> Validation:  # type: ignore[assignment]
+            key: str | None = None, budget: str = "quick",
+            fail_on: str | None = None) -> Validation:  # type: ignore[assignment]
         target = parse_target([cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
                               cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
                               input_json=None if input is None else json.dumps(input), key=key)
+        classes = fail_on_classes(fail_on) if fail_on else resilience.options.fail_on
         validation = validate_agent(target, tmp_path / "validate", budget=budget, say=lambda line: None,
-                              settings=resilience.settings, cleanup=resilience.cleanup)
+                                    settings=resilience.settings, cleanup=resilience.cleanup, fail_on=classes)
         for result in validation.results:
             resilience.record(result)
         return validation

@@ -1,28 +1,69 @@
 """Checks: what must hold after a run. Each is a small value that reads the history (and
-the classification of its calls, which is derived from it) and returns one ``Finding``; a
-scenario lists its checks. Checks import only the history and the classifier."""
+the classification of its calls, which is derived from it) and returns one ``CheckResult``;
+a scenario lists its checks, and validation's oracles are the same objects.
+
+Every check carries the bug class it judges (None for the catalogue's bookkeeping checks)
+and a severity: a **finding** is a safety violation (work lost or done twice, a wrong answer
+committed, an invocation that cannot finish once every fault healed) and fails the run; an
+**advisory** is a liveness or cost observation with figures and a fix, reported but never
+failing unless the user asks for it. Checks import only the history, the classifier and
+Restate's settings."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Protocol
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from harness.checker.classify import ClassifiedCall, llm_calls, side_effects, tally
-from harness.history import History, Invocation
+from harness.history import History, Invocation, Request
+
+Severity = Literal["finding", "advisory"]
+
+# What validation reports on, one row each (the glossary's bug classes).
+BUG_CLASSES = (
+    "duplicate_llm_call", "duplicate_side_effect", "duplicate_child_work", "non_determinism",
+    "degraded_answer", "retry_storm", "stuck_invocation",
+)
 
 
 @dataclass(frozen=True)
-class Finding:
+class CheckResult:
+    """What one check found. ``exercised`` is False when the run gave it nothing to judge
+    (no side effect to repeat, no hang to end): it neither passed nor failed. ``advice`` is
+    the fix, with figures, when an advisory did not hold."""
+
     check: str
     ok: bool
     message: str
+    bug_class: str | None = None
+    severity: Severity = "finding"
+    exercised: bool = True
+    advice: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """A finding that did not hold: it fails the run."""
+        return not self.ok and self.severity == "finding"
 
 
-class Check(Protocol):
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+@dataclass(frozen=True)
+class Check:
+    """The one check type. Subclasses set ``name`` and ``bug_class`` and implement
+    ``evaluate``; ``severity`` may be chosen per instance (a figure that is a finding above
+    one bound can be an advisory above a lower one)."""
+
+    name: ClassVar[str] = "check"
+    bug_class: ClassVar[str | None] = None
+    severity: Severity = field(default="finding", kw_only=True)
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         """``calls``: every LLM call and side effect of the run, classified."""
-        ...
+        raise NotImplementedError
+
+    def result(self, ok: bool, message: str, *, exercised: bool = True, advice: str = "") -> CheckResult:
+        return CheckResult(self.name, ok, message, self.bug_class, self.severity, exercised, advice)
 
 
 def same_answer(a: object, b: object) -> bool:
@@ -43,19 +84,34 @@ def _decoded(value: object) -> object:
     return value
 
 
-def _no_duplicates(check: str, calls: list[ClassifiedCall]) -> Finding:
+def masked(value: Any, token: str) -> Any:
+    """``value`` with the request's token masked, so answers of different requests compare."""
+    if isinstance(value, str):
+        return value.replace(token, "{token}")
+    if isinstance(value, list):
+        return [masked(v, token) for v in value]
+    if isinstance(value, dict):
+        return {k: masked(v, token) for k, v in value.items()}
+    return value
+
+
+def _duplicates(check: Check, calls: list[ClassifiedCall], what: str) -> CheckResult:
     dups = [c for c in calls if c.label == "duplicate"]
     why = "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3])
-    return Finding(check, not dups, f"{len(calls)} call(s), {len(dups)} duplicate(s){why}")
+    return check.result(not dups, f"{len(calls)} {what}(s), {len(dups)} duplicate(s){why}")
+
+
+# --- safety: nothing lost, nothing done twice, the right answer committed -------------------
 
 
 @dataclass(frozen=True)
-class AllCompleted:
+class AllCompleted(Check):
     """Every invocation completed successfully, with ``answer`` as output if given."""
 
+    name: ClassVar[str] = "all invocations completed"
     answer: str | None = None
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         invocations = history.invocation
         problems = []
         for request in history.requests:
@@ -74,21 +130,21 @@ class AllCompleted:
             elif self.answer is not None and body != self.answer:
                 problems.append(f"{request.invocation_id} answered {body!r}, expected {self.answer!r}")
         done = len(history.requests) - len(problems)
-        return Finding(
-            "all invocations completed",
+        return self.result(
             not problems and bool(history.requests),
             f"{done}/{len(history.requests)} completed as expected" + (": " + "; ".join(problems[:5]) if problems else ""),
         )
 
 
 @dataclass(frozen=True)
-class FailedTerminally:
+class FailedTerminally(Check):
     """Every invocation ended in a terminal failure whose message contains ``message``:
     the expected outcome when, say, the LLM stays down beyond ``max_attempts``."""
 
+    name: ClassVar[str] = "failed terminally as expected"
     message: str = ""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         invocations = history.invocation
         bad = []
         for request in history.requests:
@@ -97,47 +153,181 @@ class FailedTerminally:
                 bad.append(f"{request.invocation_id} is {inv.status if inv else 'missing'}/{inv.completion_result if inv else ''}")
             elif self.message not in (inv.completion_failure or ""):
                 bad.append(f"{request.invocation_id} failed with {inv.completion_failure!r}")
-        return Finding(
-            "failed terminally as expected",
-            not bad and bool(history.requests),
-            "all failed terminally" if not bad else "; ".join(bad[:5]),
+        return self.result(not bad and bool(history.requests), "all failed terminally" if not bad else "; ".join(bad[:5]))
+
+
+@dataclass(frozen=True)
+class NoDuplicateLLMCalls(Check):
+    """No LLM call was repeated after its answer was journaled or used."""
+
+    name: ClassVar[str] = "no duplicate LLM calls"
+    bug_class: ClassVar[str | None] = "duplicate_llm_call"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        return _duplicates(self, llm_calls(calls), "call")
+
+
+@dataclass(frozen=True)
+class NoDuplicateSideEffects(Check):
+    """No side effect (a call to a stub such as the refunds API) was repeated after it had
+    driven journaled progress: the same rules as for LLM calls, on the stubs' ledgers. With
+    none made there is nothing to judge: ``required`` (a scenario that must make one) fails,
+    otherwise the check was not exercised."""
+
+    name: ClassVar[str] = "no duplicate side effects"
+    bug_class: ClassVar[str | None] = "duplicate_side_effect"
+    required: bool = True
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        effects = side_effects(calls)
+        if not effects:
+            return self.result(not self.required, "no side effect was made: nothing to judge", exercised=False)
+        return _duplicates(self, effects, "call")
+
+
+@dataclass(frozen=True)
+class NoJournalMismatch(Check):
+    """Restate never reported a journal mismatch (RT0016): the handler replayed
+    deterministically. Non-determinism outside ``ctx.run`` shows up here on replay."""
+
+    name: ClassVar[str] = "no journal mismatch"
+    bug_class: ClassVar[str | None] = "non_determinism"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        mismatches = {
+            inv: failure
+            for inv, failures in history.samples.failures_seen.items()
+            for failure in failures
+            if "RT0016" in failure or "mismatch" in failure.lower()
+        }
+        return self.result(
+            not mismatches,
+            "deterministic replay" if not mismatches else "; ".join(f"{i}: {f[:400]}" for i, f in list(mismatches.items())[:3]),
         )
 
 
+def _handler(target: str) -> str:
+    """``Service/handler`` of an invocation target: a Virtual Object's or Workflow's key
+    (``Service/key/handler``) differs per request, so children are counted by handler."""
+    parts = target.split("/")
+    return f"{parts[0]}/{parts[-1]}" if len(parts) > 2 else target
+
+
+def children_per_target(history: History, request: Request) -> Counter[str]:
+    """The child invocations one request started, by ``Service/handler``: callees through
+    Restate (``invoked_by_id``) and invocations started over plain HTTP whose journal input
+    carries the request's token (they have no parent in Restate's eyes)."""
+    tree = set(history.tree_of(request.invocation_id))
+    counts: Counter[str] = Counter(_handler(history.invocation[i].target) for i in tree if i != request.invocation_id)
+    roots = {r.invocation_id for r in history.requests}
+    for inv in history.invocations:
+        if inv.id in tree or inv.id in roots or inv.invoked_by_id:
+            continue
+        if request.token in history.inputs.get(inv.id, ""):
+            counts[_handler(inv.target)] += 1
+    return counts
+
+
 @dataclass(frozen=True)
-class NoDuplicateLLMCalls:
-    """No LLM call was repeated after its answer was journaled or used."""
+class NoDuplicateChildWork(Check):
+    """One request never starts a child handler more often than the baseline did (the
+    journal's calls, plus children started over plain HTTP)."""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
-        return _no_duplicates("no duplicate LLM calls", llm_calls(calls))
+    name: ClassVar[str] = "no duplicate child work"
+    bug_class: ClassVar[str | None] = "duplicate_child_work"
+    baseline: tuple[tuple[str, int], ...] = ()  # (Service/handler, count) per request in the baseline
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        expected = dict(self.baseline)
+        problems = []
+        for request in history.requests:
+            for target, n in children_per_target(history, request).items():
+                if n > expected.get(target, 0):
+                    problems.append(f"{request.invocation_id} started {target} {n} times, the baseline {expected.get(target, 0)}")
+        return self.result(not problems, "; ".join(problems[:3]) or "as in the baseline")
 
 
 @dataclass(frozen=True)
-class Wasted:
+class SameAnswerAsBaseline(Check):
+    """Differential: under a transient fault, every request ends with the baseline's answer
+    (compared decoded, the token masked). A different committed answer is degraded; a
+    request still running is the liveness checks' business."""
+
+    name: ClassVar[str] = "same answer as the baseline"
+    bug_class: ClassVar[str | None] = "degraded_answer"
+    baseline: Any = None
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        problems = []
+        for request in history.requests:
+            inv = history.invocation.get(request.invocation_id)
+            if inv is None or not inv.done:
+                continue
+            if not inv.succeeded:
+                problems.append(f"{inv.id} failed terminally: {inv.completion_failure}")
+                continue
+            output = masked(history.outputs.get(inv.id), request.token)
+            if not same_answer(output, self.baseline):
+                problems.append(f"{inv.id} answered {output!r}, the baseline {self.baseline!r}")
+        return self.result(not problems, "; ".join(problems[:3]) or "the baseline's answer")
+
+
+@dataclass(frozen=True)
+class NoAcknowledgedRequestLost(Check):
+    """Every request Restate acknowledged (its send returned an invocation id) is still
+    there once the faults are over: its invocation row exists and it completed (with
+    either outcome: the answer is other checks' business). A row missing after a node
+    crashed or was cut off means the cluster lost an acknowledged write."""
+
+    name: ClassVar[str] = "no acknowledged request lost"
+    bug_class: ClassVar[str | None] = "lost_request"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        acknowledged = [r for r in history.requests if r.invocation_id]
+        invocations = history.invocation
+        lost = [r.invocation_id for r in acknowledged if r.invocation_id not in invocations]
+        unfinished = [f"{r.invocation_id} is {invocations[r.invocation_id].status}" for r in acknowledged
+                      if r.invocation_id in invocations and not invocations[r.invocation_id].done]
+        problems = [f"{i} is missing" for i in lost] + unfinished
+        return self.result(
+            bool(acknowledged) and not problems,
+            f"{len(acknowledged)} acknowledged, {len(lost)} lost, {len(unfinished)} not completed"
+            + (": " + "; ".join(problems[:5]) if problems else ""),
+        )
+
+
+# --- the catalogue's bookkeeping: what its scripted scenarios expect -------------------------
+
+
+@dataclass(frozen=True)
+class Wasted(Check):
     """The number of wasted LLM calls: ``exactly`` n, or between ``at_least`` and ``at_most``."""
 
+    name: ClassVar[str] = "wasted LLM calls"
     exactly: int | None = None
     at_least: int = 0
     at_most: int | None = None
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         n = tally(llm_calls(calls))["wasted"]
         if self.exactly is not None:
             ok, want = n == self.exactly, f"exactly {self.exactly}"
         else:
             ok = n >= self.at_least and (self.at_most is None or n <= self.at_most)
             want = f"{self.at_least}..{self.at_most if self.at_most is not None else '∞'}"
-        return Finding("wasted LLM calls", ok, f"{n} wasted, expected {want}")
+        return self.result(ok, f"{n} wasted, expected {want}")
 
 
 @dataclass(frozen=True)
-class WastedExplainedByFaults:
+class WastedExplainedByFaults(Check):
     """Every wasted call is explained: it overlapped a fault window, it was itself an
     outside failure (an LLM error, a cut), or Restate recorded a failed attempt of its
     request (e.g. an inactivity timeout under load). An unexplained retry means the agent
     or its SDK repeated work on its own, behind Restate's back."""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    name: ClassVar[str] = "wasted calls explained by faults"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         retried = {
             r.invocation_id
             for r in history.requests
@@ -160,19 +350,20 @@ class WastedExplainedByFaults:
             and c.invocation_id not in retried
             and not any(f.overlaps(c.call.arrived_at, retry_at.get(c.call.id)) for f in history.faults)
         ]
-        return Finding(
-            "wasted calls explained by faults",
+        return self.result(
             not unexplained,
             "all explained" if not unexplained else f"calls {[c.call.id for c in unexplained][:20]} were retried with no fault and no failed attempt",
         )
 
 
 @dataclass(frozen=True)
-class StepsOnce:
+class StepsOnce(Check):
     """Every journaled step of a completed invocation completed, with exactly one result.
     Steps are told apart by their journal index, not their name: frameworks reuse names."""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    name: ClassVar[str] = "steps once and completed"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         problems = []
         for step in history.steps:
             if not history.invocation.get(step.invocation_id, _MISSING).done:
@@ -181,48 +372,52 @@ class StepsOnce:
                 problems.append(f"{step.invocation_id}: {step.describe()} has {step.completions} results")
             elif not step.completed:
                 problems.append(f"{step.invocation_id}: {step.describe()} never completed")
-        return Finding("steps once and completed", not problems, "; ".join(problems[:5]) or "ok")
+        return self.result(not problems, "; ".join(problems[:5]) or "ok")
 
 
 _MISSING = Invocation("", "missing")
 
 
 @dataclass(frozen=True)
-class RetriesPlausible:
+class RetriesPlausible(Check):
     """Restate retried between ``at_least`` and ``at_most`` times. Read from the highest
     ``retry_count`` seen while the run was going (completed rows no longer carry it);
     on 1.7 it counts attempts, so it is 1 while the first attempt runs."""
 
+    name: ClassVar[str] = "retry count plausible"
     at_least: int = 0
     at_most: int = 20
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         counts = history.samples.max_retry_count or {}
         retries = max((max(0, n - 1) for n in counts.values()), default=0)
         ok = self.at_least <= retries <= self.at_most
-        return Finding("retry count plausible", ok, f"{retries} retries, expected {self.at_least}..{self.at_most}")
+        return self.result(ok, f"{retries} retries, expected {self.at_least}..{self.at_most}")
 
 
 @dataclass(frozen=True)
-class SlowedDown:
+class SlowedDown(Check):
     """The run took at least ``seconds`` from the first request to the last completion:
     proof that a slowing fault (latency, bandwidth) was actually in the path."""
 
-    seconds: float
+    name: ClassVar[str] = "fault slowed the run"
+    seconds: float = 0.0
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         done = [i.completed_at for i in history.invocations if i.completed_at is not None]
         took = (max(done) - history.started_at) if done else 0.0
-        return Finding("fault slowed the run", took >= self.seconds, f"took {took:.2f}s, expected ≥ {self.seconds:g}s")
+        return self.result(took >= self.seconds, f"took {took:.2f}s, expected ≥ {self.seconds:g}s")
 
 
 @dataclass(frozen=True)
-class CallTree:
+class CallTree(Check):
     """Remote routing held together: each caller has exactly one callee invocation per
     ``Command: Call`` in its journal (none lost, none doubled by a crash while the call was
     in flight), every callee completed, and the caller answered with its callee's answer."""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    name: ClassVar[str] = "call tree intact"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         problems = []
         for request in history.requests:
             root = request.invocation_id
@@ -238,75 +433,23 @@ class CallTree:
             answer = history.outputs.get(root)
             if callees and not same_answer(history.outputs.get(callees[-1].id), answer):
                 problems.append(f"{root} answered {answer!r}, its callee {history.outputs.get(callees[-1].id)!r}")
-        return Finding("call tree intact", not problems and bool(history.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
+        return self.result(not problems and bool(history.requests), "; ".join(problems[:5]) or "one callee per call, all completed, answers passed up")
 
 
 @dataclass(frozen=True)
-class NoDuplicateSideEffects:
-    """No side effect (a call to a stub such as the refunds API) was repeated after it had
-    driven journaled progress: the same rules as for LLM calls, on the stubs' ledgers."""
-
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
-        effects = side_effects(calls)
-        if not effects:
-            return Finding("no duplicate side effects", False, "no side effect was made: nothing to judge")
-        return _no_duplicates("no duplicate side effects", effects)
-
-
-@dataclass(frozen=True)
-class NoJournalMismatch:
-    """Restate never reported a journal mismatch (RT0016): the handler replayed
-    deterministically. Non-determinism outside ``ctx.run`` shows up here on replay."""
-
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
-        mismatches = {
-            inv: failure
-            for inv, failures in history.samples.failures_seen.items()
-            for failure in failures
-            if "RT0016" in failure or "mismatch" in failure.lower()
-        }
-        return Finding(
-            "no journal mismatch",
-            not mismatches,
-            "deterministic replay" if not mismatches else "; ".join(f"{i}: {f[:200]}" for i, f in list(mismatches.items())[:3]),
-        )
-
-
-@dataclass(frozen=True)
-class OneInvocationPerRequest:
+class OneInvocationPerRequest(Check):
     """Each request (idempotency key) created exactly one invocation, however often the
     workload had to resend it: the ingress's idempotency held."""
 
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
+    name: ClassVar[str] = "one invocation per request"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
         per_key: dict[str, int] = {}
         for row in history.keyed_invocations:
             key = row.idempotency_key or ""
             per_key[key] = per_key.get(key, 0) + 1
         bad = {r.idempotency_key: per_key.get(r.idempotency_key, 0) for r in history.requests if per_key.get(r.idempotency_key, 0) != 1}
-        return Finding(
-            "one invocation per request",
+        return self.result(
             not bad and bool(history.requests),
             "each idempotency key made one invocation" if not bad else f"invocations per key: {bad}",
-        )
-
-
-@dataclass(frozen=True)
-class NoAcknowledgedRequestLost:
-    """Every request Restate acknowledged (its send returned an invocation id) is still
-    there once the faults are over: its invocation row exists and it completed (with
-    either outcome: the answer is other checks' business). A row missing after a node
-    crashed or was cut off means the cluster lost an acknowledged write."""
-
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> Finding:
-        acknowledged = [r for r in history.requests if r.invocation_id]
-        invocations = history.invocation
-        lost = [r.invocation_id for r in acknowledged if r.invocation_id not in invocations]
-        unfinished = [f"{r.invocation_id} is {invocations[r.invocation_id].status}" for r in acknowledged
-                      if r.invocation_id in invocations and not invocations[r.invocation_id].done]
-        problems = [f"{i} is missing" for i in lost] + unfinished
-        return Finding(
-            "no acknowledged request lost",
-            bool(acknowledged) and not problems,
-            f"{len(acknowledged)} acknowledged, {len(lost)} lost, {len(unfinished)} not completed"
-            + (": " + "; ".join(problems[:5]) if problems else ""),
         )

@@ -19,6 +19,7 @@ against the request's journal (the whole call tree's):
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -80,13 +81,87 @@ def _progress_between(journal: list[JournalEntry], start: float, end: float) -> 
 _RESULT_AFTER_ANSWER_SLACK_S = 0.005
 
 
-def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> dict[str, tuple[Step, LedgerCall]]:
-    """Which fingerprint each completed Run step journaled, and the call whose answer it was:
-    the answer that finished closest to the step's result, after the step's command. Calls
-    of every ledger compete, so a side effect finishing inside an LLM step is not taken
-    for that step's answer."""
+# Strings of an answer that can tie it to the step that journaled it: texts, arguments and
+# ids. Shorter ones (once the request's token is taken out) say too little to tell answers apart.
+_MARK_KEYS = frozenset({"content", "text", "arguments", "id", "call_id"})
+_MIN_MARK = 6
+
+
+def answer_marks(call: LedgerCall) -> frozenset[str]:
+    """The distinctive strings of a call's answer (an LLM answer's texts, tool-call
+    arguments and ids). Empty for calls whose answer is not recorded (a stub's)."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key in _MARK_KEYS and isinstance(inner, str):
+                    found.add(inner)
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(getattr(call, "response", None))
+    token = call.token or "\0"
+    return frozenset(m for m in found if len(m.replace(token, "").strip()) >= _MIN_MARK)
+
+
+def _texts(value: str) -> list[str]:
+    """A journaled value and every string inside it, JSON decoded at any depth: an answer
+    journaled whole, or as one field of a model's JSON."""
+    texts, pending = [value], [value]
+    while pending:
+        try:
+            decoded = json.loads(pending.pop())
+        except ValueError:
+            continue
+        stack = [decoded]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                texts.append(item)
+                pending.append(item)
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return texts
+
+
+def _journaled(call: LedgerCall, step: Step) -> bool:
+    """Does the step's journaled value carry this call's answer?"""
+    if step.value is None:
+        return False
+    texts = _texts(step.value)
+    return any(mark in text for mark in answer_marks(call) for text in texts)
+
+
+@dataclass(frozen=True)
+class _Owners:
+    """Which call each completed step journaled, by fingerprint; and the steps that could
+    not be tied to one call (parallel calls in their window, no value that names one)."""
+
+    of: dict[str, tuple[Step, LedgerCall]]
+    untied: list[Step]
+
+
+def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> _Owners:
+    """Which fingerprint each completed Run step journaled, and the call whose answer it was.
+
+    Candidates are the answers that finished inside the step's window (after its command,
+    by its result). The journaled value decides between them: parallel steps finish in any
+    order, so neither arrival nor finishing order says which answer a result holds. Among
+    attempts of the same call (same fingerprint, same answer) the one that finished closest
+    to the result is taken, and so it is for a step that ran alone when no value names a
+    call. A step that ran beside others, with answers of several calls in its window and no
+    value naming one, is left untied rather than guessed. Calls of every ledger compete, so
+    a side effect finishing inside an LLM step is not taken for that step's answer."""
     owners: dict[str, tuple[Step, LedgerCall]] = {}
-    steps = sorted((s for s in steps_of(journal) if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
+    untied: list[Step] = []
+    every = steps_of(journal)
+    steps = sorted((s for s in every if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
     for step in steps:
         done = step.completed_at or 0.0
         answered = [
@@ -97,10 +172,30 @@ def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> di
             and c.fingerprint not in owners
             and step.started_at - _ARRIVAL_SLACK_S <= c.finished_at <= done + _RESULT_AFTER_ANSWER_SLACK_S
         ]
-        if answered:
-            closest = min(answered, key=lambda c: abs((c.finished_at or 0.0) - done))
+        matching = [c for c in answered if _journaled(c, step)]
+        if not matching and len({c.fingerprint for c in answered}) > 1 and _beside_others(step, every):
+            untied.append(step)
+            continue
+        candidates = matching or answered
+        if candidates:
+            closest = min(candidates, key=lambda c: abs((c.finished_at or 0.0) - done))
             owners[closest.fingerprint] = (step, closest)
-    return owners
+    return _Owners(owners, untied)
+
+
+def _beside_others(step: Step, steps: Sequence[Step]) -> bool:
+    """Did another step of the same journal run while this one did (parallel steps)?"""
+    end = step.completed_at or float("inf")
+    return any(other is not step and other.started_at < end and step.started_at < (other.completed_at or float("inf"))
+               for other in steps)
+
+
+def _inside(call: LedgerCall, steps: Sequence[Step]) -> Step | None:
+    """The first of ``steps`` whose window (command to result) the call arrived in."""
+    for step in steps:
+        if step.started_at - _ARRIVAL_SLACK_S <= call.arrived_at <= (step.completed_at or float("inf")):
+            return step
+    return None
 
 
 def classify(
@@ -120,8 +215,14 @@ def classify(
         for call in token_calls:
             groups[call.fingerprint].append(call)
         for fingerprint, attempts in groups.items():
-            if fingerprint in owners:
-                labels = _judge_step(attempts, *owners[fingerprint])
+            # Its first attempt decides: a call first made outside every step is judged as such,
+            # even when a retry of it falls inside a step whose window spans the crash.
+            untied = _inside(attempts[0], owners.untied)
+            if fingerprint in owners.of:
+                labels = _judge_step(attempts, *owners.of[fingerprint])
+            elif untied is not None:  # a step's call, but which answer it journaled is unknown: no verdict of duplicate
+                labels = [("wasted", f"made inside {untied.describe()}, whose result could not be tied to one call")
+                          for _ in attempts]
             else:
                 labels = _judge_unjournaled(attempts, journal)
             for i, (attempt, (label, reason)) in enumerate(zip(attempts, labels)):
@@ -129,7 +230,7 @@ def classify(
                     reason = f"the call ended '{attempt.outcome}' (status {attempt.status}); a retry was legitimate"
                 elif label == "wasted" and attempt.finished_at is None:
                     reason = "cut off before it answered"
-                step = owners[fingerprint][0] if fingerprint in owners else None
+                step = owners.of[fingerprint][0] if fingerprint in owners.of else None
                 result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason, step=step))
     return sorted(result, key=lambda c: c.call.id)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.checker.checks import Check, Finding
+from harness.checker.checks import Check, CheckResult
 from harness.checker.classify import classify_history, llm_calls, side_effects, tally
 from harness.checker.impact import measure_impact
 from harness.history import History
@@ -112,16 +112,16 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
          "appended_s": round(e.appended_at - t0, 3)}
         for e in sorted(history.journal, key=lambda e: (e.invocation_id, e.index))
     ]
-    findings: list[Finding] = [check.evaluate(history, calls) for check in info.checks]
+    findings: list[CheckResult] = [check.evaluate(history, calls) for check in info.checks]
     result.findings = [asdict(f) for f in findings]
     exercised = history.exercised
     if errors or not exercised:
         if not exercised and not errors:
             result.errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
         # A failed check still fails the run; otherwise we cannot say anything.
-        result.verdict = "fail" if any(not f.ok for f in findings) and exercised else "unknown"
+        result.verdict = "fail" if any(f.failed for f in findings) and exercised else "unknown"
         return result
-    if all(f.ok for f in findings):
+    if not any(f.failed for f in findings):  # advisories are reported, never failing a run
         result.verdict = "expected failure" if info.expect_failure else "pass"
     else:
         result.verdict = "fail"

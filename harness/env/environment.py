@@ -43,6 +43,7 @@ from harness.env.restate.deployment import RestateLike, restate_for
 from harness.env.restate.ingress import RestateIngress
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
+from harness.restate_settings import FAST, RestateSettings
 from harness.settings import Settings
 from harness.stubs.recording import Stub, StubClient
 from harness.timing import Phases
@@ -118,6 +119,14 @@ class Environment:
     phases: Phases = field(default_factory=Phases, init=False)  # where start-up's time went
     _stack: ExitStack = field(default_factory=ExitStack, init=False)
     _cleanup: Cleanup = field(init=False, repr=False)
+
+    @property
+    def restate_settings(self) -> RestateSettings | None:
+        """The timeouts and retry policy its restate-server runs with (None: someone else's server)."""
+        if self.restate.external:
+            return None
+        inactivity = 0.0 if self.always_replay else self.inactivity_timeout_s
+        return replace(FAST, inactivity_s=FAST.inactivity_s if inactivity is None else inactivity)
 
     @property
     def llm_model(self) -> str:

@@ -98,6 +98,21 @@ class LLMCallHeld:
 
 
 @dataclass(frozen=True)
+class LLMCallsArrived:
+    """The fake LLM has received at least ``n`` calls (across the run): a fault aimed at
+    call ``n`` has had its turn, so it can heal."""
+
+    n: int
+    poll_s: ClassVar[float] = 0.02
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return len(run.llm.calls) >= self.n
+
+    def describe(self) -> str:
+        return f"LLM call {self.n} has arrived"
+
+
+@dataclass(frozen=True)
 class StepCompleted:
     """``sys_journal`` shows the step named ``name`` completed (its result journaled)."""
 

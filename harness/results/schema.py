@@ -218,11 +218,22 @@ class FaultRow(Row):
 
 @dataclass
 class FindingRow(Row):
-    """What one check found."""
+    """What one check found (``harness.checker.checks.CheckResult``): a ``finding`` that did
+    not hold fails the run, an ``advisory`` is a figure with ``advice``."""
 
     check: str = ""
     ok: bool = False
     message: str = ""
+    bug_class: str | None = None
+    severity: str = "finding"
+    exercised: bool = True
+    advice: str = ""
+
+    _omit_when_empty: ClassVar[tuple[str, ...]] = ("bug_class", "advice")
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and self.severity == "finding"
 
 
 @dataclass
@@ -428,7 +439,7 @@ class ScenarioResult:
     def explain(self) -> str:
         """The verdict with its evidence, for an assertion message."""
         lines = [f"{self.name} [{self.agent}]: {self.verdict}", *self.errors]
-        lines += [f"  {'ok ' if f.ok else 'BAD'} {f.check}: {f.message}" for f in self.findings]
+        lines += [f"  {'ok ' if f.ok else 'BAD' if f.failed else 'adv'} {f.check}: {f.message}" for f in self.findings]
         lines += [f"  call #{c.id} {c.class_}: {c.reason}" for c in self.calls]
         lines += [f"--- {name}\n{tail}" for name, tail in self.log_tails.items()]
         return "\n".join(lines)

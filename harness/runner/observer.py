@@ -85,4 +85,6 @@ class Observer:
             inputs=env.admin.inputs([inv.id for inv in strays]),
             samples=self.samples,
             planned_faults=planned_faults,
+            restate=env.restate_settings,
+            ended_at=time.time(),
         )

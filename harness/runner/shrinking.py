@@ -18,13 +18,12 @@ from harness.nemesis.strategies import Example, encode_choices
 from harness.results.schema import ScenarioResult
 from harness.runner.scenario import Scenario
 
-# Checks whose findings come from classifying calls: the bug class of a duplicate is in the
-# classifier's reason, and which calls a check reads.
-_DUPLICATE_CHECKS = {"no duplicate LLM calls": "calls", "no duplicate side effects": "side_effect_calls"}
+# Findings that come from classifying calls, by bug class: which calls of the result they read.
+_CALLS_OF = {"duplicate_llm_call": "calls", "duplicate_side_effect": "side_effect_calls"}
 
 
-def bug_class(reason: str) -> str:
-    """The class of a duplicate call, from the classifier's reason."""
+def repeat_kind(reason: str) -> str:
+    """How a duplicate call was repeated, from the classifier's reason."""
     if "had already journaled" in reason:
         return "repeated after its step's result was journaled"
     if "had already answered" in reason:
@@ -34,39 +33,40 @@ def bug_class(reason: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """The finding a shrunk schedule must still produce: the same failed check and, for
-    duplicate calls, the same bug class."""
+    """The finding a shrunk schedule must still produce: the same failed check (of the same
+    bug class) and, for duplicate calls, repeated the same way."""
 
     check: str
     bug_class: str | None = None
+    how: str | None = None
     message: str = ""
 
     @classmethod
     def of(cls, result: ScenarioResult) -> Target | None:
         """The finding that made ``result`` fail: duplicate calls first (the bugs the
-        harness is for), then the first failed check."""
-        failed = [f for f in result.findings if not f.get("ok")]
-        failed.sort(key=lambda f: f["check"] not in _DUPLICATE_CHECKS)
+        harness is for), then the first failed check. Advisories never make a run fail."""
+        failed = [f for f in result.findings if f.failed]
+        failed.sort(key=lambda f: f.bug_class not in _CALLS_OF)
         for finding in failed:
-            classes = _classes(result, finding["check"])
-            return cls(finding["check"], classes[0] if classes else None, finding.get("message", ""))
+            kinds = _kinds(result, finding.bug_class)
+            return cls(finding.check, finding.bug_class, kinds[0] if kinds else None, finding.message)
         return None
 
     def found_in(self, result: ScenarioResult) -> bool:
         return any(
-            not f.get("ok") and f["check"] == self.check and (self.bug_class is None or self.bug_class in _classes(result, self.check))
+            f.failed and f.check == self.check and (self.how is None or self.how in _kinds(result, self.bug_class))
             for f in result.findings
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "bug_class": self.bug_class, "message": self.message}
+        return {"check": self.check, "bug_class": self.bug_class, "how": self.how, "message": self.message}
 
 
-def _classes(result: ScenarioResult, check: str) -> list[str]:
-    if check not in _DUPLICATE_CHECKS:
+def _kinds(result: ScenarioResult, bug_class: str | None) -> list[str]:
+    if bug_class not in _CALLS_OF:
         return []
-    calls = getattr(result, _DUPLICATE_CHECKS[check], None) or []
-    return list(dict.fromkeys(bug_class(c.get("reason", "")) for c in calls if c.get("class") == "duplicate"))
+    calls = getattr(result, _CALLS_OF[bug_class], None) or []
+    return list(dict.fromkeys(repeat_kind(c.get("reason", "")) for c in calls if c.get("class") == "duplicate"))
 
 
 @dataclass
@@ -117,7 +117,7 @@ class ShrunkScenario:
 
 
 def _message(result: ScenarioResult, check: str) -> str:
-    return next((f.get("message", "") for f in result.findings if f["check"] == check and not f.get("ok")), "")
+    return next((f.message for f in result.findings if f.check == check and f.failed), "")
 
 
 def shrink_scenario(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.env import binaries, versions
+from harness.errors import HarnessError
 from harness.results import reproduce
 from harness.settings import Settings, topology_options
+from harness.validate.diagnosis import fail_on_classes
 from harness.validate.run import NeedsInput, Validation, validate_agent
 from harness.validate.target import parse_target
 
@@ -40,6 +43,12 @@ def add_parser(sub: Any, out_default: str) -> None:
     p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
     p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
     p.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: at most 15 runs (default)")
+    p.add_argument("--fail-on", metavar="CLASSES", default="",
+                   help="advisories of these bug classes fail the validation too (comma-separated, e.g. "
+                        "stuck,retry_storm; 'all' for every class)")
+    p.add_argument("--strict", action="store_true", help="every advisory fails the validation (--fail-on all)")
+    p.add_argument("--expect-terminal-within", metavar="DURATION",
+                   help="with the LLM down, the agent must fail terminally this soon (e.g. 30s, 2m): a finding if not")
     topology_options(p)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs side by side, each in its own environment (default: 2, or 1 on one core)")
@@ -54,6 +63,9 @@ def validate_command(args: argparse.Namespace) -> int:
 
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
+    fail_on = fail_on_classes("all" if args.strict else args.fail_on) if (args.strict or args.fail_on) else frozenset()
+    terminal_s = parse_duration(args.expect_terminal_within, "--expect-terminal-within") \
+        if args.expect_terminal_within is not None else None
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
                           input_json=args.input, key=args.key, images=args.image, port=args.port)
     if target.images or settings.backend == "docker":
@@ -67,7 +79,8 @@ def validate_command(args: argparse.Namespace) -> int:
     started = time.time()
     try:
         validation = validate_agent(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
-                              settings=settings, cleanup=args.cleanup, workers=max(1, args.workers))
+                              settings=settings, cleanup=args.cleanup, workers=max(1, args.workers),
+                              fail_on=fail_on, expect_terminal_within_s=terminal_s)
     except NeedsInput as exc:  # not hung, not passed: said as it is
         console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)
         return 2
@@ -87,21 +100,46 @@ def validate_command(args: argparse.Namespace) -> int:
     return 0 if validation.green else 1
 
 
+def parse_duration(text: str, option: str) -> float:
+    """``90``, ``90s``, ``500ms``, ``2m``, ``1m30s``, ``1h`` as seconds; anything else is one line."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
+    if not text.strip() or "".join(n + u for n, u in parts) != text.strip().replace(" ", "") or (
+            len(parts) > 1 and not all(u for _, u in parts)):
+        raise HarnessError(f"{option} {text!r}: expected a duration such as 30s, 2m or 1m30s")
+    seconds = sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise HarnessError(f"{option} {text!r}: the duration must be more than 0")
+    return seconds
+
+
 def _print(console: Console, validation: Validation) -> None:
     table = Table(title=f"validation of {validation.agent} ({validation.entry})", box=None, pad_edge=False)
     for column in ("bug class", "verdict", "exposed by"):
         table.add_column(column, no_wrap=True)
-    colours = {"pass": "green", "fail": "red", "skipped": "yellow"}
+    colours = {"pass": "green", "fail": "red", "skipped": "yellow", "advisory": "yellow", "caused": "magenta"}
     for cls, row in validation.classes.items():
-        table.add_row(cls, f"[{colours[row.verdict]}]{row.verdict}[/]", row.scenario or "")
+        shown = f"caused by {row.caused_by}" if row.verdict == "caused" else row.verdict
+        table.add_row(cls, f"[{colours[row.verdict]}]{shown}[/]", row.scenario or "")
     console.print(table)
     for cls, row in validation.classes.items():
         if row.verdict == "fail":
-            console.print(f"\n[red]{cls}[/] (exposed by {row.scenario})", highlight=False)
+            kind = "advisory made a failure by --fail-on" if row.promoted else "finding"
+            console.print(f"\n[red]{cls}[/] ({kind}; exposed by {row.scenario})", highlight=False)
             console.print(f"  what:  {row.evidence}", markup=False)
             console.print(f"  why:   {row.why}", markup=False)
             console.print(f"  fix:   {row.fix}", markup=False)
+            if caused := [c for c, r in validation.classes.items() if r.caused_by == cls]:
+                console.print(f"  also:  {', '.join(caused)} in the same run, symptoms of this finding", markup=False)
+        elif row.verdict == "caused":
+            console.print(f"\n[magenta]{cls}[/]: {row.why} ({row.scenario}): {row.evidence}", highlight=False)
         elif row.verdict == "skipped":
             console.print(f"[yellow]{cls} skipped[/]: {row.why}")
-    verdict = "green: no finding" if validation.green else "findings: see above"
-    console.print(f"\n{verdict}")
+    advisories = [(cls, a) for cls, row in validation.classes.items() if row.verdict != "fail" for a in row.advisories]
+    if advisories:
+        console.print("\nadvisories (liveness and cost; they do not fail the validation unless --fail-on names them):")
+        for cls, advisory in advisories:
+            console.print(f"  [yellow]{cls}[/] ({advisory.probe}): {advisory.message}", highlight=False)
+            if advisory.advice:
+                console.print(f"    fix: {advisory.advice}", markup=False)
+    colour = "green" if validation.green else "red"
+    console.print(f"\n[{colour}]{validation.summary()}[/]")

@@ -1,23 +1,27 @@
-"""The diagnosis: one row per bug class, from the oracles' findings over every run of the
-plan. A failed row names the run that exposed it, the call or journal entry involved, why
-it is a bug, and the fix in Restate terms."""
+"""The diagnosis: one row per bug class, from the checks' results over every run of the
+plan. A finding fails its row; it names the run that exposed it, the call or journal entry
+involved, why it is a bug, and the fix in Restate terms. Advisories are listed under their
+class with figures and a fix, and fail it only when the user asked (``--fail-on``). A
+symptom of another finding in the same run (a different answer after a journal mismatch)
+is listed under its cause, not as a failure of its own."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-ClassVerdict = Literal["pass", "fail", "skipped"]
+from harness.checker.checks import BUG_CLASSES
+from harness.errors import HarnessError
+from harness.results.schema import FindingRow
 
-# oracle (finding name) -> bug class
-CLASS_OF = {
-    "no duplicate LLM calls": "duplicate_llm_call",
-    "no duplicate side effects": "duplicate_side_effect",
-    "no duplicate child work": "duplicate_child_work",
-    "deterministic replay": "non_determinism",
-    "same answer as the baseline": "degraded_answer",
-    "bounded retries": "retry_storm",
-    "every invocation reached an outcome": "stuck_invocation",
+ClassVerdict = Literal["pass", "fail", "advisory", "caused", "skipped"]
+
+# A finding of the key's class explains findings of these classes in the same run.
+SYMPTOMS = {
+    "non_determinism": ("degraded_answer", "stuck_invocation", "duplicate_child_work"),
+    "duplicate_llm_call": ("degraded_answer",),
+    "duplicate_side_effect": ("degraded_answer",),
+    "duplicate_child_work": ("degraded_answer",),
 }
 
 WHY = {
@@ -32,10 +36,12 @@ WHY = {
     "one journaled, because it branched on something not journaled (randomness, the clock, an outside read).",
     "degraded_answer": "Under a transient fault the agent ended with a different answer than its fault-free baseline: it "
     "caught the failure and committed a fallback instead of letting Restate retry.",
-    "retry_storm": "With the LLM down for good the agent kept calling it without bound (or never reached an outcome): "
-    "retries hidden from Restate, e.g. an SDK's own retries or a loop inside a step with no attempt limit.",
-    "stuck_invocation": "An invocation never reached an outcome: it hangs (an outside call with no timeout), or it is "
-    "paused or backing off for good.",
+    "retry_storm": "While the LLM was down the agent multiplied every Restate attempt into many calls: retries "
+    "hidden from Restate (an SDK's own retries, a loop inside a step), so an outage costs that many times the calls, "
+    "with no back-off Restate can see.",
+    "stuck_invocation": "An invocation could not finish after every fault had healed and Restate's own timeouts had "
+    "had their turn: it waits on something nothing will give it (its own key's lock, a promise nobody resolves), "
+    "or it fails the same way on every retry.",
 }
 
 FIX = {
@@ -52,12 +58,23 @@ FIX = {
     "degraded_answer": "Do not catch transient LLM errors to return a fallback; let the step raise so Restate retries it "
     "(bounded by `RunOptions(max_attempts=..., max_duration=...)`), and raise `TerminalError` only for failures that "
     "retrying cannot fix.",
-    "retry_storm": "Turn the client's own retries off (`max_retries=0`) and bound the step: "
-    "`RunOptions(max_attempts=6, max_duration=timedelta(seconds=30))`, so Restate retries with back-off and fails "
-    "the invocation terminally when the LLM stays down.",
-    "stuck_invocation": "Give every outside call a timeout (e.g. `AsyncOpenAI(timeout=...)`), bound the step's "
-    "retries, and check the invocation's `last_failure` in `sys_invocation` for what it waits on.",
+    "retry_storm": "Let Restate own the retries: turn the client's off (`max_retries=0`), take retry loops out of "
+    "steps, and bound the step if a request should fail rather than wait: `RunOptions(max_attempts=6, "
+    "max_duration=timedelta(seconds=60))`.",
+    "stuck_invocation": "See what it waits on (`sys_invocation`'s status and `last_failure`, its journal's last "
+    "command): never call an exclusive handler of the Virtual Object's own key from inside it (use a shared "
+    "handler, or `ctx.object_send`), and resolve every promise and awakeable from journaled work.",
 }
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """A liveness or cost observation of one run: figures and what to do about them."""
+
+    probe: str
+    check: str
+    message: str
+    advice: str
 
 
 @dataclass
@@ -66,41 +83,80 @@ class ClassRow:
     scenario: str | None = None
     why: str = ""
     fix: str = ""
-    evidence: str = ""  # the call or journal entry involved, as the oracle said it
+    evidence: str = ""  # the call or journal entry involved, as the check said it
     exercised_by: list[str] = field(default_factory=list)
+    advisories: list[Advisory] = field(default_factory=list)
+    caused_by: str | None = None  # the class whose finding this symptom came from
+    promoted: bool = False  # an advisory the user made a failure (--fail-on)
 
 
 @dataclass(frozen=True)
 class ProbeOutcome:
-    """What one run of the plan showed: the oracles' findings, by name (None: not exercised)."""
+    """What one run of the plan showed: its verdict and every check's result."""
 
     probe: str
     verdict: str
-    findings: dict[str, tuple[bool, str]]  # oracle name -> (ok, message)
+    findings: tuple[FindingRow, ...] = ()
     skipped: str | None = None
 
 
-def diagnose(outcomes: list[ProbeOutcome]) -> dict[str, ClassRow]:
-    rows = {cls: ClassRow("skipped", why="no run of the plan exercised this class") for cls in WHY}
+def fail_on_classes(text: str) -> frozenset[str]:
+    """``--fail-on``: bug classes, comma-separated, each named in full or by a prefix only it
+    has (``stuck``), or ``all``. Anything else is one line."""
+    chosen = set()
+    for word in (w.strip() for w in text.split(",")):
+        if word == "all":
+            chosen.update(BUG_CLASSES)
+            continue
+        matches = ([c for c in BUG_CLASSES if c == word] or [c for c in BUG_CLASSES if c.startswith(word)]) if word else []
+        if len(matches) != 1:
+            raise HarnessError(f"--fail-on {text!r}: {word!r} is not a bug class; choose from {', '.join(BUG_CLASSES)}")
+        chosen.add(matches[0])
+    return frozenset(chosen)
+
+
+def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()) -> dict[str, ClassRow]:
+    rows = {cls: ClassRow("skipped", why="no run of the plan exercised this class") for cls in BUG_CLASSES}
+    failed: dict[str, tuple[str, str]] = {}  # class -> (probe, message) of its first finding
+    caused: dict[str, tuple[str, str, str]] = {}  # class -> (cause, probe, message) of its first symptom
     for outcome in outcomes:
         if outcome.skipped or outcome.verdict == "unknown":
             continue
-        failed = {CLASS_OF[name] for name, (ok, _) in outcome.findings.items() if name in CLASS_OF and not ok}
-        if "non_determinism" in failed:  # a mismatch stops the invocation: its symptoms are not classes of their own
-            failed -= {"stuck_invocation", "degraded_answer"}
-        for name, (ok, message) in outcome.findings.items():
-            cls = CLASS_OF.get(name)
-            if cls is None:
-                continue
+        results = [f for f in outcome.findings if f.bug_class in rows and f.exercised]
+        here = {f.bug_class for f in results if f.failed}
+        for f in results:
+            cls = str(f.bug_class)
             row = rows[cls]
-            row.exercised_by.append(outcome.probe)
-            if cls in failed and row.verdict != "fail":
-                rows[cls] = ClassRow("fail", outcome.probe, WHY[cls], FIX[cls], message, row.exercised_by)
-            elif row.verdict == "skipped":
-                row.verdict, row.why = "pass", ""
+            if outcome.probe not in row.exercised_by:
+                row.exercised_by.append(outcome.probe)
+            if f.failed:
+                cause = next((c for c in here if cls in SYMPTOMS.get(c, ()) and c != cls), None)
+                if cause is None:
+                    failed.setdefault(cls, (outcome.probe, f.message))
+                else:
+                    caused.setdefault(cls, (cause, outcome.probe, f.message))
+            elif not f.ok:
+                row.advisories.append(Advisory(outcome.probe, f.check, f.message, f.advice))
+    for cls, row in rows.items():
+        if cls in failed:
+            probe, message = failed[cls]
+            rows[cls] = ClassRow("fail", probe, WHY[cls], FIX[cls], message, row.exercised_by, row.advisories)
+        elif row.advisories and cls in fail_on:
+            first = row.advisories[0]
+            rows[cls] = ClassRow("fail", first.probe, WHY[cls], first.advice or FIX[cls], first.message,
+                                 row.exercised_by, row.advisories, promoted=True)
+        elif cls in caused:
+            cause, probe, message = caused[cls]
+            row.verdict, row.scenario, row.caused_by = "caused", probe, cause
+            row.evidence = message
+            row.why = f"a symptom of the {cause} finding in the same run, not a bug of its own"
+        elif row.advisories:
+            row.verdict, row.why = "advisory", ""
+        elif row.exercised_by:
+            row.verdict, row.why = "pass", ""
     return rows
 
 
 def classes_json(rows: dict[str, ClassRow]) -> dict[str, dict[str, Any]]:
-    return {cls: {k: v for k, v in asdict(row).items() if v not in (None, "", [])} | {"verdict": row.verdict}
+    return {cls: {k: v for k, v in asdict(row).items() if v not in (None, "", [], False)} | {"verdict": row.verdict}
             for cls, row in rows.items()}

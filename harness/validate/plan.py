@@ -1,15 +1,25 @@
 """The plan: from what the baseline showed, every run validation makes. Crash points are
 enumerated, not hand-picked: a SIGKILL while each LLM call is held, and right after each
 journaled step, of the deployment that owns it; then always-replay, transient LLM errors
-aimed at each call in turn, the LLM down for good, a hang, restate-server killed, and a
-Restate->agent partition."""
+aimed at each call in turn, an LLM outage that ends, a hang, restate-server killed, and a
+Restate->agent partition. Every fault heals, and then every invocation must finish within
+a bound derived from the run's Restate settings: liveness is judged after healing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.checker.checks import Check
+from harness.checker.checks import (
+    Check,
+    NoDuplicateChildWork,
+    NoDuplicateLLMCalls,
+    NoDuplicateSideEffects,
+    NoJournalMismatch,
+    SameAnswerAsBaseline,
+)
+from harness.checker.liveness import HangEnded, RecoversAfterHealing, recovery_bound
+from harness.checker.retries import CallsPerAttempt, RetriesBounded, TerminalWithin
 from harness.fake_llm import FakeLLM
 from harness.fake_llm.rules import Auto, Rule
 from harness.nemesis.faults import (
@@ -22,16 +32,9 @@ from harness.nemesis.faults import (
     Partition,
 )
 from harness.nemesis.schedule import random_schedule
-from harness.nemesis.triggers import After, LLMCallHeld, StepsCompleted
+from harness.nemesis.triggers import After, LLMCallHeld, LLMCallsArrived, StepsCompleted
+from harness.restate_settings import FAST
 from harness.validate.baseline import Baseline, LLMCallPoint
-from harness.validate.oracles import (
-    BoundedRetries,
-    Deterministic,
-    Live,
-    NoDuplicateChildWork,
-    NoDuplicates,
-    SameAnswerAsBaseline,
-)
 
 QUICK_MAX = 15
 # Under always-replay a handler suspends only when an await races Restate's acknowledgement;
@@ -50,12 +53,8 @@ class Probe:
     faults: tuple[Fault, ...] = ()
     hold_call: int | None = None  # the LLM call (1-based) held until the fault is applied
     always_replay: bool = False
-    down_for_good: bool = False  # the LLM never recovers: bounded retries are the oracle
     prefer_tool: str | None = None  # the fake LLM calls this tool whenever offered: another branch
     requests: int = 1  # concurrent requests: replays race, so several make a miss unlikely
-    # Restate's inactivity timeout for this run (None: the harness's 2 s). A long one leaves
-    # a hung call to the agent's own timeout, as in production (60 s, then a 10 min abort).
-    inactivity_timeout_s: float | None = None
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
     checks: tuple[Check, ...] = field(default=(), compare=False)
@@ -81,13 +80,24 @@ class _Script:
         llm.on().auto(prefer=self.prefer_tool)
 
 
-def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed: int = 1) -> list[Probe]:
-    """``agent_of`` maps a service to the deployment (agent name) that serves it."""
-    oracles = (
-        Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"),
-        NoDuplicateChildWork(baseline.children), SameAnswerAsBaseline(baseline.output),
+# How long the LLM is down in the outage probe: long enough for a few Restate attempts
+# (the openai SDK's own retries take 1.5 s of each), short enough for the quick budget.
+OUTAGE_S = 6.0
+
+
+def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed: int = 1,
+              expect_terminal_within_s: float | None = None) -> list[Probe]:
+    """``agent_of`` maps a service to the deployment (agent name) that serves it.
+    ``expect_terminal_within_s``: the user expects a terminal failure that soon once the
+    LLM is down for good (opt-in; by default retrying until it is back is fine)."""
+    # Every probe's faults heal; then each invocation has this long to reach an outcome.
+    bound = recovery_bound(FAST, baseline.duration_s)
+    oracles: tuple[Check, ...] = (
+        RecoversAfterHealing(bound_s=bound), NoJournalMismatch(), NoDuplicateLLMCalls(),
+        NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
+        SameAnswerAsBaseline(baseline.output),
     )
-    deadline = max(15.0, 8 * baseline.duration_s)
+    deadline = bound
     calls = list(baseline.llm_calls)
     steps = list(baseline.steps)
     entry_agent = agent_of.get(baseline.services[0]) if baseline.services else None
@@ -115,23 +125,34 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
                         "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
     # The other branches a router can take: replayed at every await, where duplicates and
     # non-determinism show. Their answers differ from the baseline's by design.
-    branch_oracles = (Live(), Deterministic(), NoDuplicates("llm"), NoDuplicates("side_effect"))
+    branch_oracles = tuple(o for o in oracles if not isinstance(o, (SameAnswerAsBaseline, NoDuplicateChildWork)))
     for tool in [t for t in baseline.tools if t != baseline.chosen_tool][: 2 if quick else None]:
         probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
                             always_replay=True, prefer_tool=tool, requests=REPLAYED_REQUESTS, deadline_s=deadline,
                             checks=branch_oracles))
     for kind, call in _aimed_errors(calls, quick):
-        fault: Fault = (LLMRateLimited(times=1, skip=call.number - 1, retry_after_s=0.5) if kind == "429"
-                        else LLMServerError(times=1, skip=call.number - 1))
+        healed = LLMCallsArrived(call.number)  # the aimed call has had its error
+        fault: Fault = (LLMRateLimited(times=1, skip=call.number - 1, retry_after_s=0.5, until=healed) if kind == "429"
+                        else LLMServerError(times=1, skip=call.number - 1, until=healed))
         probes.append(Probe(f"llm-{kind}-at-call-{call.number}", f"a transient {kind} on LLM call {call.number}",
                             (fault,), deadline_s=deadline, checks=oracles))
     if calls:
-        probes.append(Probe("llm-down-for-good", "every LLM call fails (503) until the end: the invocation must fail "
-                            "terminally within bounded attempts", (LLMServerError(times=None),), down_for_good=True,
-                            deadline_s=25.0, checks=(BoundedRetries(), Deterministic(), NoDuplicates("side_effect"))))
-        probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's own client must time out "
-                            "and retry (Restate's inactivity timeout is 60 s here, as in production)",
-                            (LLMHang(times=1),), deadline_s=deadline, inactivity_timeout_s=60.0, checks=oracles))
+        outage = OUTAGE_S if expect_terminal_within_s is None else expect_terminal_within_s + 5.0
+        retry_checks: tuple[Check, ...] = (
+            CallsPerAttempt(at_most=10), CallsPerAttempt(at_most=1, severity="advisory"),
+            RetriesBounded(severity="advisory"),
+            *((TerminalWithin(seconds=expect_terminal_within_s),) if expect_terminal_within_s is not None else ()),
+        )
+        probes.append(Probe("llm-down-then-back", f"every LLM call fails (503) for {outage:g} s, then the LLM is back: "
+                            "how the agent retries while it is down, and that it finishes once it is back",
+                            (LLMServerError(times=None, until=After(outage)),), deadline_s=deadline,
+                            checks=(RecoversAfterHealing(bound_s=bound), NoJournalMismatch(),
+                                    NoDuplicateSideEffects(required=False), *retry_checks)))
+        probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's client timeout or Restate's "
+                            "abort must end it, and the request finish (Restate's timeouts are short here; the "
+                            "advisory says what production's would mean)",
+                            (LLMHang(times=1, until=LLMCallsArrived(1)),), deadline_s=deadline,
+                            checks=(*oracles, HangEnded(severity="advisory"))))
         probes.append(Probe("kill-restate-server", "SIGKILL restate-server while LLM call 1 is held, restart it on "
                             "the same data dir", (Kill("restate", when=LLMCallHeld(1), until=After(0.5)),),
                             hold_call=1, deadline_s=deadline, checks=oracles))
@@ -147,11 +168,12 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     probes.append(Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
                         random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
                                         faults=3, max_window_s=1.0),
-                        needs_processes=True, requests=4, deadline_s=max(deadline, 25.0), checks=oracles))
+                        needs_processes=True, requests=4, deadline_s=deadline, checks=oracles))
     if not quick:
         for call in calls:
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
-                                (LLMStreamCut(times=1, skip=call.number - 1),), deadline_s=deadline, checks=oracles))
+                                (LLMStreamCut(times=1, skip=call.number - 1, until=LLMCallsArrived(call.number)),),
+                                deadline_s=deadline, checks=oracles))
     return probes[:QUICK_MAX] if quick else probes
 
 

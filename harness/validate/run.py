@@ -14,6 +14,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
+from harness.checker.liveness import waits_on
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
 from harness.runner.batch import run_batch
@@ -22,7 +23,7 @@ from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
 from harness.validate.baseline import Baseline
-from harness.validate.diagnosis import ClassRow, ProbeOutcome, classes_json, diagnose
+from harness.validate.diagnosis import FIX, WHY, ClassRow, ProbeOutcome, classes_json, diagnose
 from harness.validate.discover import Entry, choose_entry, default_input
 from harness.validate.plan import Probe, make_plan
 from harness.validate.target import Target
@@ -40,28 +41,49 @@ class NeedsInput(HarnessError):
 class Validation:
     agent: str
     entry: str
-    baseline: Baseline
+    baseline: Baseline | None  # None: the baseline itself never finished (stuck)
     plan: list[Probe]
     results: list[ScenarioResult] = field(default_factory=list)
     outcomes: list[ProbeOutcome] = field(default_factory=list)
     classes: dict[str, ClassRow] = field(default_factory=dict)
+    fail_on: frozenset[str] = frozenset()
 
     @property
     def green(self) -> bool:
+        """No finding: nothing lost or done twice, no wrong answer, nothing that cannot finish
+        (and no advisory the user asked to fail on)."""
         return all(row.verdict != "fail" for row in self.classes.values())
 
+    @property
+    def advisories(self) -> int:
+        return sum(len(row.advisories) for row in self.classes.values() if row.verdict != "fail")
+
+    def summary(self) -> str:
+        """The verdict in one line: ``green: no safety finding; 2 advisories``."""
+        failed = [cls for cls, row in self.classes.items() if row.verdict == "fail"]
+        notes = f"{self.advisories} advisor{'y' if self.advisories == 1 else 'ies'}"
+        if not failed:
+            return f"green: no safety finding; {notes}"
+        return f"red: {len(failed)} finding{'s' if len(failed) > 1 else ''} ({', '.join(failed)}); {notes}"
+
     def to_json(self) -> dict[str, Any]:
-        return {"agent": self.agent, "entry": self.entry, "baseline": self.baseline.describe(),
-                "plan": [p.name for p in self.plan], "classes": classes_json(self.classes)}
+        return {"agent": self.agent, "entry": self.entry,
+                "baseline": self.baseline.describe() if self.baseline else "did not finish",
+                "plan": [p.name for p in self.plan], "summary": self.summary(), "green": self.green,
+                "fail_on": sorted(self.fail_on), "classes": classes_json(self.classes)}
 
 
 def learn_baseline(
     target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup, launcher: ForkServer | None = None
-) -> tuple[Entry, Requests, Baseline, dict[str, str]]:
-    """Start the deployments fault-free, discover the entry, send one request, and learn."""
+) -> tuple[Entry, Requests, Baseline | str, dict[str, str]]:
+    """Start the deployments fault-free, discover the entry, send one request, and learn;
+    or, when the baseline itself can never finish (a deadlock), say what it is stuck on."""
     with Environment(target.agents, run_dir / "baseline", settings=settings, cleanup=cleanup, launcher=launcher) as env:
         callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
         entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
+        if target.key is not None and not entry.keyed:
+            raise HarnessError(f"--key {target.key!r}: {entry} is a plain Service, which has no key "
+                               "(--key is for a Virtual Object or a Workflow)")
         payload = target.input if target.input is not None else default_input(entry)
         key = target.key if target.key is not None else ("{token}" if entry.keyed else None)
         workload = Requests(entry.service, entry.handler, payload, key=key, idempotency_header=entry.kind != "Workflow")
@@ -70,8 +92,8 @@ def learn_baseline(
         run.send(workload)
         history = run.observe(deadline_s=30.0, stop_when=_Waiting())
         agent_of = {s.name: name for name, d in env.deployments.items() for s in d.services}
-    _check_baseline(history, run.errors, entry)
-    return entry, workload, Baseline.learn(history), agent_of
+    stuck = _check_baseline(history, run.errors, entry)
+    return entry, workload, (stuck if stuck is not None else Baseline.learn(history)), agent_of
 
 
 @dataclass
@@ -88,38 +110,23 @@ class _Waiting:
         return self.seen >= 50
 
 
-def _waits_on(history: History, invocation_id: str) -> str | None:
-    """What a suspended invocation of a fault-free run waits on, if it is outside input."""
-    inv = history.invocation.get(invocation_id)
-    if inv is None or inv.status != "suspended":
-        return None
-    if any(not callee.done for callee in history.callees_of(invocation_id)):
-        return None  # it waits on its callee, which the caller of this function looks at too
-    journal = history.journal_of(invocation_id)
-    answered = {e.completion_id for e in journal if e.entry_type.startswith("Notification")}
-    pending = [e for e in journal if e.entry_type.startswith("Command") and e.completion_id is not None
-               and e.completion_id not in answered]
-    for entry in pending:
-        if entry.entry_type in ("Command: GetPromise", "Command: PeekPromise"):
-            key = (entry.detail.get("Command", {}).get(entry.entry_type.split(": ")[1]) or {}).get("key", "?")
-            return f"the durable promise '{key}' ({entry.describe()})"
-        if entry.entry_type in ("Command: Call", "Command: Sleep", "Command: Run"):
-            return None  # waits on its own work, not on input
-    return "an awakeable or signal (nothing it journaled is pending: it waits for someone to complete it)"
-
-
-def _check_baseline(history: History, errors: list[str], entry: Entry) -> None:
+def _check_baseline(history: History, errors: list[str], entry: Entry) -> str | None:
+    """Bad input raises; a baseline stuck for good (waiting on its own key) is returned as
+    the stuck finding it is; a baseline waiting on outside input needs input."""
     root = history.invocation.get(history.requests[0].invocation_id) if history.requests else None
     if root is None:
         raise HarnessError(f"the baseline sent no request to {entry}: {'; '.join(errors) or 'no invocation'}")
     for inv_id in history.tree_of(root.id):
-        waits_on = _waits_on(history, inv_id)
-        if waits_on is not None:
-            raise NeedsInput(f"{entry} needs input: {history.invocation[inv_id].target} waits on {waits_on}; "
+        waiting = waits_on(history, inv_id)
+        if waiting is not None and "(a deadlock)" in waiting:
+            return f"{history.invocation[inv_id].target} waits on {waiting}, with no fault at all"
+        if waiting is not None:
+            raise NeedsInput(f"{entry} needs input: {history.invocation[inv_id].target} waits on {waiting}; "
                              "validation covers handlers that finish on their own")
     if not root.succeeded:
         why = root.completion_failure or root.last_failure or root.status
         raise HarnessError(f"the agent's baseline run of {entry} did not succeed without any fault: {why}")
+    return None
 
 
 def validate_agent(
@@ -131,34 +138,44 @@ def validate_agent(
     settings: Settings | None = None,
     cleanup: Cleanup | None = None,
     workers: int = 1,
+    fail_on: frozenset[str] = frozenset(),
+    expect_terminal_within_s: float | None = None,
 ) -> Validation:
     """Validate ``target``: every run's folder goes under ``out``. Raises ``HarnessError``
     for bad input (an unknown entry, a deployment that does not start or register, a
-    baseline that fails with no fault at all)."""
+    baseline that fails with no fault at all). ``fail_on``: bug classes whose advisories
+    count as failures; ``expect_terminal_within_s``: the agent must fail terminally that
+    soon once the LLM is down (opt-in)."""
     settings = settings or Settings()
     with ExitStack() as stack:
         cleanup = cleanup or stack.enter_context(Cleanup())
         out.mkdir(parents=True, exist_ok=True)
         launcher = stack.enter_context(ForkServer(cleanup, log_path=out / "forkserver.log"))
-        return _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup, workers=workers,
-                         launcher=launcher)
+        validation = _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup,
+                               workers=workers, launcher=launcher, fail_on=fail_on,
+                               expect_terminal_within_s=expect_terminal_within_s)
+    (out / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
+    return validation
 
 
 def _validate(
     target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int,
-    launcher: ForkServer,
+    launcher: ForkServer, fail_on: frozenset[str], expect_terminal_within_s: float | None,
 ) -> Validation:
     started = time.time()
     entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup,
                                                          launcher=launcher)
+    if isinstance(baseline, str):  # stuck with no fault at all: nothing else can be judged
+        say(f"validate {target.label}: entry {entry}: the fault-free baseline never finished: {baseline}")
+        return _stuck_baseline(target, entry, baseline, fail_on)
     say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
-    plan = make_plan(baseline, agent_of, budget=budget)
+    plan = make_plan(baseline, agent_of, budget=budget, expect_terminal_within_s=expect_terminal_within_s)
     managed = {a.name for a in target.agents if a.url is None}
     say(f"plan ({budget}, {len(plan)} runs):")
     for probe in plan:
         skip = probe.needs_processes and not probe.killed_agents <= managed
         say(f"  {'skip' if skip else '-   '} {probe.name}: {probe.description}")
-    validation = Validation(target.label, str(entry), baseline, plan)
+    validation = Validation(target.label, str(entry), baseline, plan, fail_on=fail_on)
 
     skipped = {probe.name for probe in plan if probe.needs_processes and not probe.killed_agents <= managed}
     runnable = [probe for probe in plan if probe.name not in skipped]
@@ -166,8 +183,7 @@ def _validate(
         Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
-            expect_failure=probe.down_for_good, deadline_s=probe.deadline_s,
-            inactivity_timeout_s=probe.inactivity_timeout_s,
+            deadline_s=probe.deadline_s,
         )
         for probe in runnable
     ]
@@ -181,11 +197,12 @@ def _validate(
     def on_result(index: int, result: ScenarioResult) -> None:
         probe = runnable[index]
         result.agent = target.label
-        findings = {f["check"]: (bool(f["ok"]), str(f["message"])) for f in result.findings}
-        bad = [name for name, (ok, _) in findings.items() if not ok]
+        bad = [f.check for f in result.findings if f.failed]
+        noted = [f.check for f in result.findings if not f.ok and not f.failed and f.exercised]
         say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
+            + (f" [advisory: {', '.join(noted)}]" if noted else "")
             + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))
-        finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, findings))
+        finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, tuple(result.findings)))
 
     def new_pool(worker: int) -> EnvironmentPool:
         return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup, launcher=launcher)
@@ -196,14 +213,24 @@ def _validate(
     for probe in plan:
         if probe.name in skipped:
             validation.outcomes.append(
-                ProbeOutcome(probe.name, "skipped", {}, skipped="a deployment given by --url cannot be killed"))
+                ProbeOutcome(probe.name, "skipped", skipped="a deployment given by --url cannot be killed"))
         else:
             result, outcome = finished[probe.name]
             validation.results.append(result)
             validation.outcomes.append(outcome)
-    validation.classes = diagnose(validation.outcomes)
-    if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict != "fail":
-        validation.classes["duplicate_side_effect"] = ClassRow(
-            "skipped", why="the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR")
-    (run_dir / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
+    validation.classes = diagnose(validation.outcomes, fail_on)
+    if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict == "skipped":
+        validation.classes["duplicate_side_effect"].why = (
+            "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR")
+    return validation
+
+
+def _stuck_baseline(target: Target, entry: Entry, why: str, fail_on: frozenset[str]) -> Validation:
+    """The verdict when the fault-free run can never finish: stuck, and nothing else judged."""
+    validation = Validation(target.label, str(entry), None, [], fail_on=fail_on)
+    validation.classes = diagnose([], fail_on)
+    for row in validation.classes.values():
+        row.why = "the fault-free baseline never finished, so no run of the plan was made"
+    validation.classes["stuck_invocation"] = ClassRow(
+        "fail", "baseline", WHY["stuck_invocation"], FIX["stuck_invocation"], why, ["baseline"])
     return validation

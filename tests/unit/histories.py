@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.checker.checks import Check, Finding
+from harness.checker.checks import Check, CheckResult
 from harness.checker.classify import ClassifiedCall, classify_history
 from harness.checker.judge import RunInfo
 from harness.history import History
@@ -92,7 +92,7 @@ def info(name: str, *checks: Check, expect_failure: bool | None = None) -> RunIn
     )
 
 
-def evaluate(check: Check, history: History) -> Finding:
+def evaluate(check: Check, history: History) -> CheckResult:
     return check.evaluate(history, classify_history(history))
 
 

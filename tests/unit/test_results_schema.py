@@ -71,7 +71,8 @@ def test_rows_given_as_dicts_are_held_as_typed_rows_that_read_like_dicts() -> No
     assert "class" in call and "class_" not in call and call.get("missing", 0) == 0
     with pytest.raises(KeyError):
         call["class_"]
-    assert r.findings[0]["ok"] is True and dict(r.findings[0]) == {"check": "all invocations completed", "ok": True, "message": "1/1"}
+    assert r.findings[0]["ok"] is True and dict(r.findings[0]) == {"check": "all invocations completed", "ok": True, "message": "1/1",
+                                                                   "severity": "finding", "exercised": True}
     assert "ok  all invocations completed: 1/1" in r.explain() and "call #1 wasted: superseded" in r.explain()
 
 

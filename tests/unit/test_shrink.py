@@ -18,7 +18,7 @@ from harness.nemesis.strategies import Example, decode_choices, integers, lists
 from harness.nemesis.triggers import After, At
 from harness.results.reproduce import with_schedule
 from harness.results.schema import ScenarioResult
-from harness.runner.shrinking import Target, bug_class, shrink_scenario
+from harness.runner.shrinking import Target, repeat_kind, shrink_scenario
 from scenarios.random_schedules import random_faults
 
 PROCESSES = ["router", "restate"]
@@ -155,7 +155,9 @@ def test_lists_shrink_to_the_needed_elements() -> None:
 def result(*failed: str, duplicates: tuple[str, ...] = (), duration_s: float = 5.0) -> ScenarioResult:
     checks = ["all invocations completed", "no duplicate LLM calls", "steps once and completed"]
     r = ScenarioResult("random-faults-local", "mutant", "fail" if failed else "pass")
-    r.findings = [{"check": c, "ok": c not in failed, "message": "m"} for c in checks]
+    classes = {"no duplicate LLM calls": "duplicate_llm_call"}
+    r.findings = [{"check": c, "ok": c not in failed, "message": "m", **({"bug_class": classes[c]} if c in classes else {})}
+                  for c in checks]
     r.calls = [{"id": i, "class": "duplicate", "reason": reason} for i, reason in enumerate(duplicates)]
     r.duration_s = duration_s
     return r
@@ -167,13 +169,13 @@ JOURNALED = "Run 'route' had already journaled call #1's answer before this call
 
 def test_the_target_is_the_duplicate_finding_with_its_bug_class() -> None:
     target = Target.of(result("all invocations completed", "no duplicate LLM calls", duplicates=(OUTSIDE,)))
-    assert target == Target("no duplicate LLM calls", bug_class(OUTSIDE), "m")
+    assert target == Target("no duplicate LLM calls", "duplicate_llm_call", repeat_kind(OUTSIDE), "m")
     assert target.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED, OUTSIDE)))
-    assert not target.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED,)))  # another bug class
+    assert not target.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED,)))  # repeated another way
     assert not target.found_in(result("all invocations completed"))  # another check
     assert not target.found_in(result())
     plain = Target.of(result("steps once and completed"))
-    assert plain == Target("steps once and completed", None, "m")
+    assert plain == Target("steps once and completed", None, None, "m")
     assert plain.found_in(result("all invocations completed", "steps once and completed"))
     assert Target.of(result()) is None
 
@@ -217,7 +219,7 @@ def test_shrink_scenario_runs_real_scenarios_through_a_fake_runner(tmp_path: Pat
     data = shrunk.to_json(command)
     assert data["schedule"] == ["kill restate when at 0.10s, undone after 0.2s"] and data["requests"] == 3
     assert data["original"] == {"faults": 6, "requests": 8}
-    assert data["finding"]["check"] == "no duplicate LLM calls" and data["finding"]["bug_class"] == bug_class(OUTSIDE)
+    assert data["finding"]["check"] == "no duplicate LLM calls" and data["finding"]["how"] == repeat_kind(OUTSIDE)
     assert data["attempts"] + data["confirm_runs"] == len(attempts) == len(ran) - 1 and data["complete"]
     assert data["confirm_runs"] == 1 and data["confirmed"] is True  # the minimal one failed again
 

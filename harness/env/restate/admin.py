@@ -117,7 +117,11 @@ class RestateAdmin:
         """``sys_journal`` entries of ``ids``, typed, in journal order per invocation."""
         if ids is not None and not ids:
             return []
-        rows = self.query(_select("sys_journal", ids, "id, index, entry_type, name, appended_at, entry_lite_json"))
+        # The full entry only for step results: their values tie results to calls. Other
+        # entries' full form (inputs with headers, outputs) is not needed and can be large.
+        columns = ("id, index, entry_type, name, appended_at, entry_lite_json, "
+                   "CASE WHEN entry_type = 'Notification: Run' THEN entry_json END AS entry_json")
+        rows = self.query(_select("sys_journal", ids, columns))
         return sorted((JournalEntry.from_row(r) for r in rows), key=lambda e: (e.invocation_id, e.index))
 
     def callees(self, ids: Sequence[str]) -> list[Invocation]:

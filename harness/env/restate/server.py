@@ -14,21 +14,15 @@ from harness.env.cleanup import Cleanup
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, retry_on_taken_port
 from harness.errors import HarnessError
+from harness.restate_settings import FAST
 from harness.settings import Settings
 
-# Fast recovery for tests: the server default (500 ms, doubling to 60 s) would turn a
-# 1 s outage into many seconds of back-off. 100 ms doubling to 1 s keeps retries quick
-# but still bounded; 200 attempts ≈ 3 minutes before the server pauses the invocation.
-FAST_RETRY_POLICY = {
-    "RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "100ms",
-    "RESTATE_DEFAULT_RETRY_POLICY__EXPONENTIATION_FACTOR": "2.0",
-    "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "1s",
-    "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "200",
-}
-# How long the server waits on a silent deployment before asking it to suspend, and
-# then before aborting the attempt. Short, so a paused agent is detected in seconds.
-INACTIVITY_TIMEOUT_S = 2.0
-ABORT_TIMEOUT_S = 2.0
+# Fast recovery for tests (harness.restate_settings.FAST): the server default (500 ms,
+# doubling to 60 s) would turn a 1 s outage into many seconds of back-off, and a silent
+# attempt is aborted in seconds, so a paused agent is detected in seconds.
+FAST_RETRY_POLICY = FAST.retry.environment()
+INACTIVITY_TIMEOUT_S = FAST.inactivity_s
+ABORT_TIMEOUT_S = FAST.abort_s
 
 
 @dataclass
