@@ -5,7 +5,7 @@ run and say what the production ones would have meant."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ class RetryPolicy:
     def environment(self) -> dict[str, str]:
         """As restate-server's ``RESTATE_DEFAULT_RETRY_POLICY__*`` variables."""
         return {
-            "RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": f"{int(self.initial_s * 1000)}ms",
+            "RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": f"{round(self.initial_s * 1000)}ms",
             "RESTATE_DEFAULT_RETRY_POLICY__EXPONENTIATION_FACTOR": f"{self.factor:.1f}",
-            "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": f"{int(self.max_interval_s * 1000)}ms",
+            "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": f"{round(self.max_interval_s * 1000)}ms",
             "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": str(self.max_attempts),
         }
 
@@ -57,7 +57,7 @@ class RestateSettings:
         return self.inactivity_s + self.abort_s
 
     def to_json(self) -> dict[str, object]:
-        return {"inactivity_s": self.inactivity_s, "abort_s": self.abort_s, "retry": vars(self.retry)}
+        return {"inactivity_s": self.inactivity_s, "abort_s": self.abort_s, "retry": asdict(self.retry)}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> "RestateSettings":
@@ -76,12 +76,14 @@ FAST = RestateSettings(2.0, 2.0, RetryPolicy(0.1, 2.0, 1.0, 200))
 
 
 def duration(seconds: float) -> str:
-    """``seconds`` the way a person says it: 900 ms, 12 s, 11 min, 1 h 4 min."""
-    if seconds < 1:
+    """``seconds`` the way a person says it: 900 ms, 12 s, 11 min, 1 h 4 min. Rounded first,
+    so a value just under a unit's edge reads in the larger unit (3599 s is 1 h)."""
+    if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f} ms"
-    if seconds < 90:
+    if float(f"{seconds:.3g}") < 90:
         return f"{seconds:.3g} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    hours, minutes = divmod(round(seconds / 60), 60)
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -258,6 +258,13 @@ class SameAnswerAsBaseline(Check):
     baseline: Any = None
 
     def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        untokened = [c for c in history.llm_calls if c.token is None]
+        if untokened and len(history.requests) > 1:
+            # A prompt built only from an earlier answer carries no token; with several requests
+            # in flight the fake cannot tell whose it is, so its answer (and every answer built
+            # on it) differs from the baseline's through no fault of the agent.
+            return self.result(True, f"{len(untokened)} LLM call(s) carried no token while {len(history.requests)} "
+                                     "requests were in flight: answers not compared", exercised=False)
         problems = []
         for request in history.requests:
             inv = history.invocation.get(request.invocation_id)

@@ -324,7 +324,14 @@ class Environment:
     def _register(self, agent: AgentSpec, port: int) -> None:
         """Register the agent's deployment at its link's address, and check its services."""
         deployment_link = self._link(f"restate->{agent.name}", port)
-        registered = self.admin.register(deployment_link.url)
+        try:
+            registered = self.admin.register(deployment_link.url)
+        except HarnessError as exc:
+            if agent.url is None:
+                raise
+            # Name the address the user gave, not the link's proxy port in front of it.
+            raise HarnessError(f"{agent.url} is not a Restate deployment Restate can reach: "
+                               f"{str(exc).replace(deployment_link.url, agent.url)}") from None
         self.deployments[agent.name] = registered
         found = registered.service_names
         missing = set(agent.services) - found

@@ -57,6 +57,7 @@ class LiveRun:
         self._on_result = on_result
         self._observer = Observer(env)
         self._senders: list[_Sender] = []
+        self._watcher: _Watcher | None = None
         self._planned: list[Fault] = []
         self._in_force: list[tuple[Fault, FaultRecord]] = []  # applied, not yet undone
         self._begun = False
@@ -106,6 +107,9 @@ class LiveRun:
         sender = _Sender(workload, self)
         self._senders.append(sender)
         sender.start()
+        if self._watcher is None:
+            self._watcher = _Watcher(self)
+            self._watcher.start()
 
     def arm(self, *faults: Fault) -> None:
         """Apply ``faults`` now, before ``send``, so the first request meets them; they are
@@ -141,11 +145,15 @@ class LiveRun:
             with self.phases.measure("workload"):
                 for sender in self._senders:
                     sender.join()
+            if self._watcher is not None:
+                self._watcher.stop()
             with self.phases.measure("completion"):
                 self._observer.wait_for_invocations(self.invocation_ids(), deadline_s, self._on_progress, stop_when)
         except HarnessError as exc:
             self.errors.append(str(exc))
         finally:
+            if self._watcher is not None:
+                self._watcher.stop()
             self.llm.release_all()
             self._undo_everything()
             for sender in self._senders:
@@ -209,6 +217,30 @@ class LiveRun:
                 self._undo(fault, record)
             except HarnessError as exc:
                 self.errors.append(f"undoing {fault.kind} on {fault.target} failed: {exc}")
+
+
+class _Watcher(threading.Thread):
+    """Samples the requests' invocations while the nemesis plays, before ``observe`` waits
+    for them: an attempt that failed during a fault window, and retry counts that an
+    invocation finished before the faults healed, would otherwise never be seen."""
+
+    def __init__(self, run: LiveRun, period_s: float = 0.1) -> None:
+        super().__init__(name="watcher", daemon=True)
+        self.run_, self.period_s, self._stopping = run, period_s, threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            polled = time.monotonic()
+            try:
+                self.run_._observer.sample(self.run_.invocation_ids())
+            except Exception:  # restate-server killed or cut off by a fault: look again later
+                pass
+            # A slow poll (a soak's thousand rows) is not repeated at once: the server comes first.
+            self._stopping.wait(max(self.period_s, 3 * (time.monotonic() - polled)))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(10)
 
 
 class _Sender(threading.Thread):

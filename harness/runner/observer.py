@@ -23,6 +23,15 @@ class Observer:
         """Has Restate reported a journal mismatch (RT0016, non-determinism) for any invocation?"""
         return any("RT0016" in f for failures in self.samples.failures_seen.values() for f in failures)
 
+    def sample(self, ids: Sequence[str]) -> None:
+        """One look at ``ids`` not yet done, and their callees: retry counts, statuses and
+        failures (a done row never changes, so it is not asked for again)."""
+        seen = self.samples.statuses_seen
+        pending = [i for i in ids if "completed" not in seen.get(i, ())]
+        if pending:
+            for row in self.env.admin.invocations(pending) + self.env.admin.callees(pending):
+                self.samples.add(row)
+
     def wait_for_invocations(
         self,
         ids: Sequence[str],

@@ -68,6 +68,7 @@ def validate_command(args: argparse.Namespace) -> int:
         if args.expect_terminal_within is not None else None
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
                           input_json=args.input, key=args.key, images=args.image, port=args.port)
+    target.check_reachable()
     if target.images or settings.backend == "docker":
         from harness.env.docker.images import preflight  # docker only when asked for
 

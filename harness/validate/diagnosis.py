@@ -16,13 +16,17 @@ from harness.results.schema import FindingRow
 
 ClassVerdict = Literal["pass", "fail", "advisory", "caused", "skipped"]
 
-# A finding of the key's class explains findings of these classes in the same run.
+# A finding of the key's class explains findings of these classes in the same run (a child
+# started twice makes its own calls twice; a replay down another path answers otherwise).
 SYMPTOMS = {
     "non_determinism": ("degraded_answer", "stuck_invocation", "duplicate_child_work"),
     "duplicate_llm_call": ("degraded_answer",),
     "duplicate_side_effect": ("degraded_answer",),
-    "duplicate_child_work": ("degraded_answer",),
+    "duplicate_child_work": ("degraded_answer", "duplicate_llm_call", "duplicate_side_effect"),
 }
+# ... and in any run: an agent shown not to be deterministic answers differently anyway, so a
+# different answer under a fault proves no fallback.
+SYMPTOMS_ANYWHERE = {"non_determinism": ("degraded_answer",)}
 
 WHY = {
     "duplicate_llm_call": "An LLM call was made again after its answer had been journaled or had already driven "
@@ -130,13 +134,18 @@ def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()
             if outcome.probe not in row.exercised_by:
                 row.exercised_by.append(outcome.probe)
             if f.failed:
-                cause = next((c for c in here if cls in SYMPTOMS.get(c, ()) and c != cls), None)
+                cause = _cause(cls, here)
                 if cause is None:
                     failed.setdefault(cls, (outcome.probe, f.message))
                 else:
                     caused.setdefault(cls, (cause, outcome.probe, f.message))
             elif not f.ok:
                 row.advisories.append(Advisory(outcome.probe, f.check, f.message, f.advice))
+    for root, symptoms in SYMPTOMS_ANYWHERE.items():
+        for cls in symptoms:
+            if root in failed and cls in failed:
+                probe, message = failed.pop(cls)
+                caused.setdefault(cls, (root, probe, message))
     for cls, row in rows.items():
         if cls in failed:
             probe, message = failed[cls]
@@ -155,6 +164,14 @@ def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()
         elif row.exercised_by:
             row.verdict, row.why = "pass", ""
     return rows
+
+
+def _cause(cls: str, failed_here: set[str]) -> str | None:
+    """The class whose finding in the same run explains a finding of ``cls``: the first, in
+    BUG_CLASSES order, among those not themselves explained by another (a root cause)."""
+    causes = [c for c in BUG_CLASSES if c in failed_here and c != cls and cls in SYMPTOMS.get(c, ())]
+    roots = [c for c in causes if not any(c in SYMPTOMS.get(other, ()) for other in failed_here if other != c)]
+    return (roots or causes or [None])[0]
 
 
 def classes_json(rows: dict[str, ClassRow]) -> dict[str, dict[str, Any]]:

@@ -57,6 +57,7 @@ class Probe:
     requests: int = 1  # concurrent requests: replays race, so several make a miss unlikely
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
+    trigger_timeout_s: float = 20.0  # how long a fault's trigger (or its heal) may take to fire
     checks: tuple[Check, ...] = field(default=(), compare=False)
 
     @property
@@ -146,6 +147,7 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
         probes.append(Probe("llm-down-then-back", f"every LLM call fails (503) for {outage:g} s, then the LLM is back: "
                             "how the agent retries while it is down, and that it finishes once it is back",
                             (LLMServerError(times=None, until=After(outage)),), deadline_s=deadline,
+                            trigger_timeout_s=outage + 20.0,
                             checks=(RecoversAfterHealing(bound_s=bound), NoJournalMismatch(),
                                     NoDuplicateSideEffects(required=False), *retry_checks)))
         probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's client timeout or Restate's "

@@ -183,7 +183,7 @@ def _validate(
         Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
             workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
-            deadline_s=probe.deadline_s,
+            deadline_s=probe.deadline_s, trigger_timeout_s=probe.trigger_timeout_s,
         )
         for probe in runnable
     ]

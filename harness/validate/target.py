@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from harness.env.environment import AgentSpec
 from harness.errors import HarnessError
@@ -29,6 +32,18 @@ class Target:
     def images(self) -> tuple[str, ...]:
         """The container images of agents shipped as images."""
         return tuple(a.image for a in self.agents if a.image is not None)
+
+    def check_reachable(self, timeout_s: float = 2.0) -> None:
+        """Every ``--url`` deployment accepts a connection: one line at once when nothing
+        listens there, not after a registration that retries for many seconds."""
+        for agent in self.agents:
+            if agent.url is None:
+                continue
+            address = httpx.URL(agent.url)
+            try:
+                socket.create_connection((address.host, address.port or 80), timeout=timeout_s).close()
+            except OSError as exc:
+                raise HarnessError(f"--url {agent.url}: nothing answers there ({exc.strerror or exc})") from None
 
     @property
     def managed(self) -> bool:

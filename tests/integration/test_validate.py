@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,23 +41,28 @@ def verdicts(validation: dict) -> dict[str, str]:
     return {name: row["verdict"] for name, row in validation.get("classes", {}).items()}
 
 
+def failed(validation: dict) -> set[str]:
+    return {name for name, verdict in verdicts(validation).items() if verdict == "fail"}
+
+
 def test_the_reference_local_router_validates_green(tmp_path: Path, no_leftovers) -> None:
     code, validation, output = validate(tmp_path, "--cmd", f"{SERVE} agents.local_router:app --port {{port}}")
     assert code == 0, output
     assert set(verdicts(validation)) == CLASSES
-    assert all(v in ("pass", "skipped") for v in verdicts(validation).values()), output
+    assert not failed(validation) and validation["green"], output
+    assert validation["summary"].startswith("green: no safety finding"), validation["summary"]
     # Every crash point the baseline showed was exercised: two LLM calls, two steps.
     assert {"kill-agent-at-llm-call-1", "kill-agent-at-llm-call-2", "kill-agent-after-step-1",
             "kill-agent-after-step-2", "always-replay"} <= set(validation["plan"]), validation["plan"]
     assert verdicts(validation)["duplicate_llm_call"] == "pass"
-    assert "green" in output
+    assert "green: no safety finding" in output, output
 
 
 def test_an_unjournaled_llm_call_is_a_duplicate_llm_call(tmp_path: Path, no_leftovers) -> None:
     code, validation, output = validate(tmp_path, "--cmd", f"{SERVE} agents.mutants.unjournaled_routing:app --port {{port}}")
     assert code == 1, output
+    assert failed(validation) == {"duplicate_llm_call"}, output  # the planted class, and nothing else
     row = validation["classes"]["duplicate_llm_call"]
-    assert row["verdict"] == "fail", output
     assert row["scenario"].startswith(("kill-", "always-replay", "llm-", "partition-")), row
     assert "ctx.run" in row["fix"] and "call #" in row["evidence"], row
     assert "duplicate_llm_call" in output and "fix:" in output
@@ -65,9 +71,14 @@ def test_an_unjournaled_llm_call_is_a_duplicate_llm_call(tmp_path: Path, no_left
 def test_random_routing_outside_a_step_is_non_determinism(tmp_path: Path, no_leftovers) -> None:
     code, validation, output = validate(tmp_path, "--cmd", f"{SERVE} agents.mutants.random_routing:app --port {{port}}")
     assert code == 1, output
+    assert failed(validation) == {"non_determinism"}, output
     row = validation["classes"]["non_determinism"]
-    assert row["verdict"] == "fail", output
     assert "RT0016" in row["evidence"], row  # the whole message, naming the command
+    # Its symptoms (another answer, an invocation stopped by the mismatch) are listed under it.
+    for symptom, caused in validation["classes"].items():
+        if caused["verdict"] == "caused":
+            assert caused["caused_by"] == "non_determinism" and symptom in ("degraded_answer", "stuck_invocation",
+                                                                            "duplicate_child_work"), caused
 
 
 def test_a_refund_outside_a_step_is_a_duplicate_side_effect(tmp_path: Path, no_leftovers) -> None:
@@ -75,7 +86,7 @@ def test_a_refund_outside_a_step_is_a_duplicate_side_effect(tmp_path: Path, no_l
         tmp_path, "--cmd", f"{SERVE} agents.mutants.refund_outside_run:app --port {{port}}", "--stub", "refunds=REFUNDS_URL"
     )
     assert code == 1, output
-    assert validation["classes"]["duplicate_side_effect"]["verdict"] == "fail", output
+    assert failed(validation) == {"duplicate_side_effect"}, output
 
 
 @pytest.mark.parametrize(
@@ -86,14 +97,22 @@ def test_a_refund_outside_a_step_is_a_duplicate_side_effect(tmp_path: Path, no_l
         (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--input", "{not json"], "--input is not JSON"),
         (["--cmd", "python -m http.server"], "must use {port}"),
         ([], "name the agent"),
+        (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--fail-on", "stuck,nope"],
+         "'nope' is not a bug class"),
+        (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--expect-terminal-within", "soon"],
+         "expected a duration"),
+        (["--cmd", f"{SERVE} agents.local_router:app --port {{port}}", "--key", "k1"], "is a plain Service"),
+        (["--url", "http://127.0.0.1:9"], "--url http://127.0.0.1:9: nothing answers there"),
     ],
-    ids=["command-exits", "unknown-entry", "bad-json", "no-port", "nothing"],
+    ids=["command-exits", "unknown-entry", "bad-json", "no-port", "nothing", "fail-on", "duration", "key", "url"],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], expected: str, no_leftovers) -> None:
+    started = time.monotonic()
     code, _, output = validate(tmp_path, *args)
     assert code == 2, output
-    assert expected in output, output
+    assert expected in " ".join(output.split()), output
     assert "Traceback" not in output
+    assert time.monotonic() - started < 15, "found at a deadline, not at once"  # the baseline's is 30 s
 
 
 def test_a_url_that_is_not_a_restate_deployment_is_bad_input(tmp_path: Path, no_leftovers) -> None:
@@ -116,6 +135,19 @@ def test_the_pytest_fixture_validates_as_the_command_does(resilience_validate, n
     assert not validation.green
     assert validation.classes["duplicate_llm_call"].verdict == "fail"
     assert validation.classes["duplicate_llm_call"].scenario in validation.to_json()["plan"]
+
+
+def test_an_advisory_fails_only_the_team_that_asks_for_it(resilience_validate, no_leftovers) -> None:
+    # A client with no timeout: a hung call holds the request until Restate aborts the attempt.
+    # That is slow, not wrong: an advisory, green by default; red for a team that fails on it.
+    folder = PROJECT_ROOT / "agents" / "mutants" / "stuck_no_timeout"
+    args = dict(cmd="python -m hypercorn app:app --bind 127.0.0.1:{port}".replace("python", sys.executable), cwd=folder,
+                entry="Writer/draft", input={"message": "Please cancel my subscription {token}"})
+    validation = resilience_validate(**args, fail_on="stuck")
+    row = validation.classes["stuck_invocation"]
+    assert not validation.green and row.verdict == "fail" and row.promoted, row
+    assert "Restate aborted the attempt" in row.evidence and "11 min" in row.evidence, row.evidence
+    assert {cls for cls, r in validation.classes.items() if r.verdict == "fail"} == {"stuck_invocation"}
 
 
 @pytest.mark.parametrize(

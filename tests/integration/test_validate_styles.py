@@ -1,8 +1,14 @@
-"""Detection proven on agents nobody tuned the checker for: ``validate`` on standalone agents
-in other frameworks and languages, each started with a plain command from its own folder,
-as a user's agent would be. The green ones (the OpenAI Agents SDK and Pydantic AI through
-Restate's integrations, the TypeScript ProductAgent) must have no finding; each mutant must
-be caught with its bug class, by the default quick budget, with no scripting."""
+"""Both directions, proven on agents nobody tuned the checker for: ``validate`` on standalone
+agents in many idioms, frameworks and languages, each started with a plain command from its
+own folder, as a user's agent would be.
+
+- Correct agents must be green (exit 0, no finding): the plain ones users write first (the
+  default openai client, no ``RunOptions``), bounded steps, litellm, parallel steps joined
+  with ``restate.gather``, a Workflow with a durable child call, a Virtual Object with state,
+  the OpenAI Agents SDK and Pydantic AI through Restate's integrations, TypeScript.
+- Each mutant must be caught on its planted class **and on nothing else**, by the default
+  quick budget, with no scripting. An agent that is merely slow (a client with no timeout)
+  gets an advisory, not a finding."""
 
 from __future__ import annotations
 
@@ -26,14 +32,37 @@ class Agent:
     args: tuple[str, ...]
     caught_as: str | None  # None: validates green
     style: str
+    advisory: str | None = None  # a class that must show an advisory (and not fail)
 
     def __str__(self) -> str:
         return self.folder.rsplit("/", 1)[-1]
 
 
+HYPERCORN = f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}"
+
 AGENTS = [
+    Agent("agents/validation/docs_default_client", ("--cmd", HYPERCORN), None,
+          "fifteen lines as Restate's docs write them: AsyncOpenAI() and ctx.run_typed with no RunOptions",
+          advisory="stuck_invocation"),  # its client's 600 s timeout: Restate's abort ends a hang
+    Agent("agents/validation/bounded_run_options",
+          ("--cmd", HYPERCORN, "--entry", "Router/answer", "--input", '{"message": "My invoice is wrong, please help {token}"}'),
+          None, "openai SDK, every LLM call a step bounded by RunOptions"),
+    Agent("agents/validation/litellm_router",
+          ("--cmd", HYPERCORN, "--entry", "LiteLLMRouter/answer", "--input", '"My invoice is wrong, please help {token}"'),
+          None, "litellm.acompletion inside bounded steps"),
+    Agent("agents/validation/parallel_gather",
+          ("--cmd", HYPERCORN, "--entry", "ParallelRouter/answer",
+           "--input", '"I was charged twice and cannot log in {token}"'),
+          None, "three LLM steps in parallel, joined with restate.gather"),
+    Agent("agents/validation/workflow_children",
+          ("--cmd", HYPERCORN, "--entry", "SupportCase/run",
+           "--input", '{"customer": "ACME Corp", "message": "We were billed twice this month {token}"}'),
+          None, "a Workflow calling a specialist durably with ctx.service_call"),
+    Agent("agents/validation/object_with_state",
+          ("--cmd", HYPERCORN, "--entry", "Conversation/send", "--input", '"Hi, my last invoice looks wrong {token}"'),
+          None, "a Virtual Object with state (ctx.get, ctx.set)"),
     Agent("agents/validation/openai_agents_router",
-          ("--cmd", f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}", "--entry", "SupportRouter/answer",
+          ("--cmd", HYPERCORN, "--entry", "SupportRouter/answer",
            "--input", '{"message": "My invoice is wrong, please help {token}"}'),
           None, "OpenAI Agents SDK through restate.ext.openai"),
     Agent("agents/validation/pydantic_ai_router",
@@ -47,11 +76,10 @@ AGENTS = [
            "--input", '{"message": "My card was charged twice {token}"}'),
           "duplicate_llm_call", "TypeScript, the routing call outside ctx.run"),
     Agent("agents/mutants/dup_llm_followup_py",
-          ("--cmd", f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}", "--entry", "Concierge/reply",
-           "--input", '"My parcel never arrived {token}"'),
+          ("--cmd", HYPERCORN, "--entry", "Concierge/reply", "--input", '"My parcel never arrived {token}"'),
           "duplicate_llm_call", "Python, a follow-up call whose prompt has no token, outside ctx.run"),
     Agent("agents/mutants/dup_side_effect_oai",
-          ("--cmd", f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}", "--stub", "tickets=TICKETS_URL",
+          ("--cmd", HYPERCORN, "--stub", "tickets=TICKETS_URL",
            "--entry", "HelpDesk/handle", "--input", '"I cannot log in since yesterday {token}"'),
           "duplicate_side_effect", "OpenAI Agents SDK, a tool POSTs outside a step"),
     Agent("agents/mutants/dup_child_http",
@@ -66,13 +94,18 @@ AGENTS = [
            "--input", '{"message": "How do I reset my password? {token}"}'),
           "degraded_answer", "Python openai SDK, LLM errors swallowed into a journaled apology"),
     Agent("agents/mutants/retry_storm",
-          ("--cmd", f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}", "--entry", "Summarizer/summarize",
-           "--input", '"The app crashes when I upload a photo {token}"'),
+          ("--cmd", HYPERCORN, "--entry", "Summarizer/summarize", "--input", '"The app crashes when I upload a photo {token}"'),
           "retry_storm", "Python, a while-True retry inside a step"),
-    Agent("agents/mutants/stuck_no_timeout",
-          ("--cmd", f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}", "--entry", "Writer/draft",
+    Agent("agents/mutants/stuck_self_deadlock",
+          ("--cmd", HYPERCORN, "--entry", "Conversation/reply", "--input", '{"message": "Please cancel my subscription {token}"}'),
+          "stuck_invocation", "Python, a Virtual Object's exclusive handler calling its own key: a deadlock"),
+    Agent("agents/mutants/stuck_lost_wakeup",
+          ("--cmd", HYPERCORN, "--env", "INGRESS_URL={ingress_url}", "--entry", "Ticket/run",
            "--input", '{"message": "Please cancel my subscription {token}"}'),
-          "stuck_invocation", "Python, an LLM client with no timeout"),
+          "stuck_invocation", "Python, a Workflow awaiting a promise only in-process work resolves: lost in a crash"),
+    Agent("agents/mutants/stuck_no_timeout",
+          ("--cmd", HYPERCORN, "--entry", "Writer/draft", "--input", '{"message": "Please cancel my subscription {token}"}'),
+          None, "Python, an LLM client with no timeout: slow, not wrong", advisory="stuck_invocation"),
 ]
 
 
@@ -91,8 +124,13 @@ def test_validate_judges_an_agent_it_was_not_tuned_for(agent: Agent, tmp_path: P
     failed = {name for name, row in classes.items() if row["verdict"] == "fail"}
     if agent.caught_as is None:
         assert done.returncode == 0 and not failed, f"{agent.style}: {failed}\n{output}"
+        assert "green: no safety finding" in output, output
     else:
         assert done.returncode == 1, output
-        assert agent.caught_as in failed, f"{agent.style}: caught {failed}\n{output}"
+        assert failed == {agent.caught_as}, f"{agent.style}: caught {failed}\n{output}"  # that class alone
         row = classes[agent.caught_as]
         assert row["scenario"] and row["why"] and row["fix"] and row["evidence"], row
+    if agent.advisory is not None:
+        row = classes[agent.advisory]
+        assert row["verdict"] == "advisory" and row["advisories"], row
+        assert all(a["message"] and a["advice"] for a in row["advisories"]), row

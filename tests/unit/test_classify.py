@@ -215,3 +215,79 @@ def test_a_call_with_no_token_of_the_run_is_judged_against_no_journal() -> None:
     history.llm_calls.append(replace(history.llm_calls[0], id=9, token=None))
     stray = next(c for c in classify_history(history) if c.call.id == 9)
     assert (stray.invocation_id, stray.label) == (None, "committed")  # nothing to hold it against
+
+
+# --- parallel steps: tied to their calls by the journaled value, never by timing ---------------
+
+PARALLEL = ("billing", "account", "product")  # started together, in this order: completion ids 1, 2, 3
+
+
+def answered(id: int, fingerprint: str, arrived: float, finished: float | None) -> LLMCall:
+    """A call whose answer, like the fake's, carries a text of its own."""
+    text = f"Auto answer {fingerprint}-0f3a [{TOKEN}]"
+    return replace(call(id, fingerprint, arrived, finished), response={"choices": [{"message": {"content": text}}]})
+
+
+def result_entry(index: int, at: float, step: int, fingerprint: str) -> JournalEntry:
+    """The step's result, with the value Restate journaled: the answer's text, JSON-encoded."""
+    text = f'"Auto answer {fingerprint}-0f3a [{TOKEN}]"'
+    return replace(entry(index, "Notification: Run", at, step=step), value=text)
+
+
+def parallel_run(finishing: tuple[str, ...], kept: int, repeat: str | None = None) -> tuple[list[LLMCall], list[JournalEntry]]:
+    """Three steps started together; their answers come back in ``finishing`` order, 5 ms
+    apart, and the first ``kept`` results are journaled before the agent is killed. The retry
+    calls the others again, as Restate replays the journal; ``repeat`` is a step the mutant
+    calls again although its result was journaled."""
+    journal = [entry(0, "Command: Input", 0.0)]
+    journal += [entry(i + 1, "Command: Run", 0.100, f"Ask {f}", i + 1) for i, f in enumerate(PARALLEL)]
+    calls = [answered(i + 1, f, 0.110 + 0.007 * i, 0.200 + 0.005 * finishing.index(f)) for i, f in enumerate(PARALLEL)]
+    for n, f in enumerate(finishing[:kept]):  # results journaled in the order they came back
+        journal.append(result_entry(len(journal), 0.215 + 0.002 * n, PARALLEL.index(f) + 1, f))
+    again = [f for f in PARALLEL if f not in finishing[:kept]] + ([repeat] if repeat else [])
+    for n, f in enumerate(again):  # after the restart
+        calls.append(answered(len(calls) + 1, f, 1.0 + 0.01 * n, 1.05 + 0.01 * n))
+        if f != repeat:
+            journal.append(result_entry(len(journal), 1.10 + 0.01 * n, PARALLEL.index(f) + 1, f))
+    journal.append(entry(len(journal), "Command: Output", 2.0))
+    return calls, journal
+
+
+@pytest.mark.parametrize("kept", [0, 1, 2, 3])
+def test_parallel_steps_never_give_a_duplicate_whatever_order_their_answers_come_back_in(kept: int) -> None:
+    from itertools import permutations
+
+    for finishing in permutations(PARALLEL):
+        calls, journal = parallel_run(finishing, kept)
+        classified = classify(calls, {INV: journal}, {TOKEN: INV})
+        assert [c.label for c in classified].count("duplicate") == 0, (finishing, [(c.call.id, c.reason) for c in classified])
+        committed = {c.call.fingerprint: c.call.id for c in classified if c.label == "committed"}
+        assert set(committed) == set(PARALLEL), (finishing, committed)
+        # The journaled answer's own call is the committed one: kept ones from the first attempt.
+        assert all(committed[f] == PARALLEL.index(f) + 1 for f in finishing[:kept]), (finishing, committed)
+
+
+def test_the_issues_interleaving_ties_account_to_its_own_call() -> None:
+    # Seen: calls #1-#3 arrived within 21 ms, only 'Ask AccountAgent' (#2) was journaled before
+    # the kill, and #3 (billing) finished last: by timing, #3 looked like account's answer.
+    calls, journal = parallel_run(("account", "product", "billing"), kept=1)
+    labels_of = {c.call.id: (c.label, c.step.name if c.step else None) for c in classify(calls, {INV: journal}, {TOKEN: INV})}
+    assert labels_of[2] == ("committed", "Ask account")
+    assert labels_of[1][0] == labels_of[3][0] == "wasted"
+    assert {labels_of[4][0], labels_of[5][0]} == {"committed"}
+
+
+def test_a_parallel_step_called_again_after_its_result_was_journaled_is_a_duplicate() -> None:
+    calls, journal = parallel_run(("billing", "account", "product"), kept=2, repeat="account")
+    classified = {c.call.id: c for c in classify(calls, {INV: journal}, {TOKEN: INV})}
+    again = classified[len(calls)]
+    assert again.call.fingerprint == "account" and again.label == "duplicate", again.reason
+    assert "step 'Ask account'" in again.reason and "#2" in again.reason
+
+
+def test_parallel_steps_with_no_value_to_tie_them_by_are_left_untied_not_guessed() -> None:
+    calls, journal = parallel_run(("account", "product", "billing"), kept=1)
+    journal = [replace(e, value=None) for e in journal]  # a history recorded without step values
+    classified = classify(calls, {INV: journal}, {TOKEN: INV})
+    assert not [c for c in classified if c.label == "duplicate"]
+    assert any("could not be tied to one call" in c.reason for c in classified)

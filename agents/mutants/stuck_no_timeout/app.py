@@ -1,6 +1,8 @@
-"""MUTANT (stuck_invocation): an agent whose LLM client has NO timeout (``timeout=None``).
-An LLM that accepts the request and never answers leaves the step, and the invocation,
-waiting forever: no error, so no retry and no terminal outcome.
+"""ADVISORY (stuck_invocation): an agent whose LLM client has NO timeout (``timeout=None``).
+An LLM that accepts the request and never answers leaves the step waiting until Restate
+aborts the attempt (inactivity timeout, then abort timeout: 1 min + 10 min with Restate's
+defaults) and retries it. Slow, not wrong: nothing is lost or repeated, so validation is
+green with a ``stuck_invocation`` advisory, and red only with ``--fail-on stuck``.
 
 Standalone, on the ``openai`` SDK (streamed answer). Serve it from this folder:
 
@@ -18,7 +20,7 @@ import restate
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-client = AsyncOpenAI(max_retries=0, timeout=None)  # BUG: waits for ever
+client = AsyncOpenAI(max_retries=0, timeout=None)  # the advisory: waits until Restate aborts the attempt
 
 
 async def draft_reply(message: str) -> str:
