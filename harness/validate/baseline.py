@@ -33,6 +33,9 @@ class Baseline:
     duration_s: float
     tools: tuple[str, ...] = ()  # the function tools offered at the first call that offered any
     chosen_tool: str | None = None  # the one the baseline's answer called
+    # Per step (in ``steps``' order): the first LLM call that arrived after it completed, if any.
+    # Holding that call keeps the request from finishing before a kill "right after the step" lands.
+    call_after_step: tuple[int | None, ...] = ()
 
     @classmethod
     def learn(cls, history: History) -> "Baseline":
@@ -52,6 +55,8 @@ class Baseline:
             services=tuple(dict.fromkeys(services_of[i] for i in history.tree_of(root.id))),
             duration_s=((root.completed_at or history.started_at) - history.started_at),
             **_first_tool_choice(calls),
+            call_after_step=tuple(
+                next((i + 1 for i, c in enumerate(calls) if c.arrived_at > (s.completed_at or 0.0)), None) for s in steps),
         )
 
     def describe(self) -> str:

@@ -55,6 +55,7 @@ class Probe:
     always_replay: bool = False
     prefer_tool: str | None = None  # the fake LLM calls this tool whenever offered: another branch
     requests: int = 1  # concurrent requests: replays race, so several make a miss unlikely
+    spread_s: float = 0.0  # the requests are sent evenly over this long (0: at once)
     deadline_s: float = 20.0
     needs_processes: bool = False  # kills a deployment: impossible for one someone else runs
     trigger_timeout_s: float = 20.0  # how long a fault's trigger (or its heal) may take to fire
@@ -81,6 +82,9 @@ class _Script:
         llm.on().auto(prefer=self.prefer_tool)
 
 
+# The random schedule's faults start within 1.3 s each of the run's start: its requests are
+# spread over that horizon, so that the faults meet requests in flight.
+RANDOM_FAULTS = 3
 # How long the LLM is down in the outage probe: long enough for a few Restate attempts
 # (the openai SDK's own retries take 1.5 s of each), short enough for the quick budget.
 OUTAGE_S = 6.0
@@ -117,10 +121,13 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
         ))
     for n, (service, step) in pick_steps:
         agent = agent_of.get(service, entry_agent or "")
+        # The next LLM call is held until the kill, so the request cannot finish before it lands.
+        held = baseline.call_after_step[n - 1] if n <= len(baseline.call_after_step) else None
         probes.append(Probe(
             f"kill-{agent}-after-step-{n}",
             f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
-            (Kill(agent, when=StepsCompleted(n)),), needs_processes=True, deadline_s=deadline, checks=oracles,
+            (Kill(agent, when=StepsCompleted(n)),), hold_call=held, needs_processes=True, deadline_s=deadline,
+            checks=oracles,
         ))
     probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
                         "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
@@ -169,8 +176,9 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     agents = sorted({agent_of[s] for s in baseline.services if s in agent_of})
     probes.append(Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
                         random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
-                                        faults=3, max_window_s=1.0),
-                        needs_processes=True, requests=4, deadline_s=deadline, checks=oracles))
+                                        faults=RANDOM_FAULTS, max_window_s=1.0),
+                        needs_processes=True, requests=4, spread_s=RANDOM_FAULTS * 1.3, deadline_s=deadline,
+                        checks=oracles))
     if not quick:
         for call in calls:
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",

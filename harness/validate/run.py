@@ -182,7 +182,7 @@ def _validate(
     scenarios = [
         Scenario(
             name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
-            workload=replace(workload, n=probe.requests), faults=probe.faults, checks=probe.checks, tags=("validate",),
+            workload=replace(workload, n=probe.requests, spread_s=probe.spread_s), faults=probe.faults, checks=probe.checks, tags=("validate",),
             deadline_s=probe.deadline_s, trigger_timeout_s=probe.trigger_timeout_s,
         )
         for probe in runnable
@@ -197,6 +197,9 @@ def _validate(
     def on_result(index: int, result: ScenarioResult) -> None:
         probe = runnable[index]
         result.agent = target.label
+        if result.verdict != "unknown" and _too_late(result):
+            result.verdict = "unknown"
+            result.errors.append("every fault came after every request had finished: nothing was exercised")
         bad = [f.check for f in result.findings if f.failed]
         noted = [f.check for f in result.findings if not f.ok and not f.failed and f.exercised]
         say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
@@ -223,6 +226,14 @@ def _validate(
         validation.classes["duplicate_side_effect"].why = (
             "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR")
     return validation
+
+
+def _too_late(result: ScenarioResult) -> bool:
+    """Did every fault of the run land after every request had finished? (A kill "right after
+    the last step" can miss the few milliseconds before the output is journaled.)"""
+    finished = [row.completed_s for row in result.timeline if row.parent is None]
+    applied = [fault.at_s for fault in result.faults if fault.at_s is not None]
+    return bool(applied) and bool(finished) and None not in finished and min(applied) > max(finished)  # type: ignore[type-var]
 
 
 def _stuck_baseline(target: Target, entry: Entry, why: str, fail_on: frozenset[str]) -> Validation:
