@@ -314,7 +314,8 @@ def _shrink(
     result.shrunk = found.to_json(reproduce)
     s = result.shrunk
     bars.update(task, total=1, completed=1, status=f"{s['attempts'] + s['confirm_runs']} runs, {s['time_s']:.0f} s")
-    why = s["finding"]["check"] + (f" ({s['finding']['bug_class']})" if s["finding"]["bug_class"] else "")
+    how = s["finding"].get("how") or s["finding"].get("bug_class")  # how a duplicate was repeated, else its class
+    why = s["finding"]["check"] + (f" ({how})" if how else "")
     bars.console.print(
         f"    shrunk from {s['original']['faults']} faults and {s['original']['requests']} requests to "
         f"{len(s['schedule'])} and {s['requests']} in {s['attempts'] + s['confirm_runs']} runs, {s['time_s']:.0f} s"

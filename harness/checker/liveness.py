@@ -17,10 +17,9 @@ from harness.restate_settings import FAST, PRODUCTION, RestateSettings, duration
 OPENAI_DEFAULT_TIMEOUT_S = 600.0
 
 
-def waits_on(history: History, invocation_id: str) -> str | None:
-    """What a suspended or pending invocation waits on, in words, when nothing in the run
-    can give it: its own key's lock (a Virtual Object calling an exclusive handler of its
-    own key), a durable promise, an awakeable. None when it waits on its own work."""
+def deadlock(history: History, invocation_id: str) -> str | None:
+    """The call, in words, by which a Virtual Object's handler waits on its own key: the
+    callee is queued behind the caller, which holds the key until the callee answers."""
     inv = history.invocation.get(invocation_id)
     if inv is None or inv.status not in ("suspended", "pending"):
         return None
@@ -28,6 +27,18 @@ def waits_on(history: History, invocation_id: str) -> str | None:
         if not callee.done and _same_key(inv, callee):
             return (f"a call to {callee.target}, its own key: that exclusive handler is queued behind the caller, "
                     "which holds the key until the callee answers (a deadlock)")
+    return None
+
+
+def waits_on(history: History, invocation_id: str) -> str | None:
+    """What a suspended or pending invocation waits on, in words, when nothing in the run
+    can give it: its own key's lock (a deadlock), a durable promise, an awakeable. None
+    when it waits on its own work."""
+    inv = history.invocation.get(invocation_id)
+    if inv is None or inv.status not in ("suspended", "pending"):
+        return None
+    if (found := deadlock(history, invocation_id)) is not None:
+        return found
     if any(not callee.done for callee in history.callees_of(invocation_id)):
         return None
     journal = history.journal_of(invocation_id)

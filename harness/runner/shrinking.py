@@ -221,4 +221,4 @@ def shrink_scenario(
     )
 
 
-__all__ = ["ShrunkScenario", "Target", "bug_class", "shrink_scenario"]
+__all__ = ["ShrunkScenario", "Target", "repeat_kind", "shrink_scenario"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.env import binaries, versions
@@ -96,8 +97,10 @@ def validate_command(args: argparse.Namespace) -> int:
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     latest.symlink_to(run_id)
-    console.print(f"results: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}\nreproduce: {again}",
+    console.print(f"\nresults: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}\nreproduce: {again}",
                   markup=False)
+    colour = "green" if validation.green else "red"
+    console.print(f"\n[{colour}]{validation.summary()}[/]")  # the last line: the verdict
     return 0 if validation.green else 1
 
 
@@ -130,17 +133,15 @@ def _print(console: Console, validation: Validation) -> None:
             console.print(f"  why:   {row.why}", markup=False)
             console.print(f"  fix:   {row.fix}", markup=False)
             if caused := [c for c, r in validation.classes.items() if r.caused_by == cls]:
-                console.print(f"  also:  {', '.join(caused)} in the same run, symptoms of this finding", markup=False)
+                console.print(f"  also:  {', '.join(caused)}, symptoms of this finding", markup=False)
         elif row.verdict == "caused":
-            console.print(f"\n[magenta]{cls}[/]: {row.why} ({row.scenario}): {row.evidence}", highlight=False)
+            console.print(f"\n[magenta]{cls}[/]: {escape(f'{row.why} ({row.scenario}): {row.evidence}')}", highlight=False)
         elif row.verdict == "skipped":
             console.print(f"[yellow]{cls} skipped[/]: {row.why}")
     advisories = [(cls, a) for cls, row in validation.classes.items() if row.verdict != "fail" for a in row.advisories]
     if advisories:
         console.print("\nadvisories (liveness and cost; they do not fail the validation unless --fail-on names them):")
         for cls, advisory in advisories:
-            console.print(f"  [yellow]{cls}[/] ({advisory.probe}): {advisory.message}", highlight=False)
+            console.print(f"  [yellow]{cls}[/] {escape(f'({advisory.probe}): {advisory.message}')}", highlight=False)
             if advisory.advice:
                 console.print(f"    fix: {advisory.advice}", markup=False)
-    colour = "green" if validation.green else "red"
-    console.print(f"\n[{colour}]{validation.summary()}[/]")

@@ -14,7 +14,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
-from harness.checker.liveness import waits_on
+from harness.checker.liveness import deadlock, waits_on
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
 from harness.runner.batch import run_batch
@@ -117,10 +117,9 @@ def _check_baseline(history: History, errors: list[str], entry: Entry) -> str | 
     if root is None:
         raise HarnessError(f"the baseline sent no request to {entry}: {'; '.join(errors) or 'no invocation'}")
     for inv_id in history.tree_of(root.id):
-        waiting = waits_on(history, inv_id)
-        if waiting is not None and "(a deadlock)" in waiting:
-            return f"{history.invocation[inv_id].target} waits on {waiting}, with no fault at all"
-        if waiting is not None:
+        if (cycle := deadlock(history, inv_id)) is not None:
+            return f"{history.invocation[inv_id].target} waits on {cycle}, with no fault at all"
+        if (waiting := waits_on(history, inv_id)) is not None:
             raise NeedsInput(f"{entry} needs input: {history.invocation[inv_id].target} waits on {waiting}; "
                              "validation covers handlers that finish on their own")
     if not root.succeeded:

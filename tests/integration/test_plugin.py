@@ -117,19 +117,30 @@ def test_unknown_option(resilience):
 @pytest.mark.resilience(trigger_timeout_s="soon")
 def test_bad_value(resilience):
     pass
+
+
+@pytest.mark.resilience(fail_on="stuck,retry_storm")
+def test_fail_on(resilience):
+    assert resilience.options.fail_on == {"stuck_invocation", "retry_storm"}
+
+
+@pytest.mark.resilience(fail_on="stuk")
+def test_bad_fail_on(resilience):
+    pass
 '''
 
 
 def test_marker_options(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_marker=OPTIONS_TEST)
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    outcome.assert_outcomes(passed=3, errors=2)
+    outcome.assert_outcomes(passed=4, errors=3)
     outcome.stdout.fnmatch_lines([
-        "*test_unknown_option*: unknown option inactivity; known: always_replay, inactivity_timeout_s, trigger_timeout_s",
+        "*test_unknown_option*: unknown option inactivity; known: always_replay, inactivity_timeout_s, trigger_timeout_s, fail_on",
         "*test_bad_value*: trigger_timeout_s must be a number of seconds, not 'soon'",
-    ])
+        "*test_bad_fail_on*: --fail-on 'stuk': 'stuk' is not a bug class*",
+    ], consecutive=False)
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--always-replay", "-k", "test_options or marker_beats")
-    outcome.assert_outcomes(passed=2, deselected=3)
+    outcome.assert_outcomes(passed=2, deselected=5)
 
 
 NEEDS_BINARIES = '''

@@ -83,7 +83,8 @@ def test_a_six_fault_schedule_shrinks_to_the_kill_that_exposes_the_mutant(tmp_pa
     assert 1 <= len(shrunk["schedule"]) <= 2, shrunk
     assert any(line.startswith("kill router") for line in shrunk["schedule"]), shrunk  # the culprit is kept
     assert shrunk["finding"]["check"] == "no duplicate LLM calls"
-    assert shrunk["finding"]["bug_class"] == "repeated outside ctx.run after its answer drove progress"
+    assert (shrunk["finding"]["bug_class"], shrunk["finding"]["how"]) == (
+        "duplicate_llm_call", "repeated outside ctx.run after its answer drove progress")
     assert shrunk["original"] == {"faults": 6, "requests": 6} and 1 <= shrunk["requests"] <= 6
     assert shrunk["time_s"] <= BUDGET_S + 20, shrunk  # the search, and one or two confirming runs
     assert shrunk["confirmed"] is True, shrunk

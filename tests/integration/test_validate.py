@@ -68,6 +68,15 @@ def test_an_unjournaled_llm_call_is_a_duplicate_llm_call(tmp_path: Path, no_left
     assert "duplicate_llm_call" in output and "fix:" in output
 
 
+def test_routing_cached_in_process_memory_is_a_duplicate_llm_call_when_the_process_dies(tmp_path: Path,
+                                                                                        no_leftovers) -> None:
+    # Every retry against the same process finds the decision cached; only a kill loses it.
+    code, validation, output = validate(tmp_path, "--cmd", f"{SERVE} agents.mutants.cached_routing:app --port {{port}}")
+    assert code == 1, output
+    assert failed(validation) == {"duplicate_llm_call"}, output
+    assert validation["classes"]["duplicate_llm_call"]["scenario"].startswith(("kill-agent", "random-schedule")), output
+
+
 def test_random_routing_outside_a_step_is_non_determinism(tmp_path: Path, no_leftovers) -> None:
     code, validation, output = validate(tmp_path, "--cmd", f"{SERVE} agents.mutants.random_routing:app --port {{port}}")
     assert code == 1, output

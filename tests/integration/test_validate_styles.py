@@ -109,6 +109,19 @@ AGENTS = [
 ]
 
 
+# Judged in test_validate.py: the reference agents' mutants (modules of agents/mutants) and
+# the handlers that wait for a human (needs input).
+ELSEWHERE = {"agents/validation/awaits_approval"}
+
+
+def test_every_agent_folder_has_a_verdict_here() -> None:
+    """A new agent under agents/mutants or agents/validation cannot go untested: each folder
+    is validated above, with its expected verdict (a mutant's planted class, or green)."""
+    folders = {f"agents/{kind}/{p.name}" for kind in ("mutants", "validation")
+               for p in (PROJECT_ROOT / "agents" / kind).iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert folders - ELSEWHERE == {a.folder for a in AGENTS if a.folder.startswith(("agents/mutants", "agents/validation"))}
+
+
 @pytest.mark.parametrize("agent", AGENTS, ids=str)
 def test_validate_judges_an_agent_it_was_not_tuned_for(agent: Agent, tmp_path: Path, no_leftovers) -> None:
     out = tmp_path / "reports"

@@ -430,3 +430,29 @@ def test_a_soak_timeline_is_compact(tmp_path: Path) -> None:
     assert "30 more invocations not drawn" in html and "LLM calls drawn on their invocation" in html
     assert "…nv_033" in html  # the stuck invocation is drawn although it is not among the first 30
     assert "python -m harness soak --router local --n 60 --faults 1 --seed 5" in html
+
+
+def test_the_validation_section_shows_findings_advisories_and_symptoms(tmp_path: Path) -> None:
+    validation = {
+        "agent": "my-agent", "entry": "Router/answer", "baseline": "2 LLM call(s)", "plan": ["always-replay"],
+        "summary": "red: 1 finding (non_determinism); 1 advisory", "green": False, "fail_on": ["retry_storm"],
+        "classes": {
+            "non_determinism": {"verdict": "fail", "scenario": "always-replay", "evidence": "RT0016 " + XSS,
+                                "why": "replay took another path", "fix": "journal randomness"},
+            "degraded_answer": {"verdict": "caused", "caused_by": "non_determinism", "scenario": "always-replay",
+                                "why": "a symptom of the non_determinism finding", "evidence": "answered otherwise"},
+            "stuck_invocation": {"verdict": "advisory", "exercised_by": ["llm-hang"], "advisories": [
+                {"probe": "llm-hang", "check": "hang", "message": "held the request 9 s; 11 min in production",
+                 "advice": "AsyncOpenAI(timeout=30)"}]},
+        },
+    }
+    run_dir = write_run(tmp_path, "20261125-120000", [scenario()])
+    document = json.loads((run_dir / "results.json").read_text())
+    (run_dir / "results.json").write_text(json.dumps({**document, "validation": validation}))
+    html = write_report(run_dir, tmp_path).read_text()
+    section = html[html.index('id="validation"'):html.index('id="scenarios"')]
+    assert "red: 1 finding (non_determinism); 1 advisory" in section and "banner fail" in section
+    assert "caused by non_determinism" in section and "answered otherwise" in section
+    assert "held the request 9 s; 11 min in production" in section and "AsyncOpenAI(timeout=30)" in section
+    assert "--fail-on" in section and "retry_storm" in section
+    assert "<script>window.__xss" not in html  # the evidence comes from an agent: escaped
