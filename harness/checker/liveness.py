@@ -64,15 +64,24 @@ def _same_key(caller: Invocation, callee: Invocation) -> bool:
 
 @dataclass(frozen=True)
 class RecoversAfterHealing(Check):
-    """Every invocation reached an outcome (either one) within ``bound_s`` of the last fault
-    healing. ``bound_s`` is what the run's Restate settings and the agent's own timeouts
-    allow (see ``recovery_bound``); an invocation still open after it cannot finish."""
+    """Every invocation reached an outcome (either one) within a bound of the last fault
+    healing: ``bound_s``, or else what the run's recorded Restate settings allow for an agent
+    whose fault-free run took ``baseline_s`` (``recovery_bound``; production's when the run
+    did not record them). An invocation still open after it cannot finish; a run that ended
+    sooner says nothing either way."""
 
     name: ClassVar[str] = "finishes after every fault healed"
     bug_class: ClassVar[str | None] = "stuck_invocation"
-    bound_s: float = 30.0
+    bound_s: float | None = None
+    baseline_s: float = 0.0
+
+    def bound(self, history: History) -> float:
+        if self.bound_s is not None:
+            return self.bound_s
+        return recovery_bound(history.restate or PRODUCTION, self.baseline_s)
 
     def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        bound = self.bound(history)
         if any(f.undone_at is None for f in history.faults):
             return self.result(True, "a fault lasted to the end of the run: liveness is not judged", exercised=False)
         healed = max([history.started_at] + [max(f.undone_at or 0.0, f.settled_at or 0.0) for f in history.faults])
@@ -85,13 +94,13 @@ class RecoversAfterHealing(Check):
             done = [history.invocation[i].completed_at or healed for i in tree if i in history.invocation]
             recovery = max(0.0, max(done, default=healed) - healed)
             return self.result(True, f"every invocation reached an outcome, {recovery:.1f} s after the last fault healed")
-        if ended - healed < self.bound_s:  # the run stopped early (a journal mismatch): too soon to say
+        if ended - healed < bound:  # the run stopped early (a journal mismatch): too soon to say
             return self.result(True, f"{len(open_)} invocation(s) still open {ended - healed:.0f} s after healing, "
-                                     f"before the bound of {self.bound_s:.0f} s: not judged", exercised=False)
+                                     f"before the bound of {bound:.0f} s: not judged", exercised=False)
         root = next((inv for inv in open_ if inv.invoked_by_id is None), open_[0])
         stuck_on = next((w for inv in open_ if (w := waits_on(history, inv.id))), None)
         why = (f"{root.id} ({root.target}) is still {root.status} {ended - healed:.0f} s after every fault healed "
-               f"(bound {self.bound_s:.0f} s)")
+               f"(bound {bound:.0f} s)")
         if stuck_on:
             why += f": it waits on {stuck_on}, which nothing in the run will resolve"
         elif root.last_failure:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checker.checks import children_per_target, masked
 from harness.checker.classify import classify_history
 from harness.fake_llm import LLMCall
 from harness.history import History
-from harness.checker.checks import children_per_target, masked
 
 
 @dataclass(frozen=True)

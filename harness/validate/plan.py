@@ -95,10 +95,12 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     """``agent_of`` maps a service to the deployment (agent name) that serves it.
     ``expect_terminal_within_s``: the user expects a terminal failure that soon once the
     LLM is down for good (opt-in; by default retrying until it is back is fine)."""
-    # Every probe's faults heal; then each invocation has this long to reach an outcome.
+    # Every probe's faults heal; then each invocation has this long to reach an outcome (our
+    # own restate-server runs with the fast settings; the check reads the run's own).
     bound = recovery_bound(FAST, baseline.duration_s)
+    recovers = RecoversAfterHealing(baseline_s=baseline.duration_s)
     oracles: tuple[Check, ...] = (
-        RecoversAfterHealing(bound_s=bound), NoJournalMismatch(), NoDuplicateLLMCalls(),
+        recovers, NoJournalMismatch(), NoDuplicateLLMCalls(),
         NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
         SameAnswerAsBaseline(baseline.output),
     )
@@ -155,7 +157,7 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
                             "how the agent retries while it is down, and that it finishes once it is back",
                             (LLMServerError(times=None, until=After(outage)),), deadline_s=deadline,
                             trigger_timeout_s=outage + 20.0,
-                            checks=(RecoversAfterHealing(bound_s=bound), NoJournalMismatch(),
+                            checks=(recovers, NoJournalMismatch(),
                                     NoDuplicateSideEffects(required=False), *retry_checks)))
         probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's client timeout or Restate's "
                             "abort must end it, and the request finish (Restate's timeouts are short here; the "

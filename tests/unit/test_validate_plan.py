@@ -11,6 +11,7 @@ import pytest
 from harness.checker.checks import SameAnswerAsBaseline
 from harness.checker.liveness import HangEnded, RecoversAfterHealing, recovery_bound
 from harness.checker.retries import CallsPerAttempt, RetriesBounded, TerminalWithin
+from harness.history import History
 from harness.nemesis.faults import LLMServerError, LLMStreamCut
 from harness.nemesis.triggers import After
 from harness.restate_settings import FAST
@@ -54,7 +55,7 @@ def test_every_probe_judges_recovery_within_the_fast_settings_bound(budget: str)
     assert bound == pytest.approx(4.0 + 1.0 + 1.0 + 10.0)
     for probe in plan(budget).values():
         recovers = [c for c in probe.checks if isinstance(c, RecoversAfterHealing)]
-        assert [(c.bound_s, c.severity) for c in recovers] == [(bound, "finding")], probe.name
+        assert [(c.bound(History(0.0, restate=FAST)), c.severity) for c in recovers] == [(bound, "finding")], probe.name
         assert probe.deadline_s == bound
 
 
