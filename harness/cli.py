@@ -45,12 +45,8 @@ from harness.nemesis.faults import describe
 from harness.nemesis.strategies import decode_choices
 from harness.results.reproduce import soak_command as soak_reproduce_command
 from harness.results.reproduce import with_schedule
-from harness.results.schema import (
-    GOOD_VERDICTS,
-    RunResults,
-    ScenarioResult,
-    write_results,
-)
+from harness.report.publish import write_results
+from harness.results.schema import GOOD_VERDICTS, RunResults, ScenarioResult
 from harness.runner.batch import run_batch
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario

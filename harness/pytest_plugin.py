@@ -65,7 +65,8 @@ from harness.env.environment import AgentSpec, Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
 from harness.results.reproduce import nodeid_command
-from harness.results.schema import VERDICTS, ScenarioResult, write_results
+from harness.report.publish import write_results
+from harness.results.schema import VERDICTS, ScenarioResult
 from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks

@@ -1,6 +1,20 @@
 """The HTML resilience report: ``write_report(run_dir, reports_root)`` writes
-``run_dir/index.html`` from the run's ``results.json`` and the trend over earlier runs."""
+``run_dir/index.html`` from the run's ``results.json`` and the trend over earlier runs;
+``write_results`` writes a run's ``results.json`` and its report together. The report's
+libraries (jinja2, matplotlib) load on first use, not on import."""
 
-from .render import write_report
+from __future__ import annotations
 
-__all__ = ["write_report"]
+from typing import Any
+
+from .publish import write_results
+
+__all__ = ["write_report", "write_results"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "write_report":  # imported when asked for: it brings jinja2 and matplotlib
+        from .render import write_report
+
+        return write_report
+    raise AttributeError(f"module 'harness.report' has no attribute {name!r}")

@@ -28,7 +28,7 @@ from harness.results.schema import (
     TimelineRow,
 )
 
-from .redact import redact_data
+from harness.results.redact import redact_data
 
 NO_FAULT = "(no fault)"
 

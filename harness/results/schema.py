@@ -32,6 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
+from harness.results.redact import redact_data
+
 Verdict = Literal["pass", "fail", "expected failure", "unknown"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 GOOD_VERDICTS: frozenset[Verdict] = frozenset({"pass", "expected failure"})  # what a run is meant to have
@@ -510,7 +512,6 @@ class RunResults:
 
     def write(self, out_dir: Path) -> Path:
         """Write ``out_dir/results.json`` atomically, secrets redacted."""
-        from harness.report.redact import redact_data
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -521,20 +522,8 @@ class RunResults:
         return path
 
 
-def write_results(
-    results: list[ScenarioResult], out_dir: Path, meta: dict[str, Any], *, validation: dict[str, Any] | None = None
-) -> Path:
-    """Write ``results.json`` and the HTML report, atomically and after every scenario, so
-    an interrupted run keeps what it measured. Secrets are redacted in both."""
-    from harness.report import write_report  # matplotlib and jinja2 only when writing
-
-    path = RunResults(meta, list(results), validation=validation).write(out_dir)
-    write_report(Path(out_dir), Path(out_dir).parent)
-    return path
-
-
 __all__ = [
     "BAD_VERDICTS", "GOOD_VERDICTS", "SCHEMA_VERSION", "VERDICTS", "CallRow", "FaultImpactRow", "FaultRow", "FindingRow",
     "ImpactRow", "JournalRow", "RequestPointRow", "Row", "RunResults", "ScenarioResult", "SideEffectRow", "TimelineRow",
-    "Verdict", "write_results",
+    "Verdict",
 ]

@@ -58,9 +58,7 @@ def add_parser(sub: Any, out_default: str) -> None:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    from harness.results.schema import (
-        write_results,  # the report's libraries only when writing
-    )
+    from harness.report.publish import write_results  # the report's libraries only when writing
 
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint

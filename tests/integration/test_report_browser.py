@@ -17,7 +17,7 @@ import pytest
 from harness.env import versions
 from harness.report import write_report
 from harness.report.screenshot import ARGS, CHROMIUM, VIEWPORT, take
-from harness.results.schema import write_results
+from harness.report.publish import write_results
 from harness.runner.scenario import run_scenario, standard_checks
 from scenarios import local_router
 from scenarios.llm_scripts import conversation

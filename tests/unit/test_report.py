@@ -14,7 +14,7 @@ import pytest
 
 from harness.report import write_report
 from harness.report.model import build, cost_by_kind, invocation_tree, recovery_by_kind
-from harness.report.redact import REDACTED, redact, redact_data
+from harness.results.redact import REDACTED, redact, redact_data
 from harness.results.reproduce import reproduce_command
 from harness.results.schema import ScenarioResult, TimelineRow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.redact import REDACTED
+from harness.report.publish import write_results
+from harness.results.redact import REDACTED
 from harness.results.schema import (
     BAD_VERDICTS,
     GOOD_VERDICTS,
@@ -22,7 +23,6 @@ from harness.results.schema import (
     ScenarioResult,
     TimelineRow,
     Verdict,
-    write_results,
 )
 
 # README.md's results.json, every key it documents.
