@@ -157,3 +157,22 @@ class RetryObserved:
 
     def describe(self) -> str:
         return "Restate has scheduled a retry"
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every one of ``triggers`` has fired: e.g. "step 1 is journaled and the next LLM call
+    is held", so that a kill right after a step lands before the request can finish, and
+    never before the held call arrives (a hold still waiting would catch a later call)."""
+
+    triggers: tuple[Trigger, ...]
+
+    @property
+    def poll_s(self) -> float:  # type: ignore[override]
+        return min((t.poll_s for t in self.triggers), default=0.01)
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return all(t.fired(run, since) for t in self.triggers)
+
+    def describe(self) -> str:
+        return " and ".join(t.describe() for t in self.triggers)

@@ -32,7 +32,7 @@ from harness.nemesis.faults import (
     Partition,
 )
 from harness.nemesis.schedule import random_schedule
-from harness.nemesis.triggers import After, LLMCallHeld, LLMCallsArrived, StepsCompleted
+from harness.nemesis.triggers import After, AllOf, LLMCallHeld, LLMCallsArrived, StepsCompleted, Trigger
 from harness.restate_settings import FAST
 from harness.validate.baseline import Baseline, LLMCallPoint
 
@@ -123,13 +123,14 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
         ))
     for n, (service, step) in pick_steps:
         agent = agent_of.get(service, entry_agent or "")
-        # The next LLM call is held until the kill, so the request cannot finish before it lands.
+        # The next LLM call is held until the kill, so the request cannot finish before it lands;
+        # the kill waits for that call too, so no hold is left to catch a call after the restart.
         held = baseline.call_after_step[n - 1] if n <= len(baseline.call_after_step) else None
+        when: Trigger = StepsCompleted(n) if held is None else AllOf((StepsCompleted(n), LLMCallHeld(held)))
         probes.append(Probe(
             f"kill-{agent}-after-step-{n}",
             f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
-            (Kill(agent, when=StepsCompleted(n)),), hold_call=held, needs_processes=True, deadline_s=deadline,
-            checks=oracles,
+            (Kill(agent, when=when),), hold_call=held, needs_processes=True, deadline_s=deadline, checks=oracles,
         ))
     probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
                         "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
