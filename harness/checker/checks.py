@@ -249,9 +249,10 @@ class NoDuplicateChildWork(Check):
 
 @dataclass(frozen=True)
 class SameAnswerAsBaseline(Check):
-    """Differential: under a transient fault, every request ends with the baseline's answer
-    (compared decoded, the token masked). A different committed answer is degraded; a
-    request still running is the liveness checks' business."""
+    """Differential: under a transient fault, every request that answered gave the
+    baseline's answer (compared decoded, the token masked). A different committed answer is
+    degraded; a request still running is the liveness checks' business, one that failed
+    terminally ``FinishedDespiteTransientFaults``'s."""
 
     name: ClassVar[str] = "same answer as the baseline"
     bug_class: ClassVar[str | None] = "degraded_answer"
@@ -268,15 +269,36 @@ class SameAnswerAsBaseline(Check):
         problems = []
         for request in history.requests:
             inv = history.invocation.get(request.invocation_id)
-            if inv is None or not inv.done:
-                continue
-            if not inv.succeeded:
-                problems.append(f"{inv.id} failed terminally: {inv.completion_failure}")
+            if inv is None or not inv.succeeded:
                 continue
             output = masked(history.outputs.get(inv.id), request.token)
             if not same_answer(output, self.baseline):
                 problems.append(f"{inv.id} answered {output!r}, the baseline {self.baseline!r}")
         return self.result(not problems, "; ".join(problems[:3]) or "the baseline's answer")
+
+
+@dataclass(frozen=True)
+class FinishedDespiteTransientFaults(Check):
+    """An advisory: under faults that heal, no request failed terminally. Giving up is the
+    agent's choice (its steps' retry bounds), a cost rather than lost or repeated work; and a
+    bound can be spent by attempts that were not the step's fault (seen with restate-sdk
+    1.3: a step with ``max_attempts=4`` failed on its first failure, after the invocation's
+    attempts had reached 7 while the killed agent restarted)."""
+
+    name: ClassVar[str] = "no terminal failure under transient faults"
+    bug_class: ClassVar[str | None] = "degraded_answer"
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        failed = [inv for r in history.requests if (inv := history.invocation.get(r.invocation_id)) is not None
+                  and inv.done and inv.completion_result == "failure"]
+        if not failed:
+            return self.result(True, "no request failed terminally")
+        return self.result(
+            False,
+            f"{len(failed)} request(s) failed terminally under faults that healed: {failed[0].completion_failure}",
+            advice="bound steps by time rather than by a few attempts (`RunOptions(max_duration=...)`): the "
+                   "invocation's failed attempts, e.g. while the agent was down, can count toward `max_attempts`",
+        )
 
 
 @dataclass(frozen=True)

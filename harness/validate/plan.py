@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from harness.checker.checks import (
     Check,
+    FinishedDespiteTransientFaults,
     NoDuplicateChildWork,
     NoDuplicateLLMCalls,
     NoDuplicateSideEffects,
@@ -102,7 +103,7 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     oracles: tuple[Check, ...] = (
         recovers, NoJournalMismatch(), NoDuplicateLLMCalls(),
         NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
-        SameAnswerAsBaseline(baseline.output),
+        SameAnswerAsBaseline(baseline.output), FinishedDespiteTransientFaults(severity="advisory"),
     )
     deadline = bound
     calls = list(baseline.llm_calls)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checker.checks import NoDuplicateLLMCalls
+from harness.checker.checks import FinishedDespiteTransientFaults, NoDuplicateLLMCalls, SameAnswerAsBaseline
 from harness.checker.classify import classify_history, llm_calls
 from harness.checker.liveness import HangEnded, RecoversAfterHealing
 from harness.checker.retries import CallsPerAttempt, RetriesBounded
@@ -75,3 +75,20 @@ def test_a_wake_up_lost_in_a_crash_is_stuck_after_healing_and_says_on_what() -> 
     result = judge(RecoversAfterHealing(bound_s=15.0), load("stuck-lost-wakeup-kill-at-llm-call-1"))
     assert result.failed and result.bug_class == "stuck_invocation"
     assert "the durable promise 'answer'" in result.message and "after every fault healed" in result.message
+
+
+def test_a_request_that_gave_up_under_healed_faults_is_an_advisory_not_a_degraded_answer() -> None:
+    # Seen in CI: the killed agent's restart spent the invocation's attempts, and the summary
+    # step (max_attempts=4) failed terminally on its first failure afterwards. The recorded
+    # kill, with its request ending that way:
+    data = json.loads((FIXTURES / "parallel-gather-kill-at-llm-call-1.json").read_text())
+    root = data["requests"][0]["invocation_id"]
+    for row in data["invocations"]:
+        if row["id"] == root:
+            row.update(completion_result="failure", completion_failure="[500] APITimeoutError('Request timed out.')")
+    data["outputs"].pop(root, None)
+    history = History.from_json(data)
+    assert judge(SameAnswerAsBaseline(baseline="anything"), history).ok  # no answer was committed
+    result = judge(FinishedDespiteTransientFaults(severity="advisory"), history)
+    assert (result.ok, result.failed, result.bug_class) == (False, False, "degraded_answer")
+    assert "APITimeoutError" in result.message and "max_duration" in result.advice
