@@ -108,7 +108,7 @@ class LiveRun:
         self._senders.append(sender)
         sender.start()
         if self._watcher is None:
-            self._watcher = _Watcher(self)
+            self._watcher = _Watcher(self._observer, self.invocation_ids)
             self._watcher.start()
 
     def arm(self, *faults: Fault) -> None:
@@ -224,15 +224,15 @@ class _Watcher(threading.Thread):
     for them: an attempt that failed during a fault window, and retry counts that an
     invocation finished before the faults healed, would otherwise never be seen."""
 
-    def __init__(self, run: LiveRun, period_s: float = 0.1) -> None:
+    def __init__(self, observer: Observer, ids: Callable[[], list[str]], period_s: float = 0.1) -> None:
         super().__init__(name="watcher", daemon=True)
-        self.run_, self.period_s, self._stopping = run, period_s, threading.Event()
+        self.observer, self.ids, self.period_s, self._stopping = observer, ids, period_s, threading.Event()
 
     def run(self) -> None:
         while not self._stopping.is_set():
             polled = time.monotonic()
             try:
-                self.run_._observer.sample(self.run_.invocation_ids())
+                self.observer.sample(self.ids())
             except Exception:  # restate-server killed or cut off by a fault: look again later
                 pass
             # A slow poll (a soak's thousand rows) is not repeated at once: the server comes first.
