@@ -209,6 +209,7 @@ class ManagedProcess:
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
+        next_look = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             if self._popen is not None and self._popen.poll() is not None:
                 code = self._popen.returncode
@@ -217,12 +218,24 @@ class ManagedProcess:
             if self.ready():
                 self._check_listener()
                 return
+            if time.monotonic() >= next_look:
+                self._check_log_for_taken_port()
+                next_look = time.monotonic() + 0.5
             time.sleep(0.02)
         self.kill()
         raise ProcessFailed(
             f"{self.name} was not ready after {self.ready_timeout_s:.0f}s (its log: {self.log_path})\n"
             f"the log's last lines:\n{self.log_tail()}"
         )
+
+    def _check_log_for_taken_port(self) -> None:
+        # Toxiproxy logs "address already in use" and keeps running without its API, so
+        # waiting for it to exit or answer would only end at the deadline.
+        tail = self.log_tail()
+        if _ADDRESS_IN_USE.search(tail):
+            self.kill()
+            raise PortTaken(f"{self.name} could not listen on its port and kept running (its log: {self.log_path})\n"
+                            f"the log's last lines:\n{tail}")
 
     def _check_listener(self) -> None:
         if self.listens_on is None or self.pid is None:

@@ -408,6 +408,24 @@ def test_toxiproxy_latency_cut_heal(tmp_path: Path, web: tuple[ManagedProcess, i
         toxiproxy.stop()
 
 
+def test_a_toxiproxy_whose_port_was_taken_moves_at_once(tmp_path: Path, cleanup: Cleanup) -> None:
+    """Toxiproxy logs that its address is in use and keeps running without an API; seen in
+    CI as "not ready after 20s" when another program took the port it had been given."""
+    with socket.socket() as other:  # accepts connections and never answers, as a hung server
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        toxiproxy = ToxiproxyServer(tmp_path / "logs", port=taken, cleanup=cleanup)
+        started = time.monotonic()
+        try:
+            toxiproxy.start()
+            assert time.monotonic() - started < 5
+            assert toxiproxy.port != taken and toxiproxy.version()
+        finally:
+            toxiproxy.stop()
+    assert "address already in use" in (tmp_path / "logs" / "toxiproxy.log").read_text()
+
+
 def test_two_toxiproxy_servers_at_once_each_get_their_own_calls(
     tmp_path: Path, web: tuple[ManagedProcess, int], cleanup: Cleanup
 ) -> None:
