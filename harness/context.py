@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from harness.fake_llm import FakeLLM
-from harness.history import Invocation, JournalEntry
+from harness.history import Invocation, JournalEntry, StubCall
+from harness.stubs.rules import ToolRule
 
 # Called with counts such as {"sent": 3}, {"faults": 1} or {"completed": 2}.
 Progress = Callable[[dict[str, int]], None]
@@ -34,6 +35,15 @@ class Link(Protocol):
     def restore(self) -> None: ...
 
 
+class Tools(Protocol):
+    """An outside service the agent calls (a stub, a proxy, an MCP server): its calls, and
+    faults on them."""
+
+    def ledger(self) -> list[StubCall]: ...
+    def add_rule(self, rule: ToolRule) -> str: ...
+    def remove_rule(self, rule_id: str) -> None: ...
+
+
 class Introspection(Protocol):
     """Restate's SQL introspection, typed."""
 
@@ -54,3 +64,4 @@ class RunContext(Protocol):
     def invocation_ids(self) -> list[str]: ...
     def process(self, name: str) -> Process: ...
     def link(self, name: str) -> Link: ...
+    def stub(self, name: str) -> Tools: ...

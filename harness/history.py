@@ -108,6 +108,20 @@ class StubCall:
     disconnected_at: float | None = None
     service: str = ""
     path: str = ""
+    tool: str = ""  # an MCP tool's name, or "METHOD /path" over plain HTTP
+    arguments: Any = None  # the MCP call's arguments, or the HTTP body (JSON if it parses)
+    protocol: str = "http"  # or "mcp"
+    held: bool = False
+    fault: str | None = None  # the fault the harness applied to this call, if any
+
+    def describe(self) -> str:
+        """The call as its user names it: ``pay({"cents": 20}) on payments`` (MCP) or
+        ``POST /refunds {"order": 1} on refunds`` (HTTP)."""
+        shown = self.tool or self.path
+        if self.arguments is not None:
+            args = json.dumps(self.arguments, sort_keys=True)[:200]
+            shown += f"({args})" if self.protocol == "mcp" else f" {args}"
+        return f"{shown} on {self.service or 'a stub'}"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "StubCall":

@@ -6,7 +6,7 @@ from functools import partial
 
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.environment import AgentSpec, python_app
-from harness.stubs.recording import REFUNDS
+from harness.stubs.spec import REFUNDS
 
 # The reference agents and mutants are modules of this repository's agents/ folder.
 ours = partial(python_app, cwd=PROJECT_ROOT)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from harness.checker.classify import ClassifiedCall, llm_calls, side_effects, tally
-from harness.history import History, Invocation, Request
+from harness.history import History, Invocation, Request, StubCall
 
 Severity = Literal["finding", "advisory"]
 
@@ -97,7 +97,9 @@ def masked(value: Any, token: str) -> Any:
 
 def _duplicates(check: Check, calls: list[ClassifiedCall], what: str) -> CheckResult:
     dups = [c for c in calls if c.label == "duplicate"]
-    why = "".join(f"; call #{d.call.id}: {d.reason}" for d in dups[:3])
+    # A side effect is named as its user knows it: the tool, its arguments, its service.
+    why = "".join(f"; call #{d.call.id}" + (f" {d.call.describe()}" if isinstance(d.call, StubCall) else "")
+                  + f": {d.reason}" for d in dups[:3])
     return check.result(not dups, f"{len(calls)} {what}(s), {len(dups)} duplicate(s){why}")
 
 

@@ -32,6 +32,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.forkserver import ForkServer
 from harness.env.links import Link, ToxiproxyServer
 from harness.env.ports import free_port
+from harness.env.providers import provider_environment
 from harness.env.process import (
     ManagedProcess,
     http_ready,
@@ -45,7 +46,8 @@ from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.restate_settings import FAST, RestateSettings
 from harness.settings import Settings
-from harness.stubs.recording import Stub, StubClient
+from harness.stubs.client import StubClient
+from harness.stubs.spec import Stub
 from harness.timing import Phases
 
 
@@ -180,7 +182,7 @@ class Environment:
         helpers = {"llm": self._helper("fake-llm", "harness.fake_llm", logs, *upstream)}
         stubs = list(dict.fromkeys(s for agent in self.agents for s in agent.stubs))
         for stub in stubs:
-            helpers[stub.name] = self._helper(stub.name, "harness.stubs.recording", logs, "--service", stub.name,
+            helpers[stub.name] = self._helper(stub.name, "harness.stubs.recording", logs, *stub.options(),
                                               health="/_stub/health")
         spawned = {name: self._spawn_on_free_port(make) for name, make in helpers.items()}
         self.llm_port = spawned["llm"][1]
@@ -281,10 +283,9 @@ class Environment:
                  "admin_url": self.restate.admin_url}
             )
             env = {
-                "OPENAI_BASE_URL": f"{llm_link.url}/v1",
-                # With a real provider behind the fake, the agent holds the user's key;
-                # the fake forwards it and never records it.
-                "OPENAI_API_KEY": (self.settings.openai_api_key or "") if self.llm_upstream else "fake-key-for-the-harness",
+                **provider_environment(
+                    llm_link.url, openai_key=(self.settings.openai_api_key or "") if self.llm_upstream else None
+                ),
                 "OPENAI_MODEL": self.llm_model,
                 "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                 "PYTHONUNBUFFERED": "1",
@@ -389,6 +390,13 @@ class Environment:
             if target == "restate" and self.restate.external:
                 raise HarnessError("restate-server is external (RESTATE_ADMIN_URL): the harness cannot signal it") from None
             raise HarnessError(f"unknown fault target {target!r}; known: {sorted(self.processes)}") from None
+
+    def stub(self, name: str) -> StubClient:
+        """A running stub, proxy or MCP server, by its name (``--stub NAME=...``)."""
+        found = {stub.name: stub for stub in self.stubs}
+        if name not in found:
+            raise HarnessError(f"unknown tool service {name!r}; known: {sorted(found) or 'none'}")
+        return found[name]
 
     def link(self, name: str) -> Link:
         try:

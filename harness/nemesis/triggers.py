@@ -113,6 +113,38 @@ class LLMCallsArrived:
 
 
 @dataclass(frozen=True)
+class ToolCallHeld:
+    """The tool service ``stub`` has received tool call ``n`` (1-based, across the run) and holds it."""
+
+    stub: str
+    n: int
+    poll_s: ClassVar[float] = 0.02
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        calls = run.stub(self.stub).ledger()
+        return len(calls) >= self.n and calls[self.n - 1].held
+
+    def describe(self) -> str:
+        return f"{self.stub} call {self.n} is held"
+
+
+@dataclass(frozen=True)
+class ToolCallsArrived:
+    """The tool service ``stub`` has received at least ``n`` tool calls: a fault aimed at call
+    ``n`` has had its turn, so it can heal."""
+
+    stub: str
+    n: int
+    poll_s: ClassVar[float] = 0.02
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        return len(run.stub(self.stub).ledger()) >= self.n
+
+    def describe(self) -> str:
+        return f"{self.stub} call {self.n} has arrived"
+
+
+@dataclass(frozen=True)
 class StepCompleted:
     """``sys_journal`` shows the step named ``name`` completed (its result journaled)."""
 

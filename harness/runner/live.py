@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from harness.checker.checks import Check
 from harness.checker.judge import RunInfo, judge
-from harness.context import Link, Process, Progress
+from harness.context import Link, Process, Progress, Tools
 from harness.env.environment import Environment
 from harness.env.restate.admin import RestateAdmin
 from harness.errors import HarnessError
@@ -86,6 +86,9 @@ class LiveRun:
 
     def link(self, name: str) -> Link:
         return self.env.link(name)
+
+    def stub(self, name: str) -> Tools:
+        return self.env.stub(name)
 
     # --- the run ---------------------------------------------------------------------------
 

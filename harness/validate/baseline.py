@@ -23,6 +23,15 @@ class LLMCallPoint:
 
 
 @dataclass(frozen=True)
+class ToolCallPoint:
+    """One call of the baseline to a tool service (a stub, a proxy, an MCP server)."""
+
+    stub: str  # the service's name (--stub/--proxy/--mcp NAME=...)
+    number: int  # 1-based, in arrival order at that service
+    tool: str  # an MCP tool's name, or "METHOD /path"
+
+
+@dataclass(frozen=True)
 class Baseline:
     output: Any  # the answer, the token masked
     llm_calls: tuple[LLMCallPoint, ...]
@@ -36,6 +45,7 @@ class Baseline:
     # Per step (in ``steps``' order): the first LLM call that arrived after it completed, if any.
     # Holding that call keeps the request from finishing before a kill "right after the step" lands.
     call_after_step: tuple[int | None, ...] = ()
+    tool_calls: tuple[ToolCallPoint, ...] = ()
 
     @classmethod
     def learn(cls, history: History) -> "Baseline":
@@ -55,6 +65,7 @@ class Baseline:
             services=tuple(dict.fromkeys(services_of[i] for i in history.tree_of(root.id))),
             duration_s=((root.completed_at or history.started_at) - history.started_at),
             **_first_tool_choice(calls),
+            tool_calls=_tool_calls(history),
             call_after_step=tuple(
                 next((i + 1 for i, c in enumerate(calls) if c.arrived_at > (s.completed_at or 0.0)), None) for s in steps),
         )
@@ -63,6 +74,15 @@ class Baseline:
         return (f"{len(self.llm_calls)} LLM call(s), {len(self.steps)} journaled step(s), "
                 f"{sum(n for _, n in self.children)} child call(s), {self.side_effects} side effect(s); "
                 f"answer {str(self.output)[:80]!r}")
+
+
+def _tool_calls(history: History) -> tuple[ToolCallPoint, ...]:
+    numbered: dict[str, int] = {}
+    points = []
+    for call in sorted(history.stub_calls, key=lambda c: c.arrived_at):
+        numbered[call.service] = numbered.get(call.service, 0) + 1
+        points.append(ToolCallPoint(call.service, numbered[call.service], call.tool or call.path))
+    return tuple(points)
 
 
 def _first_tool_choice(calls: list[LLMCall]) -> dict[str, Any]:

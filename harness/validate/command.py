@@ -40,6 +40,14 @@ def add_parser(sub: Any, out_default: str) -> None:
                    help="environment for the agent; values may use {port}, {llm_url}, {ingress_url}, {admin_url}")
     p.add_argument("--stub", action="append", default=[], metavar="NAME=ENV_VAR",
                    help="a recording HTTP stub for the agent's side effects, its URL handed over in ENV_VAR")
+    p.add_argument("--proxy", action="append", default=[], metavar="NAME=ENV_VAR=URL",
+                   help="a recording proxy in front of an HTTP service you run at URL, its address handed over "
+                        "in ENV_VAR: its calls are recorded and faulted like a stub's")
+    p.add_argument("--mcp", action="append", default=[], metavar="NAME=ENV_VAR[=URL]",
+                   help="an MCP server (streamable HTTP) at the URL in ENV_VAR: in front of yours at URL, or "
+                        "serving --mcp-tools; every tools/call is recorded and faulted")
+    p.add_argument("--mcp-tools", metavar="FILE",
+                   help="a JSON list of tools for --mcp without a URL: name, inputSchema, result")
     p.add_argument("--entry", metavar="Service/handler", help="the handler to validate (default: the only public one)")
     p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
     p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
@@ -66,7 +74,8 @@ def validate_command(args: argparse.Namespace) -> int:
     terminal_s = parse_duration(args.expect_terminal_within, "--expect-terminal-within") \
         if args.expect_terminal_within is not None else None
     target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
-                          input_json=args.input, key=args.key, images=args.image, port=args.port)
+                          input_json=args.input, key=args.key, images=args.image, port=args.port,
+                          proxies=args.proxy, mcp=args.mcp, mcp_tools=args.mcp_tools)
     target.check_reachable()
     if target.images or settings.backend == "docker":
         from harness.env.docker.images import preflight  # docker only when asked for

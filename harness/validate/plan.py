@@ -8,7 +8,7 @@ a bound derived from the run's Restate settings: liveness is judged after healin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.checker.checks import (
     Check,
@@ -31,9 +31,23 @@ from harness.nemesis.faults import (
     LLMServerError,
     LLMStreamCut,
     Partition,
+    ToolCut,
+    ToolError,
+    ToolHang,
+    ToolHold,
+    ToolSlow,
 )
 from harness.nemesis.schedule import random_schedule
-from harness.nemesis.triggers import After, AllOf, LLMCallHeld, LLMCallsArrived, StepsCompleted, Trigger
+from harness.nemesis.triggers import (
+    After,
+    AllOf,
+    LLMCallHeld,
+    LLMCallsArrived,
+    StepsCompleted,
+    ToolCallHeld,
+    ToolCallsArrived,
+    Trigger,
+)
 from harness.restate_settings import FAST
 from harness.validate.baseline import Baseline, LLMCallPoint
 
@@ -133,6 +147,8 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
             f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
             (Kill(agent, when=when),), hold_call=held, needs_processes=True, deadline_s=deadline, checks=oracles,
         ))
+    probes += tool_probes(baseline, entry_agent or "", oracles, quick=quick, deadline_s=deadline)
+    tools_added = len(probes) - len(pick_calls) - len(pick_steps)
     probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
                         "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
     # The other branches a router can take: replayed at every await, where duplicates and
@@ -188,7 +204,47 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
                                 (LLMStreamCut(times=1, skip=call.number - 1, until=LLMCallsArrived(call.number)),),
                                 deadline_s=deadline, checks=oracles))
-    return probes[:QUICK_MAX] if quick else probes
+    return probes[:QUICK_MAX + tools_added] if quick else probes
+
+
+def tool_probes(baseline: Baseline, agent: str, oracles: tuple[Check, ...], *, quick: bool,
+                deadline_s: float) -> list[Probe]:
+    """Every tool call is a crash point and a place for a fault, as LLM calls are: a SIGKILL
+    of the deployment while the call is held, a transient error, a hang that only a timeout
+    ends; and, in the full budget, a cut connection after the tool acted and a slow answer.
+    Quick: the first call of each service (at most two services).
+
+    The calling deployment is taken to be the entry's: a stub's ledger does not say which
+    deployment called it."""
+    firsts = {}
+    for point in baseline.tool_calls:
+        firsts.setdefault(point.stub, point)
+    points = list(firsts.values())[:2] if quick else list(baseline.tool_calls)
+    # A tool's error may reach the model as the tool's output (frameworks do that by default),
+    # and the model then answers differently: worth knowing, not work lost or done twice.
+    tolerant = tuple(replace(o, severity="advisory") if isinstance(o, (SameAnswerAsBaseline,)) else o
+                     for o in oracles)
+    probes = []
+    for point in points:
+        stub, k, where = point.stub, point.number, f"{point.stub} call {point.number} ({point.tool})"
+        probes.append(Probe(
+            f"kill-{agent}-at-{stub}-call-{k}", f"SIGKILL {agent} while {where} is held, then restart it",
+            (ToolHold(stub, skip=k - 1, until=ToolCallHeld(stub, k)), Kill(agent, when=ToolCallHeld(stub, k))),
+            needs_processes=True, deadline_s=deadline_s, checks=oracles))
+        arrived = ToolCallsArrived(stub, k)
+        probes.append(Probe(f"{stub}-error-at-call-{k}", f"a transient error (503; over MCP a JSON-RPC error) on {where}",
+                            (ToolError(stub, skip=k - 1, status=503, mcp_error="jsonrpc", until=arrived),),
+                            deadline_s=deadline_s, checks=tolerant))
+        probes.append(Probe(f"{stub}-hang-at-call-{k}", f"{where} never answers: a timeout (the agent's, or "
+                            "Restate's abort) must end it, and the request finish", (ToolHang(stub, skip=k - 1, until=arrived),),
+                            deadline_s=deadline_s, checks=oracles))
+        if not quick:
+            probes.append(Probe(f"{stub}-cut-at-call-{k}", f"{where} acts, then its connection drops before the answer",
+                                (ToolCut(stub, skip=k - 1, until=arrived),), deadline_s=deadline_s, checks=tolerant))
+            probes.append(Probe(f"{stub}-slow-at-call-{k}", f"{where} answers after 2 s",
+                                (ToolSlow(stub, skip=k - 1, delay_s=2.0, until=arrived),), deadline_s=deadline_s,
+                                checks=oracles))
+    return probes
 
 
 def _aimed_errors(calls: list[LLMCallPoint], quick: bool) -> list[tuple[str, LLMCallPoint]]:

@@ -223,7 +223,8 @@ def _validate(
     validation.classes = diagnose(validation.outcomes, fail_on)
     if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict == "skipped":
         validation.classes["duplicate_side_effect"].why = (
-            "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR")
+            "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR, "
+            "--proxy NAME=ENV_VAR=URL or --mcp NAME=ENV_VAR[=URL]")
     return validation
 
 

@@ -17,7 +17,7 @@ import httpx
 
 from harness.env.environment import AgentSpec
 from harness.errors import HarnessError
-from harness.stubs.recording import Stub
+from harness.stubs.spec import Stub
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,11 @@ class Target:
         return tuple(a.image for a in self.agents if a.image is not None)
 
     def check_reachable(self, timeout_s: float = 2.0) -> None:
-        """Every ``--url`` deployment accepts a connection: one line at once when nothing
-        listens there, not after a registration that retries for many seconds."""
+        """Every ``--url`` deployment and every proxied service accepts a connection: one line
+        at once when nothing listens there, not after a registration that retries for many
+        seconds, nor at the baseline's deadline."""
+        for stub in dict.fromkeys(s for agent in self.agents for s in agent.stubs):
+            stub.check_reachable(timeout_s)
         for agent in self.agents:
             if agent.url is None:
                 continue
@@ -63,6 +66,9 @@ def parse_target(
     key: str | None = None,
     images: Sequence[str] = (),
     port: int | None = None,
+    proxies: Sequence[str] = (),
+    mcp: Sequence[str] = (),
+    mcp_tools: str | None = None,
 ) -> Target:
     """The CLI's words as a ``Target``; bad input is one HarnessError line."""
     if not cmds and not urls and not images:
@@ -74,7 +80,12 @@ def parse_target(
     if not folder.is_dir():
         raise HarnessError(f"--cwd {cwd}: no such directory")
     variables = tuple(_pair(e, "--env", "K=V") for e in env)
-    stub_list = tuple(Stub.parse(s) for s in stubs)
+    if mcp_tools is not None and not any("=" not in m.partition("=")[2] for m in mcp):
+        raise HarnessError("--mcp-tools FILE serves the tools of an --mcp NAME=ENV_VAR given without a URL")
+    stub_list = (*(Stub.parse(s) for s in stubs), *(Stub.parse_proxy(p) for p in proxies),
+                 *(Stub.parse_mcp(m, None if "=" in m.partition("=")[2] else mcp_tools) for m in mcp))
+    if len({s.name for s in stub_list}) != len(stub_list) or len({s.env_var for s in stub_list}) != len(stub_list):
+        raise HarnessError("each --stub, --proxy and --mcp needs its own NAME and ENV_VAR")
     agents: list[AgentSpec] = []
     for i, cmd in enumerate(cmds):
         name, command = _named(cmd, f"agent{i + 1}" if len(cmds) > 1 else "agent")

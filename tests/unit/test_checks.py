@@ -455,7 +455,7 @@ def test_the_refund_outside_run_mutant_is_caught_refunding_twice() -> None:
     finding = evaluate(NoDuplicateSideEffects(), load(H.MUTANT_REFUND))
     assert not finding.ok
     assert finding.message == (
-        "2 call(s), 1 duplicate(s); call #2: call #1 had already answered, and the journal recorded "
+        "2 call(s), 1 duplicate(s); call #2 /refunds on refunds: call #1 had already answered, and the journal recorded "
         "'Command: Run ask BillingAgent' (index 1) after that answer, before this call"
     )
 
@@ -474,7 +474,7 @@ def test_a_journaled_refund_made_again_after_its_step_result_is_a_duplicate() ->
     finding = evaluate(NoDuplicateSideEffects(), variant(H.KILL_REMOTE, again))
     assert not finding.ok
     assert finding.message == (
-        "2 call(s), 1 duplicate(s); call #2: step 'issue refund' (journal index 1) had already journaled "
+        "2 call(s), 1 duplicate(s); call #2 /refunds on refunds: step 'issue refund' (journal index 1) had already journaled "
         "call #1's answer before this call"
     )
 
