@@ -382,6 +382,8 @@ def resilience_environment(resilience: Resilience, request: pytest.FixtureReques
 def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[..., Validation]:
     """A function: ``resilience_validate(cmd="hypercorn app:app --bind 127.0.0.1:{port}",
     cwd=..., stubs=["refunds=REFUNDS_URL"], entry="Router/answer", budget="quick")`` validates
+    (``proxies=["payments=PAYMENTS_URL=http://127.0.0.1:8000"]``, ``mcp=["shop=SHOP_MCP_URL"]``
+    with ``mcp_tools=FILE``, as on the command line)
     an agent as ``restate-resilience validate`` does and returns the ``Validation`` (its
     ``classes`` hold one row per bug class; ``green`` is True when no finding failed one).
     ``fail_on="stuck,retry_storm"`` (or the marker's ``fail_on``, or
@@ -389,12 +391,15 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
     recorded like any other result."""
 
     def run(*, cmd: str | list[str] = (), url: str | list[str] = (), cwd: str | Path | None = None,
-            env: list[str] = (), stubs: list[str] = (), entry: str | None = None, input: Any = None,
+            env: list[str] = (), stubs: list[str] = (), proxies: list[str] = (), mcp: list[str] = (),
+            mcp_tools: str | Path | None = None, entry: str | None = None, input: Any = None,
             key: str | None = None, budget: str = "quick",
             fail_on: str | None = None) -> Validation:  # type: ignore[assignment]
         target = parse_target([cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
                               cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
-                              input_json=None if input is None else json.dumps(input), key=key)
+                              input_json=None if input is None else json.dumps(input), key=key,
+                              proxies=proxies, mcp=mcp, mcp_tools=None if mcp_tools is None else str(mcp_tools))
+        target.check_reachable()
         classes = fail_on_classes(fail_on) if fail_on else resilience.options.fail_on
         validation = validate_agent(target, tmp_path / "validate", budget=budget, say=lambda line: None,
                                     settings=resilience.settings, cleanup=resilience.cleanup, fail_on=classes)

@@ -31,6 +31,9 @@ from harness.nemesis.faults import (
     LLMServerError,
     LLMStreamCut,
     Partition,
+    Pause,
+    Restart,
+    Terminate,
     ToolCut,
     ToolError,
     ToolHang,
@@ -79,7 +82,8 @@ class Probe:
     @property
     def killed_agents(self) -> set[str]:
         """The deployments this probe signals (not restate-server, not a link)."""
-        return {f.target for f in self.faults if f.target not in ("restate", "llm") and "->" not in f.target}
+        return {f.target for f in self.faults if isinstance(f, (Kill, Terminate, Pause, Restart))
+                and f.target not in ("restate", "llm")}
 
     def script(self) -> Callable[[FakeLLM], None]:
         """The fake LLM unscripted (auto), with call ``hold_call`` held for the trigger."""

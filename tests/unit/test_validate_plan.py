@@ -95,3 +95,28 @@ def test_an_expected_terminal_outage_heals_before_the_runs_trigger_timeout() -> 
     default = next(f.default for f in fields(Scenario) if f.name == "trigger_timeout_s")
     assert probe.faults[0].until.seconds > default  # longer than any other probe's heal...
     assert probe.faults[0].until.seconds < probe.trigger_timeout_s  # ...and awaited for long enough
+
+
+def test_every_tool_service_gets_a_crash_point_an_error_and_a_hang_at_its_first_call() -> None:
+    from dataclasses import replace
+
+    from harness.nemesis.faults import Kill, ToolError, ToolHang, ToolHold
+    from harness.validate.baseline import ToolCallPoint
+
+    baseline = replace(BASELINE, side_effects=3, tool_calls=(
+        ToolCallPoint("payments", 1, "pay"), ToolCallPoint("payments", 2, "pay"), ToolCallPoint("mail", 1, "POST /send")))
+    probes = {p.name: p for p in make_plan(baseline, AGENT_OF, budget="quick")}
+    tools = {name for name in probes if "payments" in name or "mail" in name}
+    assert tools == {f"{kind}" for stub in ("payments", "mail") for kind in (
+        f"kill-agent-at-{stub}-call-1", f"{stub}-error-at-call-1", f"{stub}-hang-at-call-1")}
+    kill = probes["kill-agent-at-payments-call-1"]
+    assert [type(f) for f in kill.faults] == [ToolHold, Kill] and kill.killed_agents == {"agent"}
+    assert isinstance(probes["mail-error-at-call-1"].faults[0], ToolError)
+    assert isinstance(probes["mail-hang-at-call-1"].faults[0], ToolHang)
+    # A tool's error may reach the model, which then answers otherwise: an advisory, not a finding.
+    same = [c for c in probes["payments-error-at-call-1"].checks if isinstance(c, SameAnswerAsBaseline)]
+    assert [c.severity for c in same] == ["advisory"]
+    # The tool probes come on top of the quick budget; the LLM's are all still there.
+    assert len(probes) - len(tools) == len(plan())
+    full = {p.name for p in make_plan(baseline, AGENT_OF, budget="full")}
+    assert {"payments-cut-at-call-2", "payments-slow-at-call-2", "kill-agent-at-payments-call-2"} <= full
