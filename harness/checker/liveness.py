@@ -144,7 +144,8 @@ class HangEnded(Check):
             False,
             f"LLM call #{call.id} hung and held the request {duration(held)}, until Restate aborted the attempt "
             f"(inactivity {duration(settings.inactivity_s)} + abort {duration(settings.abort_s)} in this run): the "
-            f"agent's client did not time out. With Restate's defaults (inactivity {duration(PRODUCTION.inactivity_s)}"
+            f"agent's client had not timed out by then (its timeout, if it has one, is longer than "
+            f"{duration(settings.hang_bound_s)}). With Restate's defaults (inactivity {duration(PRODUCTION.inactivity_s)}"
             f" + abort {duration(PRODUCTION.abort_s)}) the same hang holds a request up to {duration(production)}, "
             f"or until the client's own timeout if that is shorter (the openai SDK's default: "
             f"{duration(OPENAI_DEFAULT_TIMEOUT_S)} per try)",

@@ -8,7 +8,8 @@ Read from each SDK's source (the versions in the README's dependency list):
 - anthropic (Python; LangChain's and Pydantic AI's Anthropic models build its client):
   ``ANTHROPIC_BASE_URL`` *without* ``/v1``: it appends ``/v1/messages``. The Vercel AI SDK's
   ``@ai-sdk/anthropic`` reads the same variable and appends only ``/messages``, so the fake
-  answers both paths. Key: ``ANTHROPIC_API_KEY``.
+  answers both paths. langchain-anthropic reads ``ANTHROPIC_API_URL`` first (a user's
+  own would win over ours, so it is set too). Key: ``ANTHROPIC_API_KEY``.
 - google-genai (and Google ADK, which builds its client): ``GOOGLE_GEMINI_BASE_URL``, without
   a version (it appends ``/v1beta/models/...``). Key: ``GOOGLE_API_KEY``, read before
   ``GEMINI_API_KEY``; ``GOOGLE_GENAI_USE_VERTEXAI=false`` keeps it off Vertex AI. The Vercel
@@ -29,6 +30,7 @@ def provider_environment(llm_url: str, *, openai_key: str | None = None) -> dict
         "OPENAI_API_BASE": versioned,
         "OPENAI_API_KEY": DUMMY_KEY if openai_key is None else openai_key,
         "ANTHROPIC_BASE_URL": llm_url,
+        "ANTHROPIC_API_URL": llm_url,  # langchain-anthropic reads it before ANTHROPIC_BASE_URL
         "ANTHROPIC_API_KEY": DUMMY_KEY,
         "GOOGLE_GEMINI_BASE_URL": llm_url,
         "GOOGLE_API_KEY": DUMMY_KEY,

@@ -51,7 +51,8 @@ WHY = {
 FIX = {
     "duplicate_llm_call": "Make every LLM call inside a journaled step: `await ctx.run_typed(\"call LLM\", call_llm, "
     "RunOptions(max_attempts=...))` (TypeScript: `ctx.run(\"call LLM\", () => ...)`), or use Restate's integration for "
-    "your framework (restate.ext.openai, restate.ext.pydantic), which journals each model call.",
+    "your framework (restate.ext.openai, restate.ext.pydantic, restate.ext.langchain's `RestateMiddleware`, "
+    "restate.ext.adk's `RestatePlugin`), which journals each model call.",
     "duplicate_side_effect": "Wrap the side effect in `ctx.run_typed(...)` so its result is journaled once; give the "
     "outside API an idempotency key derived from `ctx.request().id` for the attempt that dies before journaling.",
     "duplicate_child_work": "Call other agents through the context (`ctx.service_call`, `ctx.generic_call`, or a "

@@ -53,3 +53,10 @@ def test_a_real_providers_key_is_handed_over_only_for_openai() -> None:
     handed = provider_environment(FAKE, openai_key="sk-user")
     assert handed["OPENAI_API_KEY"] == "sk-user"
     assert handed["ANTHROPIC_API_KEY"] == handed["GOOGLE_API_KEY"] == DUMMY_KEY
+
+
+def test_langchain_anthropic_reads_the_url_it_prefers(handed: None) -> None:
+    from langchain_anthropic import ChatAnthropic
+
+    model = ChatAnthropic(model="claude-sonnet-4-5")
+    assert str(model._client.base_url).rstrip("/") == FAKE
