@@ -1,13 +1,15 @@
-"""How many chat-completions requests a second the fake LLM answers, and how fast, under load.
+"""How many LLM requests a second the fake LLM answers, and how fast, under load.
 
-    flock /tmp/rrh-integration.lock .venv/bin/python benchmarks/fake_llm_load.py [--duration 5] [--rate 2000] [--stream]
-        [--keep-ledger]
+    flock /tmp/rrh-integration.lock .venv/bin/python benchmarks/fake_llm_load.py [--provider openai] [--duration 5]
+        [--rate 2000] [--stream] [--keep-ledger]
 
 Starts the fake LLM (`python -m harness.fake_llm`) on a free loopback port, scripted as
-in every run of a plan (one auto rule), and drives `POST /v1/chat/completions` at it from
-vegeta, a Go load generator, in its own process: the router's request (system prompt,
-three tools) and a specialist's (no tools), each question carrying its own correlation
-token, as the reference agents send them. Each figure starts from an empty ledger, as a
+in every run of a plan (one auto rule), and drives one provider's endpoint at it from
+vegeta, a Go load generator, in its own process (`--provider`: openai, `POST
+/v1/chat/completions`, the default; anthropic, `POST /v1/messages`; gemini, `POST
+/v1beta/models/{model}:generateContent`): the router's request (system prompt, three tools)
+and a specialist's (no tools), each question carrying its own correlation token, as the
+reference agents send them, in that provider's spelling. Each figure starts from an empty ledger, as a
 run does (`--keep-ledger`: one ledger grows over all of them). On a machine with two cores or more the fake
 runs on one core and vegeta on another, so the client is not what is measured.
 
@@ -35,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -55,47 +59,77 @@ SPECIALISTS = {
     "AccountAgent": "You are an account specialist. Help with logins, profiles and security.",
     "ProductAgent": "You are a product specialist. Help with features, plans and how-tos.",
 }
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": prompt,
-            "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
-        },
-    }
-    for name, prompt in SPECIALISTS.items()
-]
+PARAMETERS = {"type": "object", "properties": {}, "additionalProperties": False}
+MODEL = "gpt-4o-mini"
 
 
-def request_body(i: int, *, stream: bool) -> dict:
-    """Request `i`: the router's (even) or a specialist's (odd), with its own token."""
-    question = f"I was charged twice for my last invoice, can you refund one? [rrh-{i:012x}]"
-    if i % 2 == 0:
-        body: dict = {
-            "model": "gpt-4o-mini",
-            "messages": [{"role": "system", "content": ROUTER_PROMPT}, {"role": "user", "content": question}],
-            "tools": TOOLS,
-        }
-    else:
-        body = {
-            "model": "gpt-4o-mini",
-            "messages": [
-                {"role": "system", "content": SPECIALISTS["BillingAgent"]},
-                {"role": "user", "content": question},
-            ],
-        }
+def openai_body(system: str, question: str, tools: bool, stream: bool) -> dict:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    body: dict = {"model": MODEL, "messages": messages}
+    if tools:
+        body["tools"] = [
+            {"type": "function", "function": {"name": name, "description": prompt, "parameters": PARAMETERS}}
+            for name, prompt in SPECIALISTS.items()
+        ]
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     return body
 
 
-def write_targets(path: Path, url: str, *, stream: bool) -> Path:
+def anthropic_body(system: str, question: str, tools: bool, stream: bool) -> dict:
+    body: dict = {"model": MODEL, "max_tokens": 1024, "system": system,
+                  "messages": [{"role": "user", "content": question}]}
+    if tools:
+        body["tools"] = [{"name": name, "description": prompt, "input_schema": PARAMETERS}
+                         for name, prompt in SPECIALISTS.items()]
+    return body | ({"stream": True} if stream else {})
+
+
+def gemini_body(system: str, question: str, tools: bool, stream: bool) -> dict:
+    body: dict = {"systemInstruction": {"parts": [{"text": system}]},
+                  "contents": [{"role": "user", "parts": [{"text": question}]}]}
+    if tools:  # Gemini's own schema dialect
+        declarations = [{"name": name, "description": prompt, "parameters": {"type": "OBJECT", "properties": {}}}
+                        for name, prompt in SPECIALISTS.items()]
+        body["tools"] = [{"functionDeclarations": declarations}]
+    return body  # the path, not the body, says whether to stream
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One protocol's endpoint, request body and headers (the key headers its SDK sends)."""
+
+    path: Callable[[bool], str]  # streamed or not
+    body: Callable[[str, str, bool, bool], dict]  # system prompt, question, tools offered, streamed
+    header: dict[str, list[str]]
+
+
+PROVIDERS = {
+    "openai": Provider(lambda stream: "/v1/chat/completions", openai_body, {"Authorization": ["Bearer sk-fake"]}),
+    "anthropic": Provider(lambda stream: "/v1/messages", anthropic_body,
+                          {"x-api-key": ["sk-ant-fake"], "anthropic-version": ["2023-06-01"]}),
+    "gemini": Provider(
+        lambda stream: f"/v1beta/models/{MODEL}:" + ("streamGenerateContent?alt=sse" if stream else "generateContent"),
+        gemini_body, {"x-goog-api-key": ["fake"]},
+    ),
+}
+
+
+def request_body(provider: Provider, i: int, *, stream: bool) -> dict:
+    """Request `i`: the router's (even) or a specialist's (odd), with its own token."""
+    question = f"I was charged twice for my last invoice, can you refund one? [rrh-{i:012x}]"
+    if i % 2 == 0:
+        return provider.body(ROUTER_PROMPT, question, True, stream)
+    return provider.body(SPECIALISTS["BillingAgent"], question, False, stream)
+
+
+def write_targets(path: Path, base_url: str, provider: Provider, *, stream: bool) -> Path:
     """vegeta's JSON target format, one request a line."""
-    header = {"Content-Type": ["application/json"], "Authorization": ["Bearer sk-fake"]}
+    header = {"Content-Type": ["application/json"]} | provider.header
+    url = base_url + provider.path(stream)
     with path.open("w") as out:
         for i in range(TARGETS):
-            body = json.dumps(request_body(i, stream=stream)).encode()
+            body = json.dumps(request_body(provider, i, stream=stream)).encode()
             target = {"method": "POST", "url": url, "header": header, "body": base64.b64encode(body).decode()}
             out.write(json.dumps(target) + "\n")
     return path
@@ -171,6 +205,8 @@ def errors(report: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="openai",
+                        help="whose protocol to speak: openai (chat completions), anthropic, gemini; default openai")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement; default 5")
     parser.add_argument("--rate", type=int, default=2000, help="open loop: requests a second; default 2000")
     parser.add_argument("--stream", action="store_true", help="also measure streamed answers (stream: true)")
@@ -181,17 +217,18 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
     port = free_port()
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    provider = PROVIDERS[args.provider]
     fake = start_fake(port, server_cpu)
     try:
         with tempfile.TemporaryDirectory(prefix="rrh-fake-llm-load-") as tmp:
             llm = FakeLLM(f"http://127.0.0.1:{port}", timeout=60)
             llm.on().auto()  # scripted as in every run of a plan
             fresh = None if args.keep_ledger else llm
-            print(f"fake LLM on :{port} (cpu {server_cpu}), vegeta on cpu {client_cpu}, {args.duration:g}s a figure")
+            print(f"fake LLM on :{port} (cpu {server_cpu}), vegeta on cpu {client_cpu}, {args.duration:g}s a figure, "
+                  f"{args.provider} protocol ({provider.path(False)})")
             for stream in (False, True) if args.stream else (False,):
                 kind = "streamed" if stream else "whole"
-                targets = write_targets(Path(tmp) / f"targets-{kind}.json", url, stream=stream)
+                targets = write_targets(Path(tmp) / f"targets-{kind}.json", llm.base_url, provider, stream=stream)
                 out = Path(tmp) / "results.bin"
                 attack(fresh, vegeta, targets, out, client_cpu, duration=1, rate=0, workers=10)  # warm-up
                 base = None

@@ -85,6 +85,7 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
             "tokens": _tokens(c.call),
             "answer": _answer_excerpt(c.call),
             "forwarded": bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
+            "api": getattr(c.call, "api", ""),
         }
         for c in llm
     ]
@@ -139,6 +140,11 @@ def _answer_excerpt(call: Any, limit: int = 300) -> str | None:
     response = getattr(call, "response", None)
     if not isinstance(response, dict):
         return None
+    if response.get("type") == "message":  # Anthropic Messages: its content blocks
+        return json.dumps(response.get("content"))[:limit]
+    if "candidates" in response:  # Gemini: the first candidate's parts
+        candidate = (response.get("candidates") or [{}])[0]
+        return json.dumps((candidate.get("content") or {}).get("parts"))[:limit]
     choices = response.get("choices") or [{}]
     message = choices[0].get("message") or {}
     if message.get("tool_calls"):

@@ -1,11 +1,12 @@
-"""A scripted fake of an OpenAI-compatible LLM server (chat completions and the Responses
-API), with a call ledger.
+"""A scripted fake of an LLM server, with a call ledger. It speaks OpenAI chat completions,
+the OpenAI Responses API, Anthropic Messages and Gemini (`generateContent`).
 
 The harness runs it as its own process (`python -m harness.fake_llm --port N`), scripts
 it with `FakeLLM(...).on(...)...`, and afterwards reads which LLM calls were made,
 repeated (same fingerprint), held, released, cut off by the client or cut by a rule.
-With `--upstream URL` it becomes a recording proxy: what no rule scripts (and what a
-`forward()` rule matches) is answered by that real LLM, with the agent's own key.
+With `--upstream URL` it becomes a recording proxy for the OpenAI protocols: what no rule
+scripts (and what a `forward()` rule matches) is answered by that real LLM, with the
+agent's own key.
 With `--auto` (or a rule's `auto()`) it answers what no rule scripts by itself, like a
 plausible LLM: tool calls with schema-valid arguments, then text (`harness.fake_llm.auto`).
 """

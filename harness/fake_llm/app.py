@@ -1,15 +1,16 @@
-"""The fake LLM server: OpenAI-compatible chat-completions and Responses endpoints answering
-by rules (one rule book and one ledger for both), plus a JSON control API (`/_fake/...`)
-through which the harness scripts it and reads its call ledger. What no rule scripts is
-answered by the default reply; in auto mode, by a plausible generated answer (see
-`harness.fake_llm.auto`); given an upstream (a real LLM) and no auto mode, by forwarding.
+"""The fake LLM server: endpoints speaking OpenAI chat completions, the OpenAI Responses
+API, Anthropic Messages and Gemini, answering by rules (one rule book and one ledger for
+all), plus a JSON control API (`/_fake/...`) through which the harness scripts it and reads
+its call ledger. What no rule scripts is answered by the default reply; in auto mode, by a
+plausible generated answer (see `harness.fake_llm.auto`); given an upstream (a real LLM)
+and no auto mode, by forwarding (OpenAI protocols only).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,16 +21,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from harness.fake_llm import responses
+from harness.fake_llm import anthropic, completions, gemini, responses
 from harness.fake_llm.auto import answer as auto_answer
-from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest
-from harness.fake_llm.completions import (
-    MALFORMED_BODY,
-    chunks,
-    completion,
-    error_body,
-    sse,
-)
+from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest, RequestError
+from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, sse
 from harness.fake_llm.delivery import (
     Answer,
     CutResponse,
@@ -62,6 +57,11 @@ from harness.fake_llm.rules import (
 MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
 # A tokenless request answered in auto mode takes the token of the last minute's calls, if there is only one.
 TOKEN_INFERENCE_WINDOW_S = 60.0
+# One upstream base URL (an OpenAI-compatible one) cannot answer other providers' protocols.
+NOT_FORWARDED = (
+    "fake LLM: forwarding to a real LLM is for the OpenAI protocols (chat completions, Responses) only; "
+    "answer {api} requests with rules or the auto mode"
+)
 
 
 class FakeState:
@@ -82,7 +82,8 @@ def create_app(
     token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None, *, auto: bool | Auto = False
 ) -> Starlette:
     """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests;
-    `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones.
+    `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones
+    (Anthropic and Gemini requests are never forwarded: they get a 501 saying so).
 
     `auto` (True, or an `Auto` with its own seed) answers what no rule matches with a
     generated answer instead of the default reply; forward rules still reach the upstream.
@@ -103,6 +104,12 @@ def create_app(
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1" + CHAT.path, LLMEndpoint(state, CHAT), methods=["POST"]),
             Route("/v1" + RESPONSES.path, LLMEndpoint(state, RESPONSES), methods=["POST"]),
+            # The anthropic SDK appends /v1/messages to ANTHROPIC_BASE_URL, @ai-sdk/anthropic only /messages.
+            Route("/v1/messages", LLMEndpoint(state, ANTHROPIC), methods=["POST"]),
+            Route("/messages", LLMEndpoint(state, ANTHROPIC), methods=["POST"]),
+            # "{model}:{method}": a path parameter cannot end at a colon, so the parser splits it.
+            Route("/v1beta/models/{rest}", LLMEndpoint(state, GEMINI), methods=["POST"]),
+            Route("/v1/models/{rest}", LLMEndpoint(state, GEMINI), methods=["POST"]),
             Route("/_fake/rules", control.list_rules, methods=["GET"]),
             Route("/_fake/rules", control.replace_rules, methods=["PUT"]),
             Route("/_fake/rules", control.add_rule, methods=["POST"]),
@@ -128,18 +135,35 @@ async def models(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data})
 
 
-# --- chat completions and responses --------------------------------------------------------
+# --- the protocols ------------------------------------------------------------------------
+
+Parse = Callable[[dict[str, Any], re.Pattern[str], Mapping[str, str]], ChatRequest]  # body, token pattern, path
 
 
 @dataclass(frozen=True)
 class Wire:
-    """How one OpenAI endpoint reads requests and shapes answers; rules, ledger and delivery are shared."""
+    """How one protocol reads requests and shapes answers; rules, ledger and delivery are shared."""
 
-    parse: Callable[[dict[str, Any], re.Pattern[str]], ChatRequest]
+    parse: Parse  # may raise RequestError (answered in `error_body`'s shape)
     body: Callable[[ChatRequest, str, Reply | ToolCall], dict[str, Any]]
     events: Callable[[ChatRequest, dict[str, Any]], list[bytes]]  # the whole stream, terminator last
+    usage: Callable[[dict[str, Any]], dict[str, int]]  # what the ledger records of a body's usage
+    error_body: Callable[[int, str | None], dict[str, Any]]
     malformed_stream: bytes
-    path: str  # below /v1, here and upstream
+    path: str | None  # below /v1, here and upstream; None: never forwarded (not an OpenAI protocol)
+
+
+def _body_only(parse: Callable[[dict[str, Any], re.Pattern[str]], ChatRequest]) -> Parse:
+    """A parser for a protocol whose body says everything (only Gemini's path names the model)."""
+
+    def parse_body(body: dict[str, Any], token_pattern: re.Pattern[str], path: Mapping[str, str]) -> ChatRequest:
+        return parse(body, token_pattern)
+
+    return parse_body
+
+
+def _openai_usage(body: dict[str, Any]) -> dict[str, int]:
+    return body["usage"]
 
 
 def _chat_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
@@ -150,24 +174,55 @@ def _responses_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
     return [sse_event(event) for event in responses.events(body)]
 
 
+def _anthropic_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
+    return [sse_event(event) for event in anthropic.events(body)]  # named events, like the Responses API's
+
+
+def _gemini_events(chat: ChatRequest, body: dict[str, Any]) -> list[bytes]:
+    return [gemini.sse(chunk) for chunk in gemini.chunks(body)]
+
+
 CHAT = Wire(
-    parse=ChatRequest.parse,
+    parse=_body_only(ChatRequest.parse),
     body=completion,
     events=_chat_events,
+    usage=_openai_usage,
+    error_body=completions.error_body,
     malformed_stream=b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]"),
     path="/chat/completions",
 )
 RESPONSES = Wire(
-    parse=responses.parse_request,
+    parse=_body_only(responses.parse_request),
     body=responses.response_body,
     events=_responses_events,
+    usage=_openai_usage,
+    error_body=completions.error_body,
     malformed_stream=b"event: response.created\ndata: " + MALFORMED_BODY + b"\n\n",
     path="/responses",
+)
+ANTHROPIC = Wire(
+    parse=_body_only(anthropic.parse_request),
+    body=anthropic.message_body,
+    events=_anthropic_events,
+    usage=anthropic.ledger_usage,
+    error_body=anthropic.error_body,
+    malformed_stream=b"event: message_start\ndata: " + MALFORMED_BODY + b"\n\n",
+    path=None,
+)
+GEMINI = Wire(
+    parse=gemini.parse_request,
+    body=gemini.response_body,
+    events=_gemini_events,
+    usage=gemini.ledger_usage,
+    error_body=gemini.error_body,
+    malformed_stream=b"data: " + MALFORMED_BODY + b"\r\n\r\n",
+    path=None,
 )
 
 
 class LLMEndpoint:
-    """`POST /v1/chat/completions` or `POST /v1/responses`. A raw ASGI endpoint, so it can watch its own `send`."""
+    """One protocol's endpoint (`POST /v1/chat/completions`, `/v1/responses`, `/v1/messages`,
+    `/v1beta/models/{model}:generateContent`). A raw ASGI endpoint, so it can watch its own `send`."""
 
     def __init__(self, state: FakeState, wire: Wire) -> None:
         self.state = state
@@ -181,11 +236,13 @@ class LLMEndpoint:
             return
         except ValueError:
             body = None
-        if not isinstance(body, dict):
-            message = "fake LLM: the request body must be a JSON object"
-            await JSONResponse(error_body(400, message), 400)(scope, receive, send)
+        try:
+            if not isinstance(body, dict):
+                raise RequestError(400, "fake LLM: the request body must be a JSON object")
+            chat = self.wire.parse(body, self.state.token_pattern, request.path_params)
+        except RequestError as exc:
+            await JSONResponse(self.wire.error_body(exc.status, str(exc)), exc.status)(scope, receive, send)
             return
-        chat = self.wire.parse(body, self.state.token_pattern)
         entry = self.state.ledger.open(chat, raw=await request.body())  # read already: no wait
         picked = self.state.rules.pick(chat)
         entry.rule_index, entry.rule_id = picked.index, picked.id
@@ -216,6 +273,8 @@ class LLMEndpoint:
         A held answer is fetched whole first, then held like a scripted one. Otherwise the
         fake forwards when it answers (after any delay) and relays the answer as it arrives.
         """
+        if self.wire.path is None:
+            return error_response(self.wire, 501, NOT_FORWARDED.format(api=chat.api.capitalize()))
         upstream = self.state.upstream
         if upstream is None:
             return error_answer(NO_UPSTREAM)
@@ -248,10 +307,7 @@ def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: A
     if isinstance(action, Hang):
         action = Reply(DEFAULT_REPLY)
     if isinstance(action, Failure):
-        body = error_body(action.status, action.message)
-        headers = {} if action.retry_after is None else {"Retry-After": _seconds(action.retry_after)}
-        error = JSONResponse(body, action.status, headers)
-        return Answer(error, "error", body, body_json=error.body)
+        return error_response(wire, action.status, action.message, action.retry_after)
     if isinstance(action, Malformed):
         if chat.stream:
             return Answer(Response(wire.malformed_stream, media_type="text/event-stream"), "malformed")
@@ -269,9 +325,17 @@ def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: A
     body = wire.body(chat, answer_id, action)
     if chat.stream:
         streamed = stream_events(wire.events(chat, body), rule.first_token_delay_s)
-        return Answer(StreamingResponse(streamed, media_type="text/event-stream"), "ok", body, body["usage"])
+        return Answer(StreamingResponse(streamed, media_type="text/event-stream"), "ok", body, wire.usage(body))
     whole = JSONResponse(body)
-    return Answer(whole, "ok", body, body["usage"], body_json=whole.body)
+    return Answer(whole, "ok", body, wire.usage(body), body_json=whole.body)
+
+
+def error_response(wire: Wire, status: int, message: str | None, retry_after: float | None = None) -> Answer:
+    """An error answer in the protocol's shape, with `Retry-After` if given."""
+    body = wire.error_body(status, message)
+    headers = {} if retry_after is None else {"Retry-After": _seconds(retry_after)}
+    response = JSONResponse(body, status, headers)
+    return Answer(response, "error", body, body_json=response.body)
 
 
 def _seconds(value: float) -> str:

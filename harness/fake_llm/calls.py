@@ -26,7 +26,7 @@ class LLMCall:
     request: dict[str, Any]
     response: Any
     usage: dict[str, int] | None
-    api: str = "chat"  # which endpoint: "chat" (/v1/chat/completions) or "responses" (/v1/responses)
+    api: str = "chat"  # the protocol: "chat", "responses" (OpenAI), "anthropic" (Messages) or "gemini"
     forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
     rule_id: str | None = None  # the id of the rule that answered (None: the default answer)
     token_inferred: bool = False  # the auto mode took `token` from the ledger; the request carried none
@@ -39,12 +39,16 @@ class LLMCall:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The request's messages; for a Responses API call, its `input` items (a string input as one user message)."""
+        """The conversation the request carried, as the protocol spells it: chat and Anthropic
+        `messages` (Anthropic's system prompt is apart, in `request["system"]`), Responses
+        `input` items (a string input as one user message), Gemini `contents`."""
         if self.api == "responses":
             items = self.request.get("input")
             if isinstance(items, str):
                 return [{"role": "user", "content": items}]
             return list(items or [])
+        if self.api == "gemini":
+            return list(self.request.get("contents") or [])
         return list(self.request.get("messages") or [])
 
     def describe(self) -> str:

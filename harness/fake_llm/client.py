@@ -46,6 +46,8 @@ class FakeLLM:
     """Scripts a running fake LLM and reads its call ledger."""
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, http: httpx.Client | None = None) -> None:
+        # The root, which is what the anthropic and google-genai clients take as their base URL
+        # (`ANTHROPIC_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`); OpenAI clients take `openai_base_url`.
         self.base_url = base_url.rstrip("/")
         self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
 

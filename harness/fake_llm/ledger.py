@@ -49,6 +49,8 @@ class LedgerEntry:
     stream: bool
     request_json: bytes | str = field(repr=False, metadata={"json": "request"})
     response_json: bytes | str | None = field(default=None, repr=False, metadata={"json": "response"})
+    # The answer's token counts: OpenAI's `usage`; Anthropic's and Gemini's as input_tokens,
+    # output_tokens and total_tokens (the checker reads total_tokens).
     usage: dict[str, int] | None = None
     api: Api = "chat"
     # True when the answer was to come from the upstream (a forward rule, with an upstream

@@ -21,6 +21,8 @@ from harness.fake_llm.chat import (
     digest,
     estimate_tokens,
     find_token,
+    function_tools,
+    tool_choice,
 )
 from harness.fake_llm.completions import pieces
 from harness.fake_llm.rules import Reply, ToolCall
@@ -33,7 +35,7 @@ def parse_request(body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatR
 
     Texts are `instructions` (a system text), then each `input` item's text parts, tool-call
     arguments and tool outputs; a plain-string `input` is one user message. Items with role
-    system or developer are system texts.
+    system or developer are system texts; `*_call_output` items are tool results.
     """
     instructions = body.get("instructions")
     items = _input_items(body.get("input"))
@@ -58,6 +60,11 @@ def parse_request(body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatR
         token=find_token(tuple(texts), token_pattern),
         fingerprint=fingerprint(body),
         api="responses",
+        tools=function_tools(body.get("tools"), nested=False),
+        tool_choice=tool_choice(body.get("tool_choice")),
+        tool_results=sum(
+            1 for item in items if isinstance(item, dict) and str(item.get("type", "")).endswith("_call_output")
+        ),
     )
 
 

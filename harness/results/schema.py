@@ -258,6 +258,7 @@ class CallRow(Row):
     tokens: int | None = None
     answer: str | None = None  # an excerpt: the text, or the tool it called
     forwarded: bool = False  # answered by a real provider
+    api: str = ""  # the protocol: chat, responses, anthropic or gemini ("": a file from before it was recorded)
 
     _json_names: ClassVar[dict[str, str]] = {"class_": "class"}
 

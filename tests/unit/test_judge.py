@@ -3,12 +3,13 @@ verdict (pass, fail, expected failure, unknown) for the right reason."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.checker.checks import AllCompleted, FailedTerminally, NoDuplicateLLMCalls
-from harness.checker.judge import RunInfo, judge
+from harness.checker.judge import RunInfo, _answer_excerpt, judge
 from tests.unit import histories as H
 from tests.unit.histories import info, load, root, variant
 
@@ -132,6 +133,7 @@ def test_the_figures_of_a_remote_kill() -> None:
     assert [(f["kind"], f["target"], f["at_s"], f["healed_s"]) for f in result.faults] == [("kill", "billing", 0.731, 0.955)]
     assert [(c["id"], c["class"], c["attempt"]) for c in result.calls] == [(1, "committed", 1), (2, "wasted", 1), (3, "committed", 2)]
     assert [c["answer"] for c in result.calls][:1] == ["tool call: BillingAgent"]
+    assert {c["api"] for c in result.calls} == {"chat"}
     assert [(c["service"], c["class"]) for c in result.side_effect_calls] == [("refunds", "committed")]
     assert [t["parent"] for t in result.timeline] == [None, root(H.raw(H.KILL_REMOTE))]
     assert len(result.journal) == len(history.journal) == 13
@@ -185,3 +187,12 @@ def test_the_soaks_recovery_is_the_worst_fault_to_the_invocations_it_held_up() -
     ]
     assert round(max(held_up), 3) == 1.388
     assert judge(info(H.SOAK), history, []).recovery_s == 1.388
+
+
+def test_the_answer_excerpt_reads_anthropic_and_gemini_answers() -> None:
+    anthropic = {"type": "message", "content": [{"type": "text", "text": "Refunded."}]}
+    gemini = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "Refund"}}]}}]}
+
+    excerpts = [_answer_excerpt(SimpleNamespace(response=response)) for response in (anthropic, gemini)]
+
+    assert excerpts == ['[{"type": "text", "text": "Refunded."}]', '[{"functionCall": {"name": "Refund"}}]']

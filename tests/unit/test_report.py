@@ -42,7 +42,7 @@ def scenario(name: str = "kill-router-during-specialist-call", agent: str = "loc
         "calls": [
             {"id": 1, "invocation_id": inv, "attempt": 1, "class": "committed", "reason": "journaled as Run 'route'",
              "outcome": "ok", "status": 200, "arrived_s": 0.1, "finished_s": 0.101, "ended_s": 0.101, "tokens": 56,
-             "answer": "tool call: BillingAgent"},
+             "answer": "tool call: BillingAgent", "api": "anthropic"},
             {"id": 2, "invocation_id": inv, "attempt": 1, "class": "wasted", "reason": "superseded by a retry",
              "outcome": "ok", "status": 200, "arrived_s": 0.11, "finished_s": 0.17, "ended_s": 0.17, "tokens": 52,
              "answer": ANSWER},
@@ -136,7 +136,8 @@ def test_scenario_details(tmp_path: Path) -> None:
     html = report(tmp_path, [failing])
     assert "python -m harness run kill-router-during-specialist-call --agent local-router --seed 7 --always-replay" in html
     for text in ("Command: Run", "ask BillingAgent", "superseded by a retry", "tool call: BillingAgent",
-                 "inv_stuck", "backing-off", "Traceback: boom", "1 duplicate", "kill router", "refund issued twice"):
+                 "inv_stuck", "backing-off", "Traceback: boom", "1 duplicate", "kill router", "refund issued twice",
+                 "<th>protocol</th>", "<td>anthropic</td>"):
         assert text in html, text
 
 
