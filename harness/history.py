@@ -413,6 +413,11 @@ class History:
         for fault in data["faults"]:  # only cluster node faults settle after their undo: others lack it
             if fault["settled_at"] is None:
                 del fault["settled_at"]
+        for call in data["llm_calls"]:  # noted since the fake reads every protocol's tools; most calls offer none
+            if not call["tools"]:
+                del call["tools"]
+            if call["tool_called"] is None:
+                del call["tool_called"]
         for entry in data["journal"]:  # only step results carry a value
             if entry["value"] is None:
                 del entry["value"]

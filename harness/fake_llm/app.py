@@ -249,6 +249,8 @@ class LLMEndpoint:
         rule, action = picked.rule, picked.rule.action
         if isinstance(action, Auto):  # decided here; the rule's options (delay, hold) still apply
             action = auto_answer(action, chat, self.token_for(chat, entry))
+        if isinstance(action, ToolCall):
+            entry.tool_called = action.name
         if isinstance(action, Forward):
             answer = await self.forward(request, chat, entry, rule)
         else:

@@ -29,13 +29,18 @@ class LLMCall:
     api: str = "chat"  # the protocol: "chat", "responses" (OpenAI), "anthropic" (Messages) or "gemini"
     forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
     rule_id: str | None = None  # the id of the rule that answered (None: the default answer)
-    token_inferred: bool = False  # the auto mode took `token` from the ledger; the request carried none
+    token_inferred: bool = False
+    tools: tuple[str, ...] = ()  # the function tools offered, in any protocol (newer ledgers)
+    tool_called: str | None = None  # the tool the fake's answer called, if it called one  # the auto mode took `token` from the ledger; the request carried none
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:
         """Build from a ledger entry; fields this client does not know are ignored."""
         known = {f.name for f in fields(cls)}
-        return cls(**{name: value for name, value in data.items() if name in known})
+        values = {name: value for name, value in data.items() if name in known}
+        if "tools" in values:  # JSON gives a list; a tuple keeps the call hashable and comparable
+            values["tools"] = tuple(values["tools"])
+        return cls(**values)
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -53,6 +53,10 @@ class LedgerEntry:
     # output_tokens and total_tokens (the checker reads total_tokens).
     usage: dict[str, int] | None = None
     api: Api = "chat"
+    # The function tools the request offered, and the one the answer called, whatever the
+    # protocol spells them as: validation reads the branches a router can take from them.
+    tools: tuple[str, ...] = ()
+    tool_called: str | None = None
     # True when the answer was to come from the upstream (a forward rule, with an upstream
     # configured), whatever it turned out to be: the real answer, its error, or a 502.
     forwarded: bool = False
@@ -141,6 +145,7 @@ class Ledger:
             stream=request.stream,
             request_json=json.dumps(request.body) if raw is None else raw,
             api=request.api,
+            tools=tuple(tool.name for tool in request.tools),
         )
         self._entries.append(entry)
         return entry

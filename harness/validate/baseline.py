@@ -89,6 +89,9 @@ def _first_tool_choice(calls: list[LLMCall]) -> dict[str, Any]:
     """The tools offered at the first call that offered any, and the one its answer called:
     the branches a router can take."""
     for call in calls:
+        if call.tools:  # the fake read them, in whichever protocol the agent speaks
+            return {"tools": tuple(call.tools), "chosen_tool": call.tool_called or _called(call.response)}
+        # A history recorded before the fake noted them: OpenAI's shapes.
         offered = [_tool_name(t) for t in call.request.get("tools") or [] if isinstance(t, dict)]
         offered = [name for name in offered if name]
         if offered:

@@ -120,3 +120,18 @@ def test_every_tool_service_gets_a_crash_point_an_error_and_a_hang_at_its_first_
     assert len(probes) - len(tools) == len(plan())
     full = {p.name for p in make_plan(baseline, AGENT_OF, budget="full")}
     assert {"payments-cut-at-call-2", "payments-slow-at-call-2", "kill-agent-at-payments-call-2"} <= full
+
+
+def test_the_branches_of_an_anthropic_or_gemini_router_are_read_from_the_ledger() -> None:
+    from harness.fake_llm import LLMCall
+    from harness.validate.baseline import _first_tool_choice
+
+    def call(api: str, request: dict, **noted: object) -> LLMCall:
+        return LLMCall(1, 0.0, 0.1, None, None, False, "rrh-0123456789ab", "f", "m", None, 200, "ok", False,
+                       request, {}, None, api=api, **noted)  # type: ignore[arg-type]
+
+    anthropic = {"tools": [{"name": "billing", "input_schema": {}}, {"name": "shipping", "input_schema": {}}]}
+    assert _first_tool_choice([call("anthropic", anthropic, tools=("billing", "shipping"), tool_called="shipping")]) == {
+        "tools": ("billing", "shipping"), "chosen_tool": "shipping"}
+    # Without the ledger's note (an older history), OpenAI's shapes only: nothing read from Anthropic's.
+    assert _first_tool_choice([call("anthropic", anthropic)]) == {}
