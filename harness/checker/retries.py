@@ -88,8 +88,10 @@ class CallsPerAttempt(Check):
             f"{figures}: each Restate attempt is multiplied by retries Restate does not see. Under Restate's default "
             f"policy ({PRODUCTION.retry.max_attempts} attempts over {duration(PRODUCTION.retry.span_s())}) that is "
             f"about {envelope:.0f} calls for one step",
-            advice="let Restate own the retries: turn the client's off (`AsyncOpenAI(max_retries=0)`, no retry loop "
-                   "inside the step) and bound the step with `RunOptions(max_attempts=..., max_duration=...)`",
+            advice="let Restate own the retries: turn the client's off (`AsyncOpenAI(max_retries=0)`, "
+                   "`AsyncAnthropic(max_retries=0)`, the AI SDK's `maxRetries: 0`; no retry loop inside the step) "
+                   "and bound the step with `RunOptions(max_attempts=..., max_duration=...)` (TypeScript: "
+                   "`ctx.run(name, fn, { maxRetryAttempts })`)",
         )
 
 

@@ -53,7 +53,8 @@ FIX = {
     "RunOptions(max_attempts=...))` (TypeScript: `ctx.run(\"call LLM\", () => ...)`), or use Restate's integration for "
     "your framework (restate.ext.openai, restate.ext.pydantic, restate.ext.langchain's `RestateMiddleware`, "
     "restate.ext.adk's `RestatePlugin`), which journals each model call.",
-    "duplicate_side_effect": "Wrap the side effect in `ctx.run_typed(...)` so its result is journaled once; give the "
+    "duplicate_side_effect": "Wrap the side effect in `ctx.run_typed(...)` (TypeScript: `ctx.run(...)`) so its "
+    "result is journaled once; give the "
     "outside API an idempotency key derived from `ctx.request().id` for the attempt that dies before journaling.",
     "duplicate_child_work": "Call other agents through the context (`ctx.service_call`, `ctx.generic_call`, or a "
     "generated client), not over HTTP to the ingress; if you must use HTTP, send an `idempotency-key` header derived "
