@@ -46,6 +46,10 @@ class Baseline:
     # Holding that call keeps the request from finishing before a kill "right after the step" lands.
     call_after_step: tuple[int | None, ...] = ()
     tool_calls: tuple[ToolCallPoint, ...] = ()
+    # Did one more fault-free request give the same answer? Not when the model is shown
+    # something that differs per request (a proxied service's own ids): then a different
+    # answer under a fault proves nothing.
+    repeatable: bool = True
 
     @classmethod
     def learn(cls, history: History) -> "Baseline":
@@ -73,7 +77,8 @@ class Baseline:
     def describe(self) -> str:
         return (f"{len(self.llm_calls)} LLM call(s), {len(self.steps)} journaled step(s), "
                 f"{sum(n for _, n in self.children)} child call(s), {self.side_effects} side effect(s); "
-                f"answer {str(self.output)[:80]!r}")
+                f"answer {str(self.output)[:80]!r}"
+                + ("" if self.repeatable else "; a second fault-free request answered differently"))
 
 
 def _tool_calls(history: History) -> tuple[ToolCallPoint, ...]:

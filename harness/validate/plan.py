@@ -121,7 +121,8 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     oracles: tuple[Check, ...] = (
         recovers, NoJournalMismatch(), NoDuplicateLLMCalls(),
         NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
-        SameAnswerAsBaseline(baseline.output), FinishedDespiteTransientFaults(severity="advisory"),
+        *((SameAnswerAsBaseline(baseline.output),) if baseline.repeatable else ()),
+        FinishedDespiteTransientFaults(severity="advisory"),
     )
     deadline = bound
     calls = list(baseline.llm_calls)

@@ -14,6 +14,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
+from harness.checker.checks import masked, same_answer
 from harness.checker.liveness import deadlock, waits_on
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
@@ -92,8 +93,29 @@ def learn_baseline(
         run.send(workload)
         history = run.observe(deadline_s=30.0, stop_when=_Waiting())
         agent_of = {s.name: name for name, d in env.deployments.items() for s in d.services}
-    stuck = _check_baseline(history, run.errors, entry)
-    return entry, workload, (stuck if stuck is not None else Baseline.learn(history)), agent_of
+        stuck = _check_baseline(history, run.errors, entry)
+        if stuck is not None:
+            return entry, workload, stuck, agent_of
+        baseline = Baseline.learn(history)
+        again = _answer_again(env, workload)
+    repeatable = again is _UNKNOWN or same_answer(again, baseline.output)
+    return entry, workload, replace(baseline, repeatable=repeatable), agent_of
+
+
+_UNKNOWN = object()
+
+
+def _answer_again(env: Environment, workload: Requests) -> Any:
+    """The answer (token masked) of one more fault-free request; ``_UNKNOWN`` if it did not
+    finish well, which then takes nothing away from the checks."""
+    again = LiveRun(env)
+    again.send(replace(workload, n=1))
+    history = again.observe(deadline_s=30.0, stop_when=_Waiting())
+    request = history.requests[0] if history.requests else None
+    inv = history.invocation.get(request.invocation_id) if request else None
+    if request is None or inv is None or not inv.succeeded:
+        return _UNKNOWN
+    return masked(history.outputs.get(inv.id), request.token)
 
 
 @dataclass
@@ -221,6 +243,11 @@ def _validate(
             validation.results.append(result)
             validation.outcomes.append(outcome)
     validation.classes = diagnose(validation.outcomes, fail_on)
+    degraded = validation.classes["degraded_answer"]
+    if not baseline.repeatable and degraded.verdict == "pass":  # the plan could not compare answers
+        degraded.verdict, degraded.why = "skipped", (
+            "two fault-free requests already answered differently (the model is shown something that differs per "
+            "request, such as a proxied service's own ids), so answers under faults were not compared")
     if baseline.side_effects == 0 and validation.classes["duplicate_side_effect"].verdict == "skipped":
         validation.classes["duplicate_side_effect"].why = (
             "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR, "

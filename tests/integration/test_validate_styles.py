@@ -5,7 +5,8 @@ own folder, as a user's agent would be.
 - Correct agents must be green (exit 0, no finding): the plain ones users write first (the
   default openai client, no ``RunOptions``), bounded steps, litellm, parallel steps joined
   with ``restate.gather``, a Workflow with a durable child call, a Virtual Object with state,
-  the OpenAI Agents SDK and Pydantic AI through Restate's integrations, TypeScript.
+  the OpenAI Agents SDK, Pydantic AI, Google ADK and LangChain through Restate's integrations,
+  TypeScript.
 - Each mutant must be caught on its planted class **and on nothing else**, by the default
   quick budget, with no scripting. An agent that is merely slow (a client with no timeout)
   gets an advisory, not a finding."""
@@ -39,6 +40,8 @@ class Agent:
 
 
 HYPERCORN = f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}"
+# The MCP agents' payments server: the harness serves this file's `pay` tool (--mcp-tools).
+PAY_TOOLS = str(PROJECT_ROOT / "agents/mutants/mcp_outside_step_oai/tools.json")
 
 AGENTS = [
     Agent("agents/validation/docs_default_client", ("--cmd", HYPERCORN), None,
@@ -69,6 +72,25 @@ AGENTS = [
           ("--cmd", f"{PY} app.py --port {{port}}", "--stub", "refunds=REFUNDS_URL", "--entry", "BillingAssistant/help",
            "--input", '"I was charged twice for order 1234, please refund it {token}"'),
           None, "Pydantic AI through restate.ext.pydantic, a refund in a step"),
+    Agent("agents/validation/adk_router",
+          ("--cmd", HYPERCORN, "--stub", "callbacks=CALLBACKS_URL", "--entry", "SupportChat/message",
+           "--input", '{"message": "My VPN keeps dropping, please call me back {token}"}'),
+          None, "Google ADK (Gemini) through restate.ext.adk, a Virtual Object session, a callback booked in a step"),
+    Agent("agents/mutants/dup_side_effect_adk",
+          ("--cmd", HYPERCORN, "--stub", "refunds=REFUNDS_URL", "--entry", "BillingChat/message",
+           "--input", '{"message": "I was charged twice for order 1234, please refund it {token}"}'),
+          "duplicate_side_effect", "Google ADK through restate.ext.adk, a tool POSTs a refund outside a step"),
+    Agent("agents/validation/langchain_openai_router",
+          ("--cmd", HYPERCORN, "--stub", "tickets=TICKETS_URL", "--entry", "TicketDesk/handle",
+           "--input", '"I cannot log in since yesterday {token}"'),
+          None, "LangChain create_agent + RestateMiddleware, an OpenAI chat model, a ticket opened in a step"),
+    Agent("agents/validation/langchain_anthropic_router",
+          ("--cmd", HYPERCORN, "--entry", "TravelDesk/ask",
+           "--input", '{"message": "How much is a business seat to Lisbon? {token}"}'),
+          None, "LangChain create_agent + RestateMiddleware, an Anthropic chat model"),
+    Agent("agents/mutants/dup_llm_langchain",
+          ("--cmd", HYPERCORN, "--entry", "OrderTracker/track", "--input", '"Where is my order 4711? {token}"'),
+          "duplicate_llm_call", "LangChain create_agent without RestateMiddleware: no model call journaled"),
     Agent("agents/product_agent_ts", ("--cmd", "node dist/index.js --port {port}"), None,
           "TypeScript: Restate TS SDK and the Vercel AI SDK, streamed"),
     Agent("agents/mutants/dup_llm_ts",
@@ -106,12 +128,54 @@ AGENTS = [
     Agent("agents/mutants/stuck_no_timeout",
           ("--cmd", HYPERCORN, "--entry", "Writer/draft", "--input", '{"message": "Please cancel my subscription {token}"}'),
           None, "Python, an LLM client with no timeout: slow, not wrong", advisory="stuck_invocation"),
+    Agent("agents/validation/anthropic_sdk_router",
+          ("--cmd", HYPERCORN, "--entry", "AnthropicRouter/answer", "--input", '"My invoice is wrong, please help {token}"'),
+          None, "anthropic SDK alone: AsyncAnthropic() at its defaults, a tool_use router, each call in ctx.run_typed",
+          advisory="stuck_invocation"),  # the client's 10 min default timeout, as docs_default_client's
+    Agent("agents/mutants/dup_llm_signoff_anthropic",
+          ("--cmd", HYPERCORN, "--entry", "SupportDesk/reply", "--input", '"My parcel never arrived {token}"'),
+          "duplicate_llm_call", "anthropic SDK, a token-less follow-up call (built from a tool_use) outside ctx.run"),
+    Agent("agents/validation/pydantic_ai_anthropic",
+          ("--cmd", f"{PY} app.py --port {{port}}", "--stub", "bookings=BOOKINGS_URL", "--entry", "TableBooking/book",
+           "--input", '"Please book a table for 4 at 8pm tonight under Ada {token}"'),
+          None, "Pydantic AI on anthropic:claude-... through restate.ext.pydantic, a booking in a step"),
+    Agent("agents/mutants/dup_side_effect_pydantic_anthropic",
+          ("--cmd", f"{PY} app.py --port {{port}}", "--stub", "pickups=PICKUPS_URL", "--entry", "Courier/arrange",
+           "--input", '"Please pick up my parcel at 1 Main Street tomorrow morning {token}"'),
+          "duplicate_side_effect", "Pydantic AI on Anthropic, a tool POSTs outside a durable step"),
+    Agent("agents/validation/ai_sdk_anthropic_ts",
+          ("--cmd", "node index.mjs --port {port}", "--stub", "labels=LABELS_URL", "--entry", "ReturnsDesk/handle",
+           "--input", '"I want to return order 1234, it arrived broken {token}"'),
+          None, "TypeScript, Vercel AI SDK + @ai-sdk/anthropic: each generateText and the tool's POST in ctx.run"),
+    Agent("agents/mutants/dup_side_effect_anthropic_ts",
+          ("--cmd", "node index.mjs --port {port}", "--stub", "pager=PAGER_URL", "--entry", "Escalations/raise",
+           "--input", '"Checkout fails for every customer since 10:00 {token}"'),
+          "duplicate_side_effect", "TypeScript, Vercel AI SDK + @ai-sdk/anthropic, the tool's POST outside ctx.run"),
+    Agent("agents/mutants/mcp_outside_step_oai",
+          ("--cmd", HYPERCORN, "--mcp", "payments=PAYMENTS_MCP_URL", "--mcp-tools", PAY_TOOLS,
+           "--entry", "Checkout/handle", "--input", '"Please charge order 1234 for my new headphones {token}"'),
+          "duplicate_side_effect", "OpenAI Agents SDK, an MCP server's tool (mcp_servers=) that DurableRunner does not journal"),
+    Agent("agents/validation/mcp_in_step_oai",
+          ("--cmd", HYPERCORN, "--mcp", "payments=PAYMENTS_MCP_URL", "--mcp-tools", PAY_TOOLS,
+           "--entry", "Checkout/handle", "--input", '"Please charge order 1234 for my new headphones {token}"'),
+          None, "OpenAI Agents SDK, an MCP server whose call_tool is a journaled step"),
+    Agent("agents/mutants/mcp_outside_step_pydantic",
+          ("--cmd", f"{PY} app.py --port {{port}}", "--mcp", "payments=PAYMENTS_MCP_URL", "--mcp-tools", PAY_TOOLS,
+           "--entry", "Checkout/handle", "--input", '"Please charge order 1234 for my new headphones {token}"'),
+          "duplicate_side_effect", "Pydantic AI, an MCPToolset built per run (@agent.toolset) that RestateAgent never wraps"),
+    Agent("agents/validation/mcp_in_step_pydantic",
+          ("--cmd", f"{PY} app.py --port {{port}}", "--mcp", "payments=PAYMENTS_MCP_URL", "--mcp-tools", PAY_TOOLS,
+           "--entry", "Checkout/handle", "--input", '"Please charge order 1234 for my new headphones {token}"'),
+          None, "Pydantic AI through restate.ext.pydantic, an MCPToolset in RestateContextRunToolSet: each tools/call a step"),
 ]
 
 
 # Judged in test_validate.py: the reference agents' mutants (modules of agents/mutants) and
 # the handlers that wait for a human (needs input).
-ELSEWHERE = {"agents/validation/awaits_approval"}
+ELSEWHERE = {"agents/validation/awaits_approval",
+             # --proxy in front of a payment service the test starts: judged in test_validate_tools.py
+             "agents/mutants/payment_twice_proxy", "agents/validation/payment_in_step_proxy",
+             "agents/validation/payment_real_ids_proxy"}
 
 
 def test_every_agent_folder_has_a_verdict_here() -> None:

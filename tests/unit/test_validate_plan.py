@@ -135,3 +135,13 @@ def test_the_branches_of_an_anthropic_or_gemini_router_are_read_from_the_ledger(
         "tools": ("billing", "shipping"), "chosen_tool": "shipping"}
     # Without the ledger's note (an older history), OpenAI's shapes only: nothing read from Anthropic's.
     assert _first_tool_choice([call("anthropic", anthropic)]) == {}
+
+
+def test_answers_that_differ_without_faults_are_not_compared_under_faults() -> None:
+    from dataclasses import replace
+
+    unrepeatable = make_plan(replace(BASELINE, repeatable=False), AGENT_OF, budget="quick")
+    assert not [c for p in unrepeatable for c in p.checks if isinstance(c, SameAnswerAsBaseline)]
+    assert [c.severity for p in plan().values() for c in p.checks if isinstance(c, SameAnswerAsBaseline)]
+    assert all(c.severity == "finding" for p in plan().values() for c in p.checks
+               if isinstance(c, SameAnswerAsBaseline))
