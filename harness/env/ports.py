@@ -12,6 +12,8 @@ import os
 import socket
 from pathlib import Path
 
+import httpx
+
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
 
 
@@ -19,6 +21,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def refused(url: str, timeout_s: float = 2.0) -> str | None:
+    """Why nothing accepts a connection at ``url``'s host and port, or None if something does:
+    a bad address is one line at once, not a retry that runs into a deadline."""
+    address = httpx.URL(url)
+    port = address.port or (443 if address.scheme == "https" else 80)
+    try:
+        socket.create_connection((address.host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
 
 
 def held_by_session(port: int, session: int, proc: Path = Path("/proc")) -> bool | None:

@@ -6,13 +6,13 @@ the agent as a URL in an environment variable."""
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import httpx
 
+from harness.env.ports import refused
 from harness.errors import HarnessError
 
 StubKind = Literal["stub", "proxy", "mcp"]
@@ -85,16 +85,9 @@ class Stub:
 
     def check_reachable(self, timeout_s: float = 2.0) -> None:
         """The proxied service accepts a connection: one line now, not a failed baseline later."""
-        if self.upstream is None:
-            return
-        url = httpx.URL(self.upstream)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            socket.create_connection((url.host, port), timeout=timeout_s).close()
-        except OSError as exc:
+        if self.upstream is not None and (why := refused(self.upstream, timeout_s)) is not None:
             option = "--mcp" if self.mcp else "--proxy"
-            raise HarnessError(f"{option} {self.name}: nothing answers at {self.upstream} "
-                               f"({exc.strerror or exc})") from None
+            raise HarnessError(f"{option} {self.name}: nothing answers at {self.upstream} ({why})")
 
 
 REFUNDS = Stub("refunds", "REFUNDS_URL")

@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 from harness.env.environment import AgentSpec
+from harness.env.ports import refused
 from harness.errors import HarnessError
 from harness.stubs.spec import Stub
 
@@ -40,13 +39,8 @@ class Target:
         for stub in dict.fromkeys(s for agent in self.agents for s in agent.stubs):
             stub.check_reachable(timeout_s)
         for agent in self.agents:
-            if agent.url is None:
-                continue
-            address = httpx.URL(agent.url)
-            try:
-                socket.create_connection((address.host, address.port or 80), timeout=timeout_s).close()
-            except OSError as exc:
-                raise HarnessError(f"--url {agent.url}: nothing answers there ({exc.strerror or exc})") from None
+            if agent.url is not None and (why := refused(agent.url, timeout_s)) is not None:
+                raise HarnessError(f"--url {agent.url}: nothing answers there ({why})")
 
     @property
     def managed(self) -> bool:
