@@ -29,6 +29,7 @@ class ToolCallPoint:
     stub: str  # the service's name (--stub/--proxy/--mcp NAME=...)
     number: int  # 1-based, in arrival order at that service
     tool: str  # an MCP tool's name, or "METHOD /path"
+    protocol: str = "http"  # or "mcp"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _tool_calls(history: History) -> tuple[ToolCallPoint, ...]:
     points = []
     for call in sorted(history.stub_calls, key=lambda c: c.arrived_at):
         numbered[call.service] = numbered.get(call.service, 0) + 1
-        points.append(ToolCallPoint(call.service, numbered[call.service], call.tool or call.path))
+        points.append(ToolCallPoint(call.service, numbered[call.service], call.tool or call.path, call.protocol))
     return tuple(points)
 
 

@@ -244,6 +244,12 @@ def tool_probes(baseline: Baseline, agent: str, oracles: tuple[Check, ...], *, q
                             "Restate's abort) must end it, and the request finish", (ToolHang(stub, skip=k - 1, until=arrived),),
                             deadline_s=deadline_s, checks=oracles))
         if not quick:
+            # The other transient error each protocol has: a 429 over HTTP, a tool's own error result over MCP.
+            other = ("tool-error-result", "a tool error result (isError)") if point.protocol == "mcp" else (
+                "429", "a 429 with Retry-After")
+            probes.append(Probe(f"{stub}-{other[0]}-at-call-{k}", f"{other[1]} on {where}",
+                                (ToolError(stub, skip=k - 1, status=429, retry_after_s=0.5, mcp_error="result",
+                                           until=arrived),), deadline_s=deadline_s, checks=tolerant))
             probes.append(Probe(f"{stub}-cut-at-call-{k}", f"{where} acts, then its connection drops before the answer",
                                 (ToolCut(stub, skip=k - 1, until=arrived),), deadline_s=deadline_s, checks=tolerant))
             probes.append(Probe(f"{stub}-slow-at-call-{k}", f"{where} answers after 2 s",

@@ -104,7 +104,8 @@ def test_every_tool_service_gets_a_crash_point_an_error_and_a_hang_at_its_first_
     from harness.validate.baseline import ToolCallPoint
 
     baseline = replace(BASELINE, side_effects=3, tool_calls=(
-        ToolCallPoint("payments", 1, "pay"), ToolCallPoint("payments", 2, "pay"), ToolCallPoint("mail", 1, "POST /send")))
+        ToolCallPoint("payments", 1, "pay", "mcp"), ToolCallPoint("payments", 2, "pay", "mcp"),
+        ToolCallPoint("mail", 1, "POST /send")))
     probes = {p.name: p for p in make_plan(baseline, AGENT_OF, budget="quick")}
     tools = {name for name in probes if "payments" in name or "mail" in name}
     assert tools == {f"{kind}" for stub in ("payments", "mail") for kind in (
@@ -119,7 +120,8 @@ def test_every_tool_service_gets_a_crash_point_an_error_and_a_hang_at_its_first_
     # The tool probes come on top of the quick budget; the LLM's are all still there.
     assert len(probes) - len(tools) == len(plan())
     full = {p.name for p in make_plan(baseline, AGENT_OF, budget="full")}
-    assert {"payments-cut-at-call-2", "payments-slow-at-call-2", "kill-agent-at-payments-call-2"} <= full
+    assert {"payments-cut-at-call-2", "payments-slow-at-call-2", "kill-agent-at-payments-call-2",
+            "payments-tool-error-result-at-call-2", "mail-429-at-call-1"} <= full
 
 
 def test_the_branches_of_an_anthropic_or_gemini_router_are_read_from_the_ledger() -> None:
