@@ -244,7 +244,10 @@ async def _http(state: StubState, request: Request, body: bytes) -> Response | N
 async def _forward(state: StubState, request: Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """The user's service's answer, whole; a 502 saying why if it could not be reached."""
     assert state.client is not None and state.upstream is not None
-    url = state.upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The agent's URL stands for the user's: its root is theirs exactly (an MCP endpoint such as
+    # http://host/mcp), and a path below it is appended.
+    path = "" if request.url.path == "/" else request.url.path
+    url = state.upstream + path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     try:
         reply = await state.client.request(request.method, url, content=body, headers=headers)

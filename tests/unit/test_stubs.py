@@ -44,7 +44,7 @@ def _tools_file(tmp_path: Path, tools: Any) -> Path:
 
 
 async def _mcp_session(url: str, work: Any) -> Any:
-    async with streamable_http_client(f"{url}/mcp") as streams:
+    async with streamable_http_client(url) as streams:  # the URL handed to the agent is the endpoint
         async with ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             return await work(session)
@@ -213,3 +213,19 @@ def test_rules_aim_at_call_k_and_count_every_call() -> None:
     rules.add(ToolRule("hold", tool="pay", times=None))
     picked = [rules.pick(tool) for tool in ("pay", "refund", "pay", "pay")]
     assert [r.action if r else None for r in picked] == ["hold", None, "error", "hold"]
+
+
+def test_an_mcp_proxy_relays_to_the_users_mcp_server_and_records_its_tool_calls(tmp_path: Path) -> None:
+    users = create_app("theirs", kind="mcp", tools=load_tools(_tools_file(tmp_path, [PAY])))
+    with serving(users) as upstream, serving(create_app("payments", kind="mcp", upstream=f"{upstream}/mcp")) as url:
+        # The user's server answers at /mcp; the agent is handed the proxy's root for it.
+        async def work(session: ClientSession) -> Any:
+            listed = await session.list_tools()
+            return listed, await session.call_tool("pay", {"order": f"C-3 {TOKEN}", "cents": 99})
+
+        listed, result = asyncio.run(_mcp_session(url, work))
+        [call] = StubClient(Stub("payments", "PAY_URL", "mcp", upstream), url).ledger()
+        [theirs] = StubClient(Stub("theirs", "X_URL", "mcp"), upstream).ledger()
+    assert [t.name for t in listed.tools] == ["pay"] and result.structured_content == {"charged": True}
+    assert (call.tool, call.protocol, call.token, call.outcome) == ("pay", "mcp", TOKEN, "ok")
+    assert theirs.arguments == call.arguments and theirs.path == "/mcp"  # the user's server got the very call
