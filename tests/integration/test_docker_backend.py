@@ -56,8 +56,10 @@ def docker_engine() -> Iterator[Any]:
 
 
 def labelled(engine: Any, run_id: str) -> list[str]:
-    """Containers (any state) carrying this owner's label."""
-    return [c.name for c in engine.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"})]
+    """Containers (any state) carrying this owner's label. Sparse: a full listing inspects each
+    container after listing it, and one the reaper removed in between fails it with a 404."""
+    found = engine.containers.list(all=True, sparse=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"})
+    return [",".join(c.attrs.get("Names") or [c.id]) for c in found]
 
 
 def test_baseline_on_restate_in_a_container(
