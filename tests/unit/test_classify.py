@@ -300,3 +300,13 @@ def test_an_answer_stamped_after_its_result_was_journaled_under_load_is_still_th
                entry(2, "Notification: Run", 0.200, step=1), entry(3, "Command: Output", 0.205)]
     calls = [call(1, "ask", 0.15, 0.220)]
     assert labels(calls, journal) == {1: "committed"}
+
+
+def test_progress_journaled_just_before_a_late_stamped_answer_still_makes_its_repeat_a_duplicate() -> None:
+    # Seen in CI under load: a refund made before a step, stamped as arriving 2.6 ms after the
+    # step's command was journaled and answering 10 ms after it; a kill, and the refund again.
+    journal = [entry(0, "Command: Input", 0.131), entry(1, "Command: Run", 0.217, "ask", 1),
+               entry(2, "Notification: Run", 2.32, step=1), entry(3, "Command: Output", 2.323)]
+    calls = [call(1, "refund", 0.2196, 0.2272), call(2, "ask", 0.3197, None),  # the step's call, killed
+             call(3, "refund", 2.2219, 2.2221), call(4, "ask", 2.3119, 2.3127)]
+    assert labels(calls, journal) == {1: "committed", 2: "wasted", 3: "duplicate", 4: "committed"}
