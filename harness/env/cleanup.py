@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import uuid
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +44,16 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def remove_tree(path: str | Path, within_s: float = 2.0) -> None:
+    """``rmtree``, again until the tree is gone: a process SIGKILLed a moment ago (restate-server
+    writing its data dir) may still add files while the first pass runs."""
+    deadline = time.monotonic() + within_s
+    shutil.rmtree(path, ignore_errors=True)
+    while os.path.lexists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Cleanup:
@@ -111,15 +122,21 @@ class Cleanup:
 
     def make_temp_dir(self, prefix: str) -> Path:
         """A temp dir that is removed at teardown, on ``close()``, or by the reaper."""
-        with self._lock:
-            self._check_open()
-            path = tempfile.mkdtemp(prefix=prefix)
-            self._dirs.add(path)
-            self._tell_reaper(f"add-dir {path}")
+        # A SIGTERM between mkdtemp and the registration would leak the dir (seen in CI): the
+        # signal waits until both are done.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            with self._lock:
+                self._check_open()
+                path = tempfile.mkdtemp(prefix=prefix)
+                self._dirs.add(path)
+                self._tell_reaper(f"add-dir {path}")
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return Path(path)
 
     def remove_temp_dir(self, path: Path) -> None:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         with self._lock:
             self._dirs.discard(str(path))
             self._tell_reaper(f"drop-dir {path}")
@@ -183,7 +200,7 @@ class Cleanup:
         if containers:
             remove_containers(self.run_id)
         for path in dirs:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
         if reaper is not None and reaper.stdin is not None:
             try:
                 reaper.stdin.close()

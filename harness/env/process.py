@@ -33,8 +33,16 @@ from harness.errors import HarnessError
 _PR_SET_PDEATHSIG = 1
 
 
+# Held while a process is spawned and registered: a Ctrl-C or SIGTERM landing between the
+# fork and the registration left a restate-server nobody would kill, writing into a data dir
+# the teardown had already removed (seen in CI).
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it if the runner dies (belt and braces with the reaper)."""
+    """Runs in the child before exec: SIGKILL it if the runner dies (belt and braces with the
+    reaper), and take the stop signals the parent held while spawning it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
@@ -161,6 +169,13 @@ class ManagedProcess:
         *thread* exits, not only the process."""
         if self.running:
             raise HarnessError(f"{self.name} is already running (pid {self.pid})")
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self._spawn()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def _spawn(self) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         log.write(f"--- harness: starting {self.name}: {' '.join(self.argv)}\n".encode())
