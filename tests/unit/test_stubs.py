@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.errors import HarnessError
-from harness.history import StubCall
 from harness.stubs.client import StubClient
 from harness.stubs.mcp import load_tools
 from harness.stubs.recording import create_app
@@ -151,7 +150,6 @@ def test_http_errors_hold_hang_and_cut_each_do_what_they_say() -> None:
         time.sleep(0.1)
         calls = client.ledger()
     assert [c.outcome for c in calls] == ["error", "disconnected", "ok", "cut"]
-    assert all(isinstance(c, StubCall) for c in calls)
 
 
 def test_a_slow_answer_comes_after_its_delay() -> None:
