@@ -416,8 +416,11 @@ class History:
         for call in data["llm_calls"]:  # noted since the fake reads every protocol's tools; most calls offer none
             if not call["tools"]:
                 del call["tools"]
-            if call["tool_called"] is None:
-                del call["tool_called"]
+            for name in ("tool_called", "output_format", "flaw"):
+                if call[name] is None:
+                    del call[name]
+            if not call["strict_tools"]:
+                del call["strict_tools"]
         for entry in data["journal"]:  # only step results carry a value
             if entry["value"] is None:
                 del entry["value"]

@@ -19,7 +19,7 @@ from harness.nemesis.faults import (
     LLMServerError,
     LLMSlowFirstToken,
     LLMStreamCut,
-    LLMUnknownTool,
+    LLMWrongTool,
 )
 from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
@@ -71,7 +71,7 @@ SCENARIOS = (
         "unknown-agent-in-routing",
         "The routing decision names an agent that does not exist: the router answers cleanly instead "
         "of failing or retrying.",
-        faults=(LLMUnknownTool(),),
+        faults=(LLMWrongTool(agent="RefundsWizardAgent"),),
         answer=UNKNOWN_AGENT_ANSWER,
         checks=(Wasted(exactly=0),),
     ),

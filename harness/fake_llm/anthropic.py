@@ -19,6 +19,7 @@ from harness.fake_llm.chat import (
     NO_PARAMETERS,
     ChatRequest,
     FunctionTool,
+    OutputFormat,
     ToolChoice,
     digest,
     estimate_tokens,
@@ -39,6 +40,8 @@ _ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+# How the model stopped (`Reply.finish`), in Anthropic's words; "stop" is end_turn or tool_use.
+_STOP_REASONS: dict[str, str | None] = {"length": "max_tokens", "refusal": "refusal", "none": None}
 _CHOICES = {"auto": ToolChoice("auto"), "any": ToolChoice("required"), "none": ToolChoice("none")}
 
 # --- the request ---------------------------------------------------------------------------
@@ -70,6 +73,7 @@ def parse_request(body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatR
         tools=_function_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
         tool_results=sum(1 for block in blocks if block.get("type") == "tool_result"),
+        output=_output_format(body),
     )
 
 
@@ -99,8 +103,20 @@ def _function_tools(tools: Any) -> tuple[FunctionTool, ...]:
     for tool in tools if isinstance(tools, list) else []:
         if isinstance(tool, dict) and tool.get("type") in (None, "custom") and isinstance(tool.get("name"), str):
             schema = tool.get("input_schema")
-            found.append(FunctionTool(tool["name"], schema if isinstance(schema, dict) else NO_PARAMETERS))
+            schema = schema if isinstance(schema, dict) else NO_PARAMETERS
+            found.append(FunctionTool(tool["name"], schema, tool.get("strict") is True))
     return tuple(found)
+
+
+def _output_format(body: dict[str, Any]) -> OutputFormat | None:
+    """Structured outputs: `output_config.format` (or the beta's `output_format`),
+    `{"type": "json_schema", "schema": ...}`. Anthropic decodes to the schema: strict."""
+    config = body.get("output_config")
+    spec = config.get("format") if isinstance(config, dict) else body.get("output_format")
+    if not isinstance(spec, dict) or spec.get("type") != "json_schema":
+        return None
+    schema = spec.get("schema")
+    return OutputFormat("json_schema", schema if isinstance(schema, dict) else None, strict=True)
 
 
 def _tool_choice(value: Any) -> ToolChoice:
@@ -118,12 +134,16 @@ def _tool_choice(value: Any) -> ToolChoice:
 def message_body(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -> dict[str, Any]:
     """The `message` object answering `request` with `action`."""
     block: dict[str, Any]
+    stop_reason: str | None
     if isinstance(action, Reply):
         block = {"type": "text", "text": action.content}
-        stop_reason, completion_text = "end_turn", action.content
+        stop_reason, completion_text = _STOP_REASONS.get(action.finish, "end_turn"), action.content
     else:
-        block = {"type": "tool_use", "id": f"toolu_{answer_id}", "name": action.name, "input": dict(action.arguments)}
-        stop_reason, completion_text = "tool_use", action.name + json.dumps(block["input"])
+        # Arguments given as a string (invalid JSON) go out as a string: `input` is no object then.
+        arguments = action.arguments if isinstance(action.arguments, str) else dict(action.arguments)
+        block = {"type": "tool_use", "id": f"toolu_{answer_id}", "name": action.name, "input": arguments}
+        stop_reason = _STOP_REASONS.get(action.finish, "tool_use")
+        completion_text = action.name + json.dumps(arguments)
     return {
         "id": f"msg_fake_{answer_id}",
         "type": "message",
@@ -152,7 +172,8 @@ def events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
            "message": body | {"content": [], "stop_reason": None, "usage": usage | {"output_tokens": 1}}}
     if block["type"] == "tool_use":
         yield {"type": "content_block_start", "index": 0, "content_block": block | {"input": {}}}
-        deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(json.dumps(block["input"]))]
+        arguments = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(arguments)]
     else:
         yield {"type": "content_block_start", "index": 0, "content_block": block | {"text": ""}}
         deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"])]
@@ -164,7 +185,26 @@ def events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield {"type": "message_stop"}
 
 
-def error_body(status: int, message: str | None) -> dict[str, Any]:
+def unfinished(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of `body` as they come when the stream ends early: the block's deltas, then nothing
+    (no `content_block_stop`, `message_delta` or `message_stop`), and no error."""
+    kept = []
+    for event in events(body):
+        if event["type"] == "content_block_stop":
+            break
+        kept.append(event)
+    return kept
+
+
+# How Anthropic words the errors a request can meet whatever its transport (`Failure.code`).
+_MESSAGES = {
+    "context_length_exceeded": "prompt is too long: 212345 tokens > 200000 maximum",
+    "invalid_api_key": "invalid x-api-key",
+}
+
+
+def error_body(status: int, message: str | None, code: str | None = None) -> dict[str, Any]:
     """An Anthropic error body: 429 `rate_limit_error`, 529 `overloaded_error`, other 5xx `api_error`."""
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": message or f"fake LLM: scripted {status} error"}}
+    text = message or _MESSAGES.get(code or "") or f"fake LLM: scripted {status} error"
+    return {"type": "error", "error": {"type": kind, "message": text}}

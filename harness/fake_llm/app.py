@@ -42,6 +42,7 @@ from harness.fake_llm.rules import (
     FORWARD_RULE,
     Action,
     Auto,
+    BadAnswer,
     Failure,
     Forward,
     Hang,
@@ -51,8 +52,10 @@ from harness.fake_llm.rules import (
     RuleBook,
     RuleId,
     StreamCut,
+    Structured,
     ToolCall,
 )
+from harness.fake_llm.flaws import spoilt
 
 MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
 # A tokenless request answered in auto mode takes the token of the last minute's calls, if there is only one.
@@ -147,8 +150,9 @@ class Wire:
     parse: Parse  # may raise RequestError (answered in `error_body`'s shape)
     body: Callable[[ChatRequest, str, Reply | ToolCall], dict[str, Any]]
     events: Callable[[ChatRequest, dict[str, Any]], list[bytes]]  # the whole stream, terminator last
+    unfinished: Callable[[dict[str, Any]], list[bytes]]  # the stream as it ends early: no terminator
     usage: Callable[[dict[str, Any]], dict[str, int]]  # what the ledger records of a body's usage
-    error_body: Callable[[int, str | None], dict[str, Any]]
+    error_body: Callable[[int, str | None, str | None], dict[str, Any]]  # status, message, code
     malformed_stream: bytes
     path: str | None  # below /v1, here and upstream; None: never forwarded (not an OpenAI protocol)
 
@@ -186,6 +190,7 @@ CHAT = Wire(
     parse=_body_only(ChatRequest.parse),
     body=completion,
     events=_chat_events,
+    unfinished=lambda body: [sse(chunk) for chunk in completions.unfinished(body)],
     usage=_openai_usage,
     error_body=completions.error_body,
     malformed_stream=b"data: " + MALFORMED_BODY + b"\n\n" + sse("[DONE]"),
@@ -195,6 +200,7 @@ RESPONSES = Wire(
     parse=_body_only(responses.parse_request),
     body=responses.response_body,
     events=_responses_events,
+    unfinished=lambda body: [sse_event(event) for event in responses.unfinished(body)],
     usage=_openai_usage,
     error_body=completions.error_body,
     malformed_stream=b"event: response.created\ndata: " + MALFORMED_BODY + b"\n\n",
@@ -204,6 +210,7 @@ ANTHROPIC = Wire(
     parse=_body_only(anthropic.parse_request),
     body=anthropic.message_body,
     events=_anthropic_events,
+    unfinished=lambda body: [sse_event(event) for event in anthropic.unfinished(body)],
     usage=anthropic.ledger_usage,
     error_body=anthropic.error_body,
     malformed_stream=b"event: message_start\ndata: " + MALFORMED_BODY + b"\n\n",
@@ -213,6 +220,7 @@ GEMINI = Wire(
     parse=gemini.parse_request,
     body=gemini.response_body,
     events=_gemini_events,
+    unfinished=lambda body: [gemini.sse(chunk) for chunk in gemini.unfinished(body)],
     usage=gemini.ledger_usage,
     error_body=gemini.error_body,
     malformed_stream=b"data: " + MALFORMED_BODY + b"\r\n\r\n",
@@ -241,24 +249,36 @@ class LLMEndpoint:
                 raise RequestError(400, "fake LLM: the request body must be a JSON object")
             chat = self.wire.parse(body, self.state.token_pattern, request.path_params)
         except RequestError as exc:
-            await JSONResponse(self.wire.error_body(exc.status, str(exc)), exc.status)(scope, receive, send)
+            await JSONResponse(self.wire.error_body(exc.status, str(exc), None), exc.status)(scope, receive, send)
             return
         entry = self.state.ledger.open(chat, raw=await request.body())  # read already: no wait
         picked = self.state.rules.pick(chat)
         entry.rule_index, entry.rule_id = picked.index, picked.id
         rule, action = picked.rule, picked.rule.action
-        if isinstance(action, Auto):  # decided here; the rule's options (delay, hold) still apply
+        # Decided here; the rule's options (delay, hold) still apply.
+        if isinstance(action, Auto):
             action = auto_answer(action, chat, self.token_for(chat, entry))
+        elif isinstance(action, BadAnswer):
+            token = self.token_for(chat, entry)
+            action = spoilt(action.flaw, auto_answer(self.auto_mode(), chat, token), chat, token)
+            entry.flaw = picked.rule.action.flaw  # type: ignore[union-attr]
+        elif isinstance(action, Structured):
+            action = structured_answer(action, chat)
         if isinstance(action, ToolCall):
             entry.tool_called = action.name
         if isinstance(action, Forward):
             answer = await self.forward(request, chat, entry, rule)
         else:
-            answer = prepare(chat, chat.answer_id, rule, self.wire, action)
+            answer = prepare(chat, chat.answer_id, rule, self.wire, action, unfinished=entry.flaw == "early_end")
         if answer is None or await wait_before_answering(request, entry, rule, stream=chat.stream):
             entry.mark_disconnected()
             return
         await answer.send(entry, scope, receive, send)
+
+    def auto_mode(self) -> Auto:
+        """What a bad answer spoils: the auto answer of the fake's own auto mode, or the default one."""
+        default = self.state.rules.default.action
+        return default if isinstance(default, Auto) else Auto()
 
     def token_for(self, chat: ChatRequest, entry: LedgerEntry) -> str | None:
         """The request's token; failing that, the one token of the last minute's calls, noted on the entry."""
@@ -300,16 +320,30 @@ async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule
     return False
 
 
-def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: Action | None = None) -> Answer:
+def structured_answer(action: Structured, chat: ChatRequest) -> Reply | ToolCall:
+    """Structured output as the request asks for it: the forced tool's call where it forces
+    exactly one tool (Anthropic's way), else JSON text."""
+    forced = chat.tool_choice.names if chat.tool_choice.mode == "required" else None
+    if forced is None and chat.tool_choice.mode == "required" and len(chat.tools) == 1:
+        forced = frozenset([chat.tools[0].name])
+    if forced is not None and len(forced) == 1:
+        value = action.value
+        return ToolCall(next(iter(forced)), value if isinstance(value, dict) else {"value": value})
+    return Reply(json.dumps(action.value))
+
+
+def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: Action | None = None, *,
+            unfinished: bool = False) -> Answer:
     """Compute the answer a rule gives (`action`, if given: what its auto action decided).
-    A released hang answers with the default reply."""
+    A released hang answers with the default reply. `unfinished`: a stream ends after its
+    content, with no terminating event (a whole answer says so by having no finish)."""
     action = rule.action if action is None else action
-    if isinstance(action, Forward | Auto):
+    if isinstance(action, Forward | Auto | BadAnswer | Structured):
         raise TypeError(f"prepare answers a decided action; {action.type} is decided by LLMEndpoint first")
     if isinstance(action, Hang):
         action = Reply(DEFAULT_REPLY)
     if isinstance(action, Failure):
-        return error_response(wire, action.status, action.message, action.retry_after)
+        return error_response(wire, action.status, action.message, action.retry_after, action.code)
     if isinstance(action, Malformed):
         if chat.stream:
             return Answer(Response(wire.malformed_stream, media_type="text/event-stream"), "malformed")
@@ -326,15 +360,17 @@ def prepare(chat: ChatRequest, answer_id: str, rule: Rule, wire: Wire, action: A
         return Answer(cut, "cut")
     body = wire.body(chat, answer_id, action)
     if chat.stream:
-        streamed = stream_events(wire.events(chat, body), rule.first_token_delay_s)
+        events = wire.unfinished(body) if unfinished else wire.events(chat, body)
+        streamed = stream_events(events, rule.first_token_delay_s)
         return Answer(StreamingResponse(streamed, media_type="text/event-stream"), "ok", body, wire.usage(body))
     whole = JSONResponse(body)
     return Answer(whole, "ok", body, wire.usage(body), body_json=whole.body)
 
 
-def error_response(wire: Wire, status: int, message: str | None, retry_after: float | None = None) -> Answer:
+def error_response(wire: Wire, status: int, message: str | None, retry_after: float | None = None,
+                   code: str | None = None) -> Answer:
     """An error answer in the protocol's shape, with `Retry-After` if given."""
-    body = wire.error_body(status, message)
+    body = wire.error_body(status, message, code)
     headers = {} if retry_after is None else {"Retry-After": _seconds(retry_after)}
     response = JSONResponse(body, status, headers)
     return Answer(response, "error", body, body_json=response.body)

@@ -18,6 +18,9 @@ any scripted answer.
   The arguments are a valid instance of the tool's `parameters` schema
   (`harness.fake_llm.instances`); if the schema defeats the generator, the answer is text
   saying why.
+- Structured output when the request asks for it and no tool is called: a valid instance
+  of the output schema (its strings carry the token) as JSON text; for "any JSON object",
+  `{"answer": "Auto answer ..."}`.
 - Text otherwise: "Auto answer <hash> [<token>]".
 - The correlation token: every answer (the text, every string in the arguments) carries the
   request's token. A request with none (a prompt built from an earlier answer only) uses
@@ -27,6 +30,7 @@ any scripted answer.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from harness.fake_llm.chat import ChatRequest, FunctionTool
 from harness.fake_llm.instances import SchemaError, instance
@@ -38,7 +42,7 @@ def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolC
     digest = hashlib.sha256(f"{auto.seed}:{request.api}:{request.shape}".encode()).hexdigest()
     tool = chosen_tool(auto, request, digest)
     if tool is None:
-        return Reply(text(digest, token))
+        return structured(request, digest, token) or Reply(text(digest, token))
     try:
         arguments = instance(tool.parameters, text=token)
     except SchemaError as exc:
@@ -46,6 +50,19 @@ def answer(auto: Auto, request: ChatRequest, token: str | None) -> Reply | ToolC
     if not isinstance(arguments, dict):
         return Reply(text(digest, token, note=f"tool {tool.name!r} takes {arguments!r}, not a JSON object"))
     return ToolCall(tool.name, arguments)
+
+
+def structured(request: ChatRequest, digest: str, token: str | None) -> Reply | None:
+    """The JSON answer to a request for structured output; None if it asks for none."""
+    output = request.output
+    if output is None:
+        return None
+    if output.schema is None:
+        return Reply(json.dumps({"answer": text(digest, token)}))
+    try:
+        return Reply(json.dumps(instance(output.schema, text=token)))
+    except SchemaError as exc:
+        return Reply(text(digest, token, note=f"no instance of the output schema: {exc}"))
 
 
 def text(digest: str, token: str | None, *, note: str | None = None) -> str:

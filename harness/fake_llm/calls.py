@@ -29,17 +29,21 @@ class LLMCall:
     api: str = "chat"  # the protocol: "chat", "responses" (OpenAI), "anthropic" (Messages) or "gemini"
     forwarded: bool = False  # answered by the upstream (the real LLM) rather than by a scripted rule
     rule_id: str | None = None  # the id of the rule that answered (None: the default answer)
-    token_inferred: bool = False
+    token_inferred: bool = False  # the auto mode took `token` from the ledger; the request carried none
     tools: tuple[str, ...] = ()  # the function tools offered, in any protocol (newer ledgers)
-    tool_called: str | None = None  # the tool the fake's answer called, if it called one  # the auto mode took `token` from the ledger; the request carried none
+    tool_called: str | None = None  # the tool the fake's answer called, if it called one
+    output_format: str | None = None  # "json_object", "json_schema", "strict_json_schema": structured output asked for
+    strict_tools: tuple[str, ...] = ()  # the offered tools whose schema the provider would enforce
+    flaw: str | None = None  # the bad answer the fake gave on purpose (a value fault), if any
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LLMCall:
         """Build from a ledger entry; fields this client does not know are ignored."""
         known = {f.name for f in fields(cls)}
         values = {name: value for name, value in data.items() if name in known}
-        if "tools" in values:  # JSON gives a list; a tuple keeps the call hashable and comparable
-            values["tools"] = tuple(values["tools"])
+        for name in ("tools", "strict_tools"):  # JSON gives a list; a tuple keeps the call hashable and comparable
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     @property

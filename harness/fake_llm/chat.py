@@ -38,10 +38,42 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class FunctionTool:
-    """A function the request offers the model: its name and its `parameters` as JSON Schema."""
+    """A function the request offers the model: its name, its `parameters` as JSON Schema,
+    and whether the request asks the provider to enforce that schema (`strict`)."""
 
     name: str
     parameters: Mapping[str, Any]
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """The structured output a request asks for: any JSON object ("json_object"), or an
+    instance of `schema` ("json_schema"), which the provider enforces when `strict` (a real
+    provider then never answers JSON that breaks it, short of a cut or a refusal)."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+    strict: bool = False
+
+    @property
+    def label(self) -> str:
+        """What the ledger records: "json_object", "json_schema" or "strict_json_schema"."""
+        return "strict_json_schema" if self.kind == "json_schema" and self.strict else self.kind
+
+    @classmethod
+    def from_openai(cls, value: Any) -> OutputFormat | None:
+        """Chat's `response_format` or the Responses API's `text.format`: `{"type": "json_object"}`,
+        or `{"type": "json_schema", ...}` with the schema nested under `json_schema` (chat) or not."""
+        if not isinstance(value, dict):
+            return None
+        if value.get("type") == "json_object":
+            return cls("json_object")
+        if value.get("type") != "json_schema":
+            return None  # "text"
+        spec = value.get("json_schema") if isinstance(value.get("json_schema"), dict) else value
+        schema = spec.get("schema")
+        return cls("json_schema", schema if isinstance(schema, dict) else None, spec.get("strict") is True)
 
 
 @dataclass(frozen=True)
@@ -75,6 +107,7 @@ class ChatRequest:
     tools: tuple[FunctionTool, ...] = ()
     tool_choice: ToolChoice = ToolChoice()
     tool_results: int = 0
+    output: OutputFormat | None = None  # the structured output asked for, if any
 
     @classmethod
     def parse(cls, body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatRequest:
@@ -102,6 +135,7 @@ class ChatRequest:
             tools=function_tools(tools, nested=True),
             tool_choice=tool_choice(body.get("tool_choice")),
             tool_results=sum(1 for m in messages if isinstance(m, dict) and m.get("role") in ("tool", "function")),
+            output=OutputFormat.from_openai(body.get("response_format")),
         )
 
     @cached_property
@@ -164,7 +198,8 @@ def function_tools(tools: Any, *, nested: bool) -> tuple[FunctionTool, ...]:
         spec = tool.get("function") if nested else tool
         if isinstance(spec, dict) and isinstance(spec.get("name"), str):
             parameters = spec.get("parameters")
-            found.append(FunctionTool(spec["name"], parameters if isinstance(parameters, dict) else NO_PARAMETERS))
+            schema = parameters if isinstance(parameters, dict) else NO_PARAMETERS
+            found.append(FunctionTool(spec["name"], schema, spec.get("strict") is True))
     return tuple(found)
 
 

@@ -24,7 +24,9 @@ from harness.fake_llm.rules import (
     DEFAULT_CUT_TEXT,
     Action,
     Auto,
+    BadAnswer,
     Failure,
+    Flaw,
     Forward,
     Hang,
     Malformed,
@@ -34,6 +36,7 @@ from harness.fake_llm.rules import (
     RuleId,
     ScriptedRule,
     StreamCut,
+    Structured,
     ToolCall,
 )
 
@@ -249,11 +252,21 @@ class RuleBuilder:
         """Answer with assistant text, or with a tool call made by `tool_call(...)`."""
         return self._post(Reply(answer) if isinstance(answer, str) else answer, times)
 
+    def structured(self, value: Any, *, times: int | None = None) -> ScriptedRule:
+        """Answer with structured output: `value` as JSON text (or as the forced tool's arguments)."""
+        return self._post(Structured(value), times)
+
+    def bad_answer(self, flaw: Flaw, *, times: int | None = None) -> ScriptedRule:
+        """Answer with the auto answer spoilt by `flaw` ("empty", "truncated", "refusal", ...)."""
+        return self._post(BadAnswer(flaw), times)
+
     def fail(
-        self, status: int, *, retry_after: float | None = None, message: str | None = None, times: int | None = None
+        self, status: int, *, retry_after: float | None = None, message: str | None = None, times: int | None = None,
+        code: str | None = None,
     ) -> ScriptedRule:
-        """Answer with an HTTP error (e.g. 429, 500, 503), with `Retry-After` if given."""
-        return self._post(Failure(status, retry_after, message), times)
+        """Answer with an HTTP error (e.g. 429, 500, 503), with `Retry-After` if given; `code`
+        is the provider's error code ("context_length_exceeded", "invalid_api_key")."""
+        return self._post(Failure(status, retry_after, message, code), times)
 
     def malformed(self, *, times: int | None = None) -> ScriptedRule:
         """Answer 200 with a body that is not valid JSON."""

@@ -17,6 +17,7 @@ from harness.fake_llm.rules import Reply, ToolCall
 # Cut off mid-object: a 200 whose body no JSON parser accepts.
 MALFORMED_BODY = b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, "mess'
 
+_FINISH_REASONS: dict[str, str | None] = {"stop": "stop", "length": "length", "refusal": "content_filter", "none": None}
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -27,13 +28,22 @@ _ERROR_TYPES = {
 
 
 def completion(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -> dict[str, Any]:
-    """The `chat.completion` body answering `request` with `action`."""
+    """The `chat.completion` body answering `request` with `action`.
+
+    A refusal is OpenAI's `refusal` field where the request asked for structured output,
+    else `finish_reason: content_filter` with no content; "none" is no finish reason."""
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    finish_reason: str | None
     if isinstance(action, Reply):
-        message["content"] = action.content
-        finish_reason, completion_text = "stop", action.content
+        if action.finish == "refusal" and request.output is not None:
+            message["refusal"], finish_reason = action.content, "stop"
+        elif action.finish == "refusal":
+            finish_reason = "content_filter"
+        else:
+            message["content"], finish_reason = action.content, _FINISH_REASONS[action.finish]
+        completion_text = action.content
     else:
-        arguments = json.dumps(dict(action.arguments))
+        arguments = tool_arguments(action)
         message["tool_calls"] = [
             {
                 "id": f"call_{answer_id}",
@@ -41,7 +51,8 @@ def completion(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -
                 "function": {"name": action.name, "arguments": arguments},
             }
         ]
-        finish_reason, completion_text = "tool_calls", action.name + arguments
+        finish_reason = "tool_calls" if action.finish == "stop" else _FINISH_REASONS[action.finish]
+        completion_text = action.name + arguments
     prompt_tokens = request.prompt_tokens
     completion_tokens = estimate_tokens(completion_text)
     return {
@@ -56,6 +67,11 @@ def completion(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def tool_arguments(action: ToolCall) -> str:
+    """A tool call's arguments as the JSON text on the wire (a string is sent as it is: invalid, maybe)."""
+    return action.arguments if isinstance(action.arguments, str) else json.dumps(dict(action.arguments))
 
 
 def chunks(body: dict[str, Any], *, include_usage: bool) -> Iterator[dict[str, Any]]:
@@ -88,9 +104,17 @@ def chunks(body: dict[str, Any], *, include_usage: bool) -> Iterator[dict[str, A
         yield chunk({"role": "assistant", "content": ""})
         for piece in pieces(message["content"] or ""):
             yield chunk({"content": piece})
+        for piece in pieces(message.get("refusal") or ""):
+            yield chunk({"refusal": piece})
     yield chunk({}, choice["finish_reason"])
     if include_usage:
         yield chunk({}) | {"choices": [], "usage": body["usage"]}
+
+
+def unfinished(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chunks of `body` as they come when the stream ends early: up to the last
+    content, then nothing (no finish reason, no usage, no `[DONE]`), and no error."""
+    return list(chunks(body, include_usage=False))[:-1]
 
 
 def sse(data: dict[str, Any] | str) -> bytes:
@@ -108,14 +132,25 @@ def pieces(text: str, count: int = 3) -> list[str]:
     return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
 
 
-def error_body(status: int, message: str | None) -> dict[str, Any]:
-    """An OpenAI-style error body."""
+# How OpenAI words the errors a request can meet whatever its transport (`Failure.code`).
+_MESSAGES = {
+    "context_length_exceeded": "This model's maximum context length is 128000 tokens. However, your messages "
+                               "resulted in 131072 tokens. Please reduce the length of the messages.",
+    "invalid_api_key": "Incorrect API key provided: sk-fake. You can find your API key at "
+                       "https://platform.openai.com/account/api-keys.",
+}
+
+
+def error_body(status: int, message: str | None, code: str | None = None) -> dict[str, Any]:
+    """An OpenAI-style error body; `code` (e.g. "context_length_exceeded") is OpenAI's error code."""
     kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    if code == "invalid_api_key":
+        kind = "invalid_request_error"  # what OpenAI sends with a 401 for a wrong key
     return {
         "error": {
-            "message": message or f"fake LLM: scripted {status} error",
+            "message": message or _MESSAGES.get(code or "") or f"fake LLM: scripted {status} error",
             "type": kind,
-            "param": None,
-            "code": kind if status == 429 else None,
+            "param": "messages" if code == "context_length_exceeded" else None,
+            "code": code or (kind if status == 429 else None),
         }
     }

@@ -22,6 +22,7 @@ from harness.fake_llm.chat import (
     NO_PARAMETERS,
     ChatRequest,
     FunctionTool,
+    OutputFormat,
     RequestError,
     ToolChoice,
     digest,
@@ -46,6 +47,7 @@ _STATUSES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+_FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS"}
 _MODES = {"NONE": "none", "ANY": "required"}  # AUTO and VALIDATED: the model's pick
 # Proto int64 fields, which JSON may carry as strings ("minItems": "1").
 _INTEGER_KEYWORDS = frozenset({"minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"})
@@ -98,6 +100,7 @@ def parse_request(body: dict[str, Any], token_pattern: re.Pattern[str], path: Ma
         tools=_function_tools(tools),
         tool_choice=_tool_choice(body),
         tool_results=sum(1 for part in parts if _field(part, "functionResponse", "function_response") is not None),
+        output=_output_format(_field(body, "generationConfig", "generation_config")),
     )
 
 
@@ -145,6 +148,21 @@ def _function_tools(tools: Any) -> tuple[FunctionTool, ...]:
     return tuple(found)
 
 
+def _output_format(config: Any) -> OutputFormat | None:
+    """`generationConfig`: `responseJsonSchema` (JSON Schema) or `responseSchema` (Gemini's
+    OpenAPI-style schema), or `responseMimeType: application/json` alone (any JSON). Gemini
+    decodes to the schema: strict."""
+    schema = _field(config, "responseJsonSchema", "response_json_schema")
+    if not isinstance(schema, dict):
+        schema = _field(config, "responseSchema", "response_schema")
+        schema = json_schema(schema) if isinstance(schema, dict) else None
+    if schema is not None:
+        return OutputFormat("json_schema", schema, strict=True)
+    if _field(config, "responseMimeType", "response_mime_type") == "application/json":
+        return OutputFormat("json_object")
+    return None
+
+
 def _tool_choice(body: dict[str, Any]) -> ToolChoice:
     """`toolConfig.functionCallingConfig`: mode AUTO (the default), ANY (a tool, among
     `allowedFunctionNames` if given) or NONE."""
@@ -185,18 +203,26 @@ def json_schema(schema: Any) -> Any:
 
 def response_body(request: ChatRequest, answer_id: str, action: Reply | ToolCall) -> dict[str, Any]:
     """The `GenerateContentResponse` answering `request` with `action`. A function call gets
-    an `id` (Gemini's is optional) so an agent that sends it back sends the same request again."""
+    an `id` (Gemini's is optional) so an agent that sends it back sends the same request again.
+    A refusal is a candidate blocked for `SAFETY`, with no content; "none" has no finish reason."""
     part: dict[str, Any]
     if isinstance(action, Reply):
         part, completion_text = {"text": action.content}, action.content
     else:
-        arguments = dict(action.arguments)
+        # Arguments given as a string (invalid JSON) go out as a string: `args` is no object then.
+        arguments = action.arguments if isinstance(action.arguments, str) else dict(action.arguments)
         part = {"functionCall": {"id": f"call_{answer_id}", "name": action.name, "args": arguments}}
         completion_text = action.name + json.dumps(arguments)
     prompt_tokens = request.prompt_tokens
     output_tokens = estimate_tokens(completion_text)
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [part]}, "index": 0}
+    if action.finish == "refusal":
+        candidate = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [
+            {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}
+    elif action.finish != "none":
+        candidate["finishReason"] = _FINISH_REASONS[action.finish]
     return {
-        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+        "candidates": [candidate],
         "usageMetadata": {
             "promptTokenCount": prompt_tokens,
             "candidatesTokenCount": output_tokens,
@@ -221,17 +247,29 @@ def chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The responses that stream `body`: its text in a few pieces (a function call whole, as
     Gemini sends it), the last carrying the finish reason and the usage."""
     candidate = body["candidates"][0]
-    [part] = candidate["content"]["parts"]
-    parts = [part]
-    if "text" in part:
+    parts = candidate.get("content", {}).get("parts") or [None]  # a blocked candidate has no content
+    part = parts[0]
+    if part is not None and "text" in part:
         parts = [{"text": piece} for piece in pieces(part["text"])] or parts
     for number, piece in enumerate(parts, 1):
-        streamed: dict[str, Any] = {"content": {"role": "model", "parts": [piece]}, "index": 0}
+        streamed: dict[str, Any] = {"index": 0}
+        if piece is not None:
+            streamed["content"] = {"role": "model", "parts": [piece]}
         last = {}
         if number == len(parts):
-            streamed["finishReason"] = candidate["finishReason"]
+            streamed |= {key: candidate[key] for key in ("finishReason", "safetyRatings") if key in candidate}
             last = {"usageMetadata": body["usageMetadata"]}
         yield {"candidates": [streamed], **last, "modelVersion": body["modelVersion"], "responseId": body["responseId"]}
+
+
+def unfinished(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The responses of `body` as they come when the stream ends early: its pieces, with
+    no finish reason and no usage, and no error."""
+    streamed = list(chunks(body))
+    last = streamed[-1]
+    last["candidates"][0].pop("finishReason", None)
+    last.pop("usageMetadata", None)
+    return streamed
 
 
 def sse(chunk: dict[str, Any]) -> bytes:
@@ -239,7 +277,15 @@ def sse(chunk: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n"
 
 
-def error_body(status: int, message: str | None) -> dict[str, Any]:
+# How Google words the errors a request can meet whatever its transport (`Failure.code`).
+_MESSAGES = {
+    "context_length_exceeded": "The input token count (1100000) exceeds the maximum number of tokens allowed (1048576).",
+    "invalid_api_key": "API key not valid. Please pass a valid API key.",
+}
+
+
+def error_body(status: int, message: str | None, code: str | None = None) -> dict[str, Any]:
     """A Google API error body: 429 `RESOURCE_EXHAUSTED`, 503 `UNAVAILABLE`, 500 `INTERNAL`, ..."""
     name = _STATUSES.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
-    return {"error": {"code": status, "message": message or f"fake LLM: scripted {status} error", "status": name}}
+    text = message or _MESSAGES.get(code or "") or f"fake LLM: scripted {status} error"
+    return {"error": {"code": status, "message": text, "status": name}}

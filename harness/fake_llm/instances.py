@@ -39,6 +39,31 @@ def instance(schema: Any, *, text: str | None = None) -> Any:
     return _Generator(schema, text).value(schema, "value", 0)
 
 
+def violation(schema: Any, *, text: str | None = None) -> Any:
+    """Valid JSON that `schema` refuses, close to a valid instance (the mistakes models make):
+    a required property left out; else a property of the wrong type; else a property the
+    schema does not allow; else, for a schema that takes any object, an array instead.
+
+    The one exception: a schema that refuses nothing ({} or true) has no violation; its
+    valid instance is returned (the caller compares to tell)."""
+    generator = _Generator(schema, text)
+    valid = generator.value(schema, "value", 0)
+    flat = generator.flattened(schema, 0) if isinstance(schema, Mapping) else {}
+    if not isinstance(valid, dict):
+        return {"value": valid} if flat else valid  # an object where something else is wanted
+    required = [name for name in flat.get("required") or [] if name in valid]
+    if required:
+        return {name: item for name, item in valid.items() if name != required[0]}
+    properties = flat.get("properties") or {}
+    for name, item in valid.items():
+        kind = _kind(generator.flattened(properties[name], 0)) if isinstance(properties.get(name), Mapping) else None
+        if kind is not None and kind != "null":
+            return valid | {name: 12345 if kind == "string" else f"not a {kind} {text or ''}".strip()}
+    if flat.get("additionalProperties") is False:
+        return valid | {"unexpected": text or "unexpected"}
+    return [valid] if flat else valid
+
+
 class _Generator:
     def __init__(self, root: Any, text: str | None) -> None:
         self.root = root

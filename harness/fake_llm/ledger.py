@@ -57,6 +57,11 @@ class LedgerEntry:
     # protocol spells them as: validation reads the branches a router can take from them.
     tools: tuple[str, ...] = ()
     tool_called: str | None = None
+    # Whether the provider would enforce the shape of the answer: the structured output asked
+    # for ("json_object", "json_schema", "strict_json_schema") and the tools marked strict.
+    output_format: str | None = None
+    strict_tools: tuple[str, ...] = ()
+    flaw: str | None = None  # the bad answer given (`BadAnswer.flaw`), if any
     # True when the answer was to come from the upstream (a forward rule, with an upstream
     # configured), whatever it turned out to be: the real answer, its error, or a 502.
     forwarded: bool = False
@@ -146,6 +151,8 @@ class Ledger:
             request_json=json.dumps(request.body) if raw is None else raw,
             api=request.api,
             tools=tuple(tool.name for tool in request.tools),
+            output_format=None if request.output is None else request.output.label,
+            strict_tools=tuple(tool.name for tool in request.tools if tool.strict),
         )
         self._entries.append(entry)
         return entry

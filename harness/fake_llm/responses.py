@@ -18,13 +18,14 @@ from typing import Any
 from harness.fake_llm.chat import (
     DEFAULT_MODEL,
     ChatRequest,
+    OutputFormat,
     digest,
     estimate_tokens,
     find_token,
     function_tools,
     tool_choice,
 )
-from harness.fake_llm.completions import pieces
+from harness.fake_llm.completions import pieces, tool_arguments
 from harness.fake_llm.rules import Reply, ToolCall
 
 # --- the request ---------------------------------------------------------------------------
@@ -65,6 +66,7 @@ def parse_request(body: dict[str, Any], token_pattern: re.Pattern[str]) -> ChatR
         tool_results=sum(
             1 for item in items if isinstance(item, dict) and str(item.get("type", "")).endswith("_call_output")
         ),
+        output=OutputFormat.from_openai(body["text"].get("format") if isinstance(body.get("text"), dict) else None),
     )
 
 
@@ -109,23 +111,25 @@ def response_body(request: ChatRequest, answer_id: str, action: Reply | ToolCall
     """The `response` object answering `request` with `action`."""
     item: dict[str, Any]
     if isinstance(action, Reply):
+        part = ({"type": "refusal", "refusal": action.content} if action.finish == "refusal"
+                else {"type": "output_text", "text": action.content, "annotations": [], "logprobs": []})
         item = {
             "type": "message",
             "id": f"msg_fake_{answer_id}",
-            "status": "completed",
+            "status": "completed" if action.finish in ("stop", "refusal") else "incomplete",
             "role": "assistant",
-            "content": [{"type": "output_text", "text": action.content, "annotations": [], "logprobs": []}],
+            "content": [part],
         }
         completion_text = action.content
     else:
-        arguments = json.dumps(dict(action.arguments))
+        arguments = tool_arguments(action)
         item = {
             "type": "function_call",
             "id": f"fc_fake_{answer_id}",
             "call_id": f"call_{answer_id}",
             "name": action.name,
             "arguments": arguments,
-            "status": "completed",
+            "status": "completed" if action.finish == "stop" else "incomplete",
         }
         completion_text = action.name + arguments
     input_tokens = request.prompt_tokens
@@ -135,9 +139,10 @@ def response_body(request: ChatRequest, answer_id: str, action: Reply | ToolCall
         "id": f"resp_fake_{answer_id}",
         "object": "response",
         "created_at": int(time.time()),
-        "status": "completed",
+        # A cut answer is "incomplete", for the token limit (`max_output_tokens`) or for no reason given.
+        "status": "completed" if action.finish in ("stop", "refusal") else "incomplete",
         "error": None,
-        "incomplete_details": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if action.finish == "length" else None,
         "instructions": body.get("instructions"),
         "model": request.model or DEFAULT_MODEL,
         "output": [item],
@@ -175,6 +180,16 @@ def events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
             for piece in pieces(item["arguments"]):
                 yield {"type": "response.function_call_arguments.delta", **located, "delta": piece}
             yield {"type": "response.function_call_arguments.done", **located, "arguments": item["arguments"]}
+        elif item["content"][0]["type"] == "refusal":
+            part = item["content"][0]
+            yield {"type": "response.output_item.added", "output_index": 0,
+                   "item": item | {"status": "in_progress", "content": []}}
+            yield {"type": "response.content_part.added", **located, "content_index": 0,
+                   "part": part | {"refusal": ""}}
+            for piece in pieces(part["refusal"]):
+                yield {"type": "response.refusal.delta", **located, "content_index": 0, "delta": piece}
+            yield {"type": "response.refusal.done", **located, "content_index": 0, "refusal": part["refusal"]}
+            yield {"type": "response.content_part.done", **located, "content_index": 0, "part": part}
         else:
             part = item["content"][0]
             yield {"type": "response.output_item.added", "output_index": 0,
@@ -188,10 +203,23 @@ def events(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
                    "logprobs": []}
             yield {"type": "response.content_part.done", **located, "content_index": 0, "part": part}
         yield {"type": "response.output_item.done", "output_index": 0, "item": item}
-        yield {"type": "response.completed", "response": body}
+        # An answer cut at the token limit ends the stream with `response.incomplete`.
+        yield {"type": "response.completed" if body["status"] == "completed" else "response.incomplete",
+               "response": body}
 
     for number, event in enumerate(stream()):
         yield event | {"sequence_number": number}
+
+
+def unfinished(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of `body` as they come when the stream ends early: its deltas, then
+    nothing (no `.done` event, no `response.completed`), and no error."""
+    kept = []
+    for event in events(body):
+        if event["type"].endswith(".done"):
+            break
+        kept.append(event)
+    return kept
 
 
 def sse_event(event: dict[str, Any]) -> bytes:

@@ -62,21 +62,64 @@ class Match:
 # --- actions -----------------------------------------------------------------------------
 
 
+Finish = Literal["stop", "length", "refusal", "none"]
+FINISHES = ("stop", "length", "refusal", "none")
+
+
 @dataclass(frozen=True)
 class Reply:
-    """Answer with assistant text."""
+    """Answer with assistant text.
+
+    `finish` says how the model stopped, in each protocol's words: "stop" (it was done),
+    "length" (cut at the token limit: `finish_reason: length`, `max_tokens`, `MAX_TOKENS`),
+    "refusal" (the content is a refusal: OpenAI's `refusal`, Anthropic's `stop_reason:
+    refusal`, Gemini's `SAFETY`) or "none" (no finish at all: an answer that just stops)."""
 
     content: str
+    finish: Finish = "stop"
     type: Literal["reply"] = field(default="reply", init=False)
 
 
 @dataclass(frozen=True)
 class ToolCall:
-    """Answer with one tool call (OpenAI `tool_calls`, `finish_reason: "tool_calls"`)."""
+    """Answer with one tool call (OpenAI `tool_calls`, `finish_reason: "tool_calls"`).
+
+    `arguments` as a string is sent as it is, not JSON-encoded: what a model's invalid
+    arguments look like. `finish` as for `Reply` ("stop": the protocol's tool-call finish)."""
 
     name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
+    arguments: Mapping[str, Any] | str = field(default_factory=dict)
+    finish: Finish = "stop"
     type: Literal["tool_call"] = field(default="tool_call", init=False)
+
+
+@dataclass(frozen=True)
+class Structured:
+    """Answer with structured output: `value` as JSON text, or, where the request forces a
+    single tool (Anthropic's way to ask for structured output), as that tool's arguments."""
+
+    value: Any
+    type: Literal["structured"] = field(default="structured", init=False)
+
+
+Flaw = Literal["empty", "truncated", "refusal", "bad_tool_args", "schema_violation", "wrong_tool", "early_end"]
+FLAWS: tuple[Flaw, ...] = (
+    "empty", "truncated", "refusal", "bad_tool_args", "schema_violation", "wrong_tool", "early_end",
+)
+
+
+@dataclass(frozen=True)
+class BadAnswer:
+    """Answer with what the auto mode would have answered, spoilt by `flaw` (see
+    `harness.fake_llm.flaws`): an answer that arrives whole and well-formed on the wire,
+    and is still wrong, the way real models' answers go wrong."""
+
+    flaw: Flaw
+    type: Literal["bad_answer"] = field(default="bad_answer", init=False)
+
+    def __post_init__(self) -> None:
+        if self.flaw not in FLAWS:
+            raise ValueError(f"a bad answer's flaw must be one of {', '.join(FLAWS)}; got {self.flaw!r}")
 
 
 @dataclass(frozen=True)
@@ -86,6 +129,9 @@ class Failure:
     status: int
     retry_after: float | None = None
     message: str | None = None
+    # The provider's error code ("context_length_exceeded", "invalid_api_key"): each protocol
+    # words its error for it, unless `message` is given.
+    code: str | None = None
     type: Literal["error"] = field(default="error", init=False)
 
     def __post_init__(self) -> None:
@@ -164,7 +210,7 @@ class Auto:
             )
 
 
-Action = Reply | ToolCall | Failure | Malformed | Hang | StreamCut | Forward | Auto
+Action = Reply | ToolCall | Structured | BadAnswer | Failure | Malformed | Hang | StreamCut | Forward | Auto
 
 
 def tool_call(name: str, arguments: Mapping[str, Any] | None = None) -> ToolCall:
@@ -177,9 +223,18 @@ def action_to_json(action: Action) -> dict[str, Any]:
     if isinstance(action, Reply):
         data["content"] = action.content
     elif isinstance(action, ToolCall):
-        data.update(name=action.name, arguments=dict(action.arguments))
+        arguments = action.arguments if isinstance(action.arguments, str) else dict(action.arguments)
+        data.update(name=action.name, arguments=arguments)
+    elif isinstance(action, Structured):
+        data["value"] = action.value
+    elif isinstance(action, BadAnswer):
+        data["flaw"] = action.flaw
     elif isinstance(action, Failure):
         data.update(status=action.status, retry_after=action.retry_after, message=action.message)
+        if action.code is not None:
+            data["code"] = action.code
+    if isinstance(action, Reply | ToolCall) and action.finish != "stop":
+        data["finish"] = action.finish
     elif isinstance(action, StreamCut):
         data.update(after_chunks=action.after_chunks, content=action.content)
     elif isinstance(action, Auto):
@@ -193,18 +248,27 @@ def action_from_json(data: Any) -> Action:
     data = _object(data, "action")
     kind = data.get("type")
     if kind == "reply":
-        _only(data, {"type", "content"}, "reply action")
-        return Reply(_required(data, "content", str))
+        _only(data, {"type", "content", "finish"}, "reply action")
+        return Reply(_required(data, "content", str), _finish(data))
     if kind == "tool_call":
-        _only(data, {"type", "name", "arguments"}, "tool_call action")
+        _only(data, {"type", "name", "arguments", "finish"}, "tool_call action")
         arguments = data.get("arguments", {})
-        if not isinstance(arguments, dict):
-            raise ValueError(f"tool_call arguments must be a JSON object, got {arguments!r}")
-        return ToolCall(_required(data, "name", str), arguments)
+        if not isinstance(arguments, dict | str):
+            raise ValueError(f"tool_call arguments must be a JSON object (or a string sent as is), got {arguments!r}")
+        return ToolCall(_required(data, "name", str), arguments, _finish(data))
+    if kind == "structured":
+        _only(data, {"type", "value"}, "structured action")
+        if "value" not in data:
+            raise ValueError("missing field 'value'")
+        return Structured(data["value"])
+    if kind == "bad_answer":
+        _only(data, {"type", "flaw"}, "bad_answer action")
+        return BadAnswer(_required(data, "flaw", str))
     if kind == "error":
-        _only(data, {"type", "status", "retry_after", "message"}, "error action")
+        _only(data, {"type", "status", "retry_after", "message", "code"}, "error action")
         retry_after = _optional(data, "retry_after", (int, float))
-        return Failure(_required(data, "status", int), retry_after, _optional(data, "message", str))
+        return Failure(_required(data, "status", int), retry_after, _optional(data, "message", str),
+                       _optional(data, "code", str))
     if kind == "malformed":
         _only(data, {"type"}, "malformed action")
         return Malformed()
@@ -227,8 +291,16 @@ def action_from_json(data: Any) -> Action:
         _optional(data, "prefer", str)
         return Auto(**{name: data[name] for name in (*options, "prefer") if data.get(name) is not None})
     raise ValueError(
-        f"action type must be one of reply, tool_call, error, malformed, hang, stream_cut, forward, auto; got {kind!r}"
+        "action type must be one of reply, tool_call, structured, bad_answer, error, malformed, hang, stream_cut, "
+        f"forward, auto; got {kind!r}"
     )
+
+
+def _finish(data: dict[str, Any]) -> Finish:
+    finish = _optional(data, "finish", str) or "stop"
+    if finish not in FINISHES:
+        raise ValueError(f"finish must be one of {', '.join(FINISHES)}; got {finish!r}")
+    return finish
 
 
 # --- rule --------------------------------------------------------------------------------

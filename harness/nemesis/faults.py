@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.fake_llm import (
+    BadAnswer,
     Failure,
     Hang,
     Malformed,
@@ -24,6 +25,7 @@ from harness.fake_llm import (
     StreamCut,
     ToolCall,
 )
+from harness.fake_llm.rules import Flaw
 from harness.nemesis.triggers import After, AtStart, Trigger
 from harness.stubs.rules import ToolRule
 
@@ -461,19 +463,6 @@ class LLMMalformed(_LLMFault):
 
 
 @dataclass(frozen=True)
-class LLMUnknownTool(_LLMFault):
-    """The routing decision names an agent that does not exist."""
-
-    kind: ClassVar[str] = "llm_unknown_tool"
-    match: LLMMatch = ROUTING
-    agent: str = "RefundsWizardAgent"
-
-    def rule(self) -> Rule:
-        return self.match.rule(ToolCall(self.agent, {}), self.times)
-
-
-
-@dataclass(frozen=True)
 class LLMStreamCut(_LLMFault):
     """The answer starts, then the connection drops midway (a streamed answer loses its end,
     a plain one half its body)."""
@@ -483,6 +472,110 @@ class LLMStreamCut(_LLMFault):
 
     def rule(self) -> Rule:
         return self.match.rule(StreamCut(self.after_chunks), self.times)
+
+
+# --- the LLM's answers: well-formed on the wire, wrong in value ---------------------------
+
+
+@dataclass(frozen=True)
+class _BadAnswerFault(_LLMFault):
+    """The answer arrives whole, with status 200, and is still wrong: the auto answer spoilt
+    by ``flaw`` (``harness.fake_llm.flaws``), in the protocol's own shape."""
+
+    flaw: ClassVar[Flaw]
+
+    def rule(self) -> Rule:
+        return self.match.rule(BadAnswer(self.flaw), self.times)
+
+
+@dataclass(frozen=True)
+class LLMEmpty(_BadAnswerFault):
+    """An empty answer: no content, no tool call, finished normally."""
+
+    kind: ClassVar[str] = "llm_empty"
+    flaw: ClassVar[Flaw] = "empty"
+
+
+@dataclass(frozen=True)
+class LLMTruncated(_BadAnswerFault):
+    """Half the answer, cut at the token limit (``finish_reason: length``, ``max_tokens``)."""
+
+    kind: ClassVar[str] = "llm_truncated"
+    flaw: ClassVar[Flaw] = "truncated"
+
+
+@dataclass(frozen=True)
+class LLMRefusal(_BadAnswerFault):
+    """A refusal instead of an answer (``refusal``, ``content_filter``, ``SAFETY``)."""
+
+    kind: ClassVar[str] = "llm_refusal"
+    flaw: ClassVar[Flaw] = "refusal"
+
+
+@dataclass(frozen=True)
+class LLMBadToolArgs(_BadAnswerFault):
+    """A tool call whose arguments are not JSON."""
+
+    kind: ClassVar[str] = "llm_bad_tool_args"
+    flaw: ClassVar[Flaw] = "bad_tool_args"
+
+
+@dataclass(frozen=True)
+class LLMSchemaViolation(_BadAnswerFault):
+    """Valid JSON that the tool's parameters, or the requested output schema, refuse."""
+
+    kind: ClassVar[str] = "llm_schema_violation"
+    flaw: ClassVar[Flaw] = "schema_violation"
+
+
+@dataclass(frozen=True)
+class LLMWrongTool(_BadAnswerFault):
+    """A call to a tool the request did not offer (the routing decision names an agent
+    that does not exist); ``agent`` names it, or the fake picks a name no request offers."""
+
+    kind: ClassVar[str] = "llm_wrong_tool"
+    flaw: ClassVar[Flaw] = "wrong_tool"
+    match: LLMMatch = ROUTING
+    agent: str | None = None
+
+    def rule(self) -> Rule:
+        if self.agent is None:
+            return super().rule()
+        return self.match.rule(ToolCall(self.agent, {}), self.times)
+
+
+@dataclass(frozen=True)
+class LLMStreamEarlyEnd(_BadAnswerFault):
+    """The answer stops halfway with no error: a stream without its final chunk (no finish
+    reason, no ``[DONE]``), a whole answer without a finish reason."""
+
+    kind: ClassVar[str] = "llm_stream_early_end"
+    flaw: ClassVar[Flaw] = "early_end"
+
+
+@dataclass(frozen=True)
+class LLMContextLength(_LLMFault):
+    """HTTP 400: the prompt is longer than the model's context (``context_length_exceeded``)."""
+
+    kind: ClassVar[str] = "llm_context_length"
+
+    def rule(self) -> Rule:
+        return self.match.rule(Failure(400, code="context_length_exceeded"), self.times)
+
+
+@dataclass(frozen=True)
+class LLMAuth(_LLMFault):
+    """HTTP 401: the key is refused (a revoked or rotated key)."""
+
+    kind: ClassVar[str] = "llm_auth"
+
+    def rule(self) -> Rule:
+        return self.match.rule(Failure(401, code="invalid_api_key"), self.times)
+
+
+# The value faults: a 200 whose answer is wrong (the provider's errors are apart).
+VALUE_FAULTS = (LLMEmpty, LLMTruncated, LLMRefusal, LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool,
+                LLMStreamEarlyEnd)
 
 
 # --- tools: stubs, proxies and MCP servers ------------------------------------------------
