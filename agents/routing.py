@@ -8,7 +8,7 @@ from datetime import timedelta
 import restate
 from restate import RunOptions
 
-from .specialists import SPECIALISTS, Decision, choose_specialist, unknown_agent_answer
+from .specialists import Decision, choose_specialist
 
 # Bounded retries per step: a broken LLM ends in a clean terminal error, not a retry storm.
 # Waits of 0.2, 0.4, 0.8, 1 and 1 s ride out an LLM or link outage of about 3 s; with the
@@ -27,12 +27,10 @@ REFUND_STEP = RunOptions[str](**_RETRIES)  # type: ignore[arg-type]
 
 async def route(ctx: restate.Context, question: str) -> tuple[str | None, str]:
     """The routing decision, as a journaled LLM step: ``(agent, "")`` when a specialist
-    should answer, else ``(None, reply)`` with the router's own reply: the LLM's direct
-    answer, or a clean refusal when the LLM named an agent that does not exist."""
+    should answer, else ``(None, reply)`` with the LLM's direct answer. The step checked
+    the decision (``choose_specialist``): a specialist that does not exist is never journaled."""
     decision = await ctx.run_typed("route", choose_specialist, LLM_STEP, question=question)
     agent = decision["agent"]
     if agent is None:
         return None, decision["answer"] or ""
-    if agent not in SPECIALISTS:
-        return None, unknown_agent_answer(agent)
     return agent, ""

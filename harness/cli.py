@@ -95,8 +95,13 @@ def load_scenarios(path: str | None, *, topology: str = "single", names: Sequenc
     return scenarios
 
 
+EXTENDED = "extended"  # the tag of scenarios outside the default selection
+
+
 def select(scenarios: Sequence[Scenario], names: Sequence[str], tags: Sequence[str], agents: Sequence[str]) -> list[Scenario]:
-    """Scenarios matching every criterion given: one of ``names``, all ``tags``, one of ``agents``."""
+    """Scenarios matching every criterion given: one of ``names``, all ``tags``, one of ``agents``.
+    Those tagged ``extended`` run only when named or when that tag is asked for: they keep
+    the default selection within its minute."""
     _known("scenario", names, {s.name for s in scenarios})
     _known("tag", tags, {t for s in scenarios for t in s.tags})
     _known("agent", agents, {s.agent_label for s in scenarios})
@@ -105,6 +110,7 @@ def select(scenarios: Sequence[Scenario], names: Sequence[str], tags: Sequence[s
         for s in scenarios
         if (not names or s.name in names)
         and all(t in s.tags for t in tags)
+        and (names or EXTENDED in tags or EXTENDED not in s.tags)
         and (not agents or s.agent_label in agents)
     ]
     if not chosen:

@@ -15,11 +15,9 @@ import restate
 
 from ..routing import ANSWER_STEP
 from ..specialists import (
-    SPECIALISTS,
     Decision,
     ask_specialist,
     choose_specialist,
-    unknown_agent_answer,
 )
 
 router = restate.Service("AgentRouter")
@@ -35,8 +33,6 @@ async def answer(ctx: restate.Context, question: str) -> str:
     agent = decision["agent"]
     if agent is None:
         return decision["answer"] or ""
-    if agent not in SPECIALISTS:
-        return unknown_agent_answer(agent)
     return await ctx.run_typed(f"ask {agent}", ask_specialist, ANSWER_STEP, agent=agent, question=question)
 
 

@@ -10,10 +10,8 @@ import restate
 
 from ..routing import ANSWER_STEP
 from ..specialists import (
-    SPECIALISTS,
     ask_specialist,
     choose_specialist,
-    unknown_agent_answer,
 )
 
 router = restate.Service("AgentRouter")
@@ -25,8 +23,6 @@ async def answer(ctx: restate.Context, question: str) -> str:
     agent = decision["agent"]
     if agent is None:
         return decision["answer"] or ""
-    if agent not in SPECIALISTS:
-        return unknown_agent_answer(agent)
     return await ctx.run_typed(f"ask {agent}", ask_specialist, ANSWER_STEP, agent=agent, question=question)
 
 
