@@ -38,11 +38,13 @@ def random_faults(
               NoAcknowledgedRequestLost())
     # The schedule and the request count, drawn from a seed (or replayed from --schedule),
     # and shrunk when the run fails.
-    plan = plans(schedules(processes=processes, links=links, faults=faults), requests=n)
+    # Bad answers among the LLM faults: the reference agents check every answer in its step.
+    plan = plans(schedules(processes=processes, links=links, faults=faults, bad_answers=True), requests=n)
     return Scenario(
         name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
         description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "
-        "(process, link and LLM faults). Every request must complete, with no duplicate LLM call.",
+        "(process, link and LLM faults, bad answers included). Every request must complete, with no duplicate "
+        "LLM call.",
         agents=REMOTE_AGENTS if remote else (LOCAL_ROUTER,),
         script=billing_conversation(),
         workload=Requests(

@@ -24,8 +24,15 @@ from harness.nemesis.faults import (
     Fault,
     Kill,
     Latency,
+    LLMBadToolArgs,
+    LLMEmpty,
     LLMRateLimited,
+    LLMRefusal,
+    LLMSchemaViolation,
     LLMServerError,
+    LLMStreamEarlyEnd,
+    LLMTruncated,
+    LLMWrongTool,
     Partition,
     Pause,
     ResetPeer,
@@ -87,11 +94,26 @@ def link_faults(links: Sequence[str], timing: Timing = Timing()) -> Strategy[Fau
     )
 
 
-def llm_faults(timing: Timing = Timing()) -> Strategy[Fault]:
-    """The fake LLM answers 429 to the next 1 to 3 routing calls, or 503 to the next 1 to 3 calls."""
+def llm_faults(timing: Timing = Timing(), *, bad_answers: bool = False) -> Strategy[Fault]:
+    """The fake LLM answers 429 to the next 1 to 3 routing calls, or 503 to the next 1 to 3
+    calls; with ``bad_answers``, also a bad answer (``bad_answer_faults``)."""
     return one_of(
         builds(LLMRateLimited, match=just(ROUTING), times=integers(1, 3), when=timing.when(), until=timing.until()),
         builds(LLMServerError, times=integers(1, 3), when=timing.when(), until=timing.until()),
+        *([bad_answer_faults(timing)] if bad_answers else []),
+    )
+
+
+def bad_answer_faults(timing: Timing = Timing()) -> Strategy[Fault]:
+    """The next 1 or 2 calls get a bad answer: empty, truncated, refused or ended early (any
+    call), or arguments that are not JSON or not the tool's, or a tool not offered (a call
+    that offers tools). Opt-in: an agent that takes whatever the model says commits it."""
+    times = integers(1, 2)
+    return one_of(
+        sampled_from([LLMEmpty, LLMTruncated, LLMRefusal, LLMStreamEarlyEnd]).flatmap(lambda kind: builds(
+            kind, times=times, when=timing.when(), until=timing.until())),
+        sampled_from([LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool]).flatmap(lambda kind: builds(
+            kind, match=just(ROUTING), times=times, when=timing.when(), until=timing.until())),
     )
 
 
@@ -116,15 +138,17 @@ def schedules(
     max_window_s: float = 1.5,
     horizon_s: float | None = None,
     llm: bool = True,
+    bad_answers: bool = False,
 ) -> Strategy[tuple[Fault, ...]]:
     """Schedules of ``faults`` windows (generated with exactly that many; shrinking removes
-    some) over the given process names and link names, plus LLM faults. Starts fall within
-    ``horizon_s`` (default: 1.3 s per fault)."""
+    some) over the given process names and link names, plus LLM faults (with
+    ``bad_answers``, bad answers among them). Starts fall within ``horizon_s`` (default:
+    1.3 s per fault)."""
     timing = Timing(horizon_s=1.3 * faults if horizon_s is None else horizon_s, max_window_s=max_window_s)
     kinds = [
         *([process_faults(processes, timing)] if processes else []),
         *([link_faults(links, timing)] if links else []),
-        *([llm_faults(timing)] if llm else []),
+        *([llm_faults(timing, bad_answers=bad_answers)] if llm else []),
     ]
     if not kinds:
         return just(())
@@ -151,14 +175,17 @@ def random_schedule(
     links: Sequence[str],
     faults: int = 4,
     max_window_s: float = 1.5,
+    bad_answers: bool = False,
 ) -> tuple[Fault, ...]:
     """``faults`` windows over the given process names (e.g. ``router``, ``restate``) and
     link names (e.g. ``restate->router``), plus LLM faults: ``schedules(...)`` drawn from ``seed``."""
-    return schedules(processes=processes, links=links, faults=faults, max_window_s=max_window_s).example(seed)
+    return schedules(processes=processes, links=links, faults=faults, max_window_s=max_window_s,
+                     bad_answers=bad_answers).example(seed)
 
 
 __all__ = [
     "Plan",
+    "bad_answer_faults",
     "Timing",
     "link_faults",
     "llm_faults",
