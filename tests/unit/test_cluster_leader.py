@@ -225,7 +225,7 @@ def test_node_faults_describe_themselves_with_their_kinds() -> None:
 def test_the_single_node_catalogue_is_unchanged_and_cluster_scenarios_are_apart() -> None:
     from scenarios import CATALOGUE, CLUSTER_SCENARIOS
 
-    assert len(CATALOGUE) == 38
+    assert len(CATALOGUE) == 54  # 45 in the default selection, 9 extended
     assert not any("cluster" in s.tags for s in CATALOGUE)
     assert all("cluster" in s.tags for s in CLUSTER_SCENARIOS)
     assert {s.agent_label for s in CLUSTER_SCENARIOS} == {"local-router", "remote-router"}
