@@ -86,6 +86,7 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
             "answer": _answer_excerpt(c.call),
             "forwarded": bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
             "api": getattr(c.call, "api", ""),
+            "flaw": getattr(c.call, "flaw", None),  # the bad answer the fake gave on purpose
         }
         for c in llm
     ]

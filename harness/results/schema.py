@@ -259,6 +259,7 @@ class CallRow(Row):
     answer: str | None = None  # an excerpt: the text, or the tool it called
     forwarded: bool = False  # answered by a real provider
     api: str = ""  # the protocol: chat, responses, anthropic or gemini ("": a file from before it was recorded)
+    flaw: str | None = None  # the bad answer the fake gave on purpose ("truncated", ...), if any
 
     _json_names: ClassVar[dict[str, str]] = {"class_": "class"}
 

@@ -45,7 +45,7 @@ def scenario(name: str = "kill-router-during-specialist-call", agent: str = "loc
              "answer": "tool call: BillingAgent", "api": "anthropic"},
             {"id": 2, "invocation_id": inv, "attempt": 1, "class": "wasted", "reason": "superseded by a retry",
              "outcome": "ok", "status": 200, "arrived_s": 0.11, "finished_s": 0.17, "ended_s": 0.17, "tokens": 52,
-             "answer": ANSWER},
+             "answer": ANSWER, "flaw": "bad_tool_args"},
             {"id": 3, "invocation_id": inv, "attempt": 2, "class": "committed", "reason": "journaled",
              "outcome": "ok", "status": 200, "arrived_s": 2.05, "finished_s": 2.06, "ended_s": 2.06, "tokens": 52,
              "answer": ANSWER},
@@ -137,7 +137,7 @@ def test_scenario_details(tmp_path: Path) -> None:
     assert "python -m harness run kill-router-during-specialist-call --agent local-router --seed 7 --always-replay" in html
     for text in ("Command: Run", "ask BillingAgent", "superseded by a retry", "tool call: BillingAgent",
                  "inv_stuck", "backing-off", "Traceback: boom", "1 duplicate", "kill router", "refund issued twice",
-                 "<th>protocol</th>", "<td>anthropic</td>"):
+                 "<th>protocol</th>", "<td>anthropic</td>", "ok <b>(bad tool args)</b>"):
         assert text in html, text
 
 
