@@ -43,15 +43,17 @@ def spoilt(flaw: Flaw, answer: Reply | ToolCall, request: ChatRequest, token: st
         return Reply(_half(answer.content), finish)
     if flaw == "wrong_tool":
         offered = {tool.name for tool in request.tools}
-        name = next(f"{UNOFFERED_TOOL}_{n}" if n else UNOFFERED_TOOL for n in range(len(offered) + 1)
-                    if (f"{UNOFFERED_TOOL}_{n}" if n else UNOFFERED_TOOL) not in offered)
+        name = UNOFFERED_TOOL
+        while name in offered:
+            name += "_"
         return ToolCall(name, {"query": f"records {token}" if token else "records"})
     if flaw == "bad_tool_args":
         if isinstance(answer, ToolCall):
             return ToolCall(answer.name, _half(_arguments_text(answer)) or "{")
         if request.tools:
             return ToolCall(request.tools[0].name, '{"arguments": ')
-        return Reply(_half(answer.content if answer.content.startswith(("{", "[")) else json.dumps({"answer": answer.content})))
+        text = answer.content if answer.content.startswith(("{", "[")) else json.dumps({"answer": answer.content})
+        return Reply(_half(text))
     return _violating(answer, request, token)
 
 
