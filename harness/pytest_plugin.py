@@ -38,6 +38,14 @@ how long a fault waits for its trigger. They apply to ``resilience_environment``
 own keyword arguments win) and replace a whole ``Scenario``'s own values in
 ``resilience.run``. Unknown options are an error.
 
+Cassettes, as pytest-recording uses them: ``@pytest.mark.resilience(cassette="cassettes/x.jsonl")``
+(a path from the test file's folder) answers what the auto mode would answer with the real
+answers recorded there, deterministically and with no key (``on_miss="fail"``: a request it
+has no answer to gets an error rather than the auto mode's answer). ``--resilience-record``
+records those files instead, from the real provider (``--resilience-upstream URL``, else
+each provider's public URL), with the key in ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY`` or
+``GEMINI_API_KEY``; the key is never written.
+
 Missing binaries: a test that needs restate-server or toxiproxy-server (not an external
 server, see ``RESTATE_ADMIN_URL`` and ``TOXIPROXY_URL``) is skipped, with the command that
 installs it as the reason, when the binary is not installed: not found in ``.tools/bin`` or
@@ -64,6 +72,7 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
+from harness.fake_llm.cassette import Tape
 from harness.results.reproduce import nodeid_command
 from harness.report.publish import write_results
 from harness.results.schema import VERDICTS, ScenarioResult
@@ -71,12 +80,13 @@ from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
 from harness.settings import BACKENDS, TOPOLOGIES, Settings
+from harness.validate.cassettes import cassette_tape
 from harness.validate.diagnosis import fail_on_classes
 from harness.validate.run import Validation, validate_agent
 from harness.validate.target import parse_target
 
 _RESULTS = pytest.StashKey[list[ScenarioResult]]()
-MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s", "fail_on")
+MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s", "fail_on", "cassette", "on_miss")
 # The name ``LiveRun.check`` gives a result when it is not told one: the test's name then.
 _UNNAMED = inspect.signature(LiveRun.check).parameters["name"].default
 
@@ -114,6 +124,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="validations fail on advisories of these bug classes too (comma-separated, e.g. stuck,retry_storm)",
     )
     group.addoption(
+        "--resilience-record",
+        action="store_true",
+        default=False,
+        help="record the cassettes that tests name (@pytest.mark.resilience(cassette=...)) from the real provider, "
+             "with your key (OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY), instead of replaying them",
+    )
+    group.addoption(
+        "--resilience-upstream",
+        metavar="URL",
+        default=None,
+        help="with --resilience-record: the provider's base URL (default: each provider's public one)",
+    )
+    group.addoption(
         "--resilience-fresh",
         action="store_true",
         default=False,
@@ -125,7 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "resilience: a resilience scenario (starts real restate-server, Toxiproxy, fake LLM and agents); "
-        "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S, fail_on='stuck,retry_storm'",
+        "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S, fail_on='stuck,retry_storm', "
+        "cassette='cassettes/NAME.jsonl' (real answers, replayed; --resilience-record records them), on_miss='fail'",
     )
     config.stash[_RESULTS] = []
 
@@ -168,6 +192,7 @@ class ResilienceOptions:
     inactivity_timeout_s: float | None = None
     trigger_timeout_s: float | None = None
     fail_on: frozenset[str] = frozenset()  # bug classes whose advisories fail a validation
+    tape: Tape | None = None  # the marker's cassette: replayed, or recorded with --resilience-record
 
     @classmethod
     def of(cls, request: pytest.FixtureRequest) -> "ResilienceOptions":
@@ -182,6 +207,7 @@ class ResilienceOptions:
             pytest.fail(f"{request.node.nodeid}: {exc}", pytrace=False)
         if marker is None:
             return cls(default, fail_on=fail_on)
+        tape = _tape(request, marker)
         where = f"@pytest.mark.resilience on {request.node.nodeid}"
         if marker.args:
             pytest.fail(f"{where}: takes keyword options only ({', '.join(MARKER_OPTIONS)})", pytrace=False)
@@ -199,7 +225,29 @@ class ResilienceOptions:
                                       or (key == "trigger_timeout_s" and value == 0)):
                 pytest.fail(f"{where}: {key} must be a number of seconds, not {value!r}", pytrace=False)
             timeouts[key] = None if value is None else float(value)
-        return cls(always_replay, **timeouts, fail_on=fail_on)
+        return cls(always_replay, **timeouts, fail_on=fail_on, tape=tape)
+
+
+def _tape(request: pytest.FixtureRequest, marker: pytest.Mark) -> Tape | None:
+    """The marker's ``cassette`` (a path from the test file's folder, as pytest-recording keeps
+    its cassettes beside the tests): replayed, or recorded with ``--resilience-record``. Bad
+    input (no cassette to replay, no key to record with) fails the test in one line."""
+    cassette, on_miss = marker.kwargs.get("cassette"), marker.kwargs.get("on_miss")
+    if cassette is None:
+        if on_miss is not None:
+            pytest.fail(f"{request.node.nodeid}: on_miss is for a cassette: add cassette='...'", pytrace=False)
+        return None
+    path = Path(request.node.path).parent / str(cassette)
+    record = bool(request.config.getoption("--resilience-record"))
+    if record:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_environ(os.environ)
+    try:
+        return cassette_tape(settings, record=str(path) if record else None, cassette=None if record else str(path),
+                             upstream=request.config.getoption("--resilience-upstream") if record else None,
+                             on_miss=on_miss)
+    except HarnessError as exc:
+        pytest.fail(f"{request.node.nodeid}: {exc}", pytrace=False)
 
 
 # --- binaries -------------------------------------------------------------------------------
@@ -259,9 +307,12 @@ class Resilience:
         timeouts = {key: value for key, value in (("inactivity_timeout_s", self.options.inactivity_timeout_s),
                                                   ("trigger_timeout_s", self.options.trigger_timeout_s))
                     if value is not None}
+        settings, pool = self.settings, self._pool
+        if self.options.tape is not None:  # a cassette's own fake LLM: an environment of its own
+            settings, pool = replace(settings, cassette=self.options.tape), None
         result = run_scenario(
-            replace(scenario, **timeouts), self._run_dir, always_replay=self.always_replay, settings=self.settings,
-            cleanup=self.cleanup, pool=self._pool,
+            replace(scenario, **timeouts), self._run_dir, always_replay=self.always_replay, settings=settings,
+            cleanup=self.cleanup, pool=pool,
         )
         result.reproduce = nodeid_command(self.nodeid, always_replay=result.always_replay)
         return self.record(result)
@@ -364,9 +415,12 @@ def resilience_environment(resilience: Resilience, request: pytest.FixtureReques
                 inactivity_timeout_s = options.inactivity_timeout_s
             if trigger_timeout_s is None:
                 trigger_timeout_s = options.trigger_timeout_s
+            settings = resilience.settings
+            if options.tape is not None:  # what the auto mode would answer comes from the cassette (or is recorded)
+                settings = replace(settings, cassette=options.tape)
             env = stack.enter_context(
                 Environment(agents, tmp_path / f"env-{started}", inactivity_timeout_s=inactivity_timeout_s,
-                            always_replay=resilience.always_replay, settings=resilience.settings,
+                            always_replay=resilience.always_replay, settings=settings,
                             cleanup=resilience.cleanup, launcher=resilience.launcher)
             )
             label = "+".join(a.label or a.name for a in agents)
@@ -388,7 +442,13 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
     ``classes`` hold one row per bug class; ``green`` is True when no finding failed one).
     ``fail_on="stuck,retry_storm"`` (or the marker's ``fail_on``, or
     ``--resilience-fail-on``) makes those classes' advisories fail too. Each run is
-    recorded like any other result."""
+    recorded like any other result.
+
+    With ``@pytest.mark.resilience(cassette="cassettes/router.jsonl")`` the validation runs
+    on the real answers recorded there (``Validation.cassette`` counts the misses;
+    ``on_miss="fail"`` makes a miss an error), as ``validate --cassette`` does; run pytest
+    with ``--resilience-record`` (and your provider's key) to record the file first, as
+    ``validate --record`` does."""
 
     def run(*, cmd: str | list[str] = (), url: str | list[str] = (), cwd: str | Path | None = None,
             env: list[str] = (), stubs: list[str] = (), proxies: list[str] = (), mcp: list[str] = (),
@@ -402,7 +462,8 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
         target.check_reachable()
         classes = fail_on_classes(fail_on) if fail_on else resilience.options.fail_on
         validation = validate_agent(target, tmp_path / "validate", budget=budget, say=lambda line: None,
-                                    settings=resilience.settings, cleanup=resilience.cleanup, fail_on=classes)
+                                    settings=resilience.settings, cleanup=resilience.cleanup, fail_on=classes,
+                                    tape=resilience.options.tape)
         for result in validation.results:
             resilience.record(result)
         return validation

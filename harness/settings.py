@@ -14,6 +14,8 @@ your own OpenAI key"):
     TOXIPROXY_URL                               an already-running Toxiproxy on loopback
     OPENAI_MODEL                                the model the agents ask for (gpt-4o-mini)
     LLM_UPSTREAM + OPENAI_API_KEY               a real provider behind the fake LLM
+    OPENAI_API_KEY, ANTHROPIC_API_KEY,          the keys `validate --record` hands the agents to record a cassette
+      GEMINI_API_KEY (or GOOGLE_API_KEY)
     RESILIENCE_TOPOLOGY                         single (one restate-server) or cluster (3 nodes)
     RESILIENCE_BACKEND                          native (processes) or docker (containers)
     RESTATE_IMAGE                               the restate-server image of the docker backend
@@ -29,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from harness.errors import HarnessError
+from harness.fake_llm.cassette import Tape
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 TOPOLOGIES = ("single", "cluster")
@@ -49,6 +52,9 @@ class Settings:
     llm_model: str = DEFAULT_LLM_MODEL
     llm_upstream: str | None = None  # a real provider behind the fake LLM (an OpenAI-compatible /v1 URL)
     openai_api_key: str | None = field(default=None, repr=False)  # the provider's key: never printed
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    gemini_api_key: str | None = field(default=None, repr=False)
+    cassette: Tape | None = None  # real answers recorded, or replayed, in the auto mode's place (validate --record/--cassette)
     topology: str = "single"  # "cluster": three restate-server nodes, replication 2 (harness.env.restate.cluster)
     backend: str = "native"  # "docker": restate-server in a container (harness.env.docker)
     restate_image: str | None = None  # the docker backend's image; None: Restate's official one, else one built from the binary
@@ -102,6 +108,8 @@ class Settings:
             llm_model=get("OPENAI_MODEL") or DEFAULT_LLM_MODEL,
             llm_upstream=get("LLM_UPSTREAM"),
             openai_api_key=get("OPENAI_API_KEY"),
+            anthropic_api_key=get("ANTHROPIC_API_KEY"),
+            gemini_api_key=get("GEMINI_API_KEY") or get("GOOGLE_API_KEY"),
             topology=get("RESILIENCE_TOPOLOGY") or "single",
             backend=get("RESILIENCE_BACKEND") or "native",
             restate_image=get("RESTATE_IMAGE"),

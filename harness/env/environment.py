@@ -176,10 +176,9 @@ class Environment:
         self.restate.spawn()
         # The client link exists before the agents start: an agent may be handed it ({ingress_url}).
         client_link = self._link("client->restate", self.restate.ingress_port)
-        upstream = ("--upstream", self.llm_upstream) if self.llm_upstream else ()
         # Our helpers' ports are known at spawn, so the agents can be given them before the
         # helpers are ready (an agent reaches them only when it serves a request).
-        helpers = {"llm": self._helper("fake-llm", "harness.fake_llm", logs, *upstream)}
+        helpers = {"llm": self._helper("fake-llm", "harness.fake_llm", logs, *self._llm_options())}
         stubs = list(dict.fromkeys(s for agent in self.agents for s in agent.stubs))
         for stub in stubs:
             helpers[stub.name] = self._helper(stub.name, "harness.stubs.recording", logs, *stub.options(),
@@ -211,6 +210,15 @@ class Environment:
         with self.phases.measure("registration"):
             for agent in self.agents:
                 self._register(agent, ports[agent.name])
+
+    def _llm_options(self) -> tuple[str, ...]:
+        """The fake LLM's options: its upstream, or the cassette it records or replays."""
+        tape = self.settings.cassette
+        if tape is None:
+            return ("--upstream", self.llm_upstream) if self.llm_upstream else ()
+        if tape.record:
+            return ("--record", tape.path, *(("--upstream", tape.upstream) if tape.upstream else ()))
+        return ("--cassette", tape.path, "--on-miss", tape.on_miss, *(("--cassette-log", tape.log) if tape.log else ()))
 
     def _wait_for_helpers(
         self, spawned: dict[str, tuple[ManagedProcess, int]], makers: dict[str, Callable[[int], ManagedProcess]]
@@ -283,9 +291,7 @@ class Environment:
                  "admin_url": self.restate.admin_url}
             )
             env = {
-                **provider_environment(
-                    llm_link.url, openai_key=(self.settings.openai_api_key or "") if self.llm_upstream else None
-                ),
+                **provider_environment(llm_link.url, **self._keys()),
                 "OPENAI_MODEL": self.llm_model,
                 "OPENAI_TIMEOUT_S": str(self.llm_timeout_s),
                 "PYTHONUNBUFFERED": "1",
@@ -321,6 +327,15 @@ class Environment:
         process, port = self._spawn_on_free_port(agent_process, agent.container_port)
         self.processes[agent.name] = process
         return process, port, agent_process
+
+    def _keys(self) -> dict[str, str | None]:
+        """The provider keys the agents get: the user's own when a real provider answers
+        (forwarded by the fake, never recorded); otherwise a dummy."""
+        recording = self.settings.cassette is not None and self.settings.cassette.record
+        if recording:
+            return {"openai_key": self.settings.openai_api_key, "anthropic_key": self.settings.anthropic_api_key,
+                    "gemini_key": self.settings.gemini_api_key}
+        return {"openai_key": (self.settings.openai_api_key or "") if self.llm_upstream else None}
 
     def _register(self, agent: AgentSpec, port: int) -> None:
         """Register the agent's deployment at its link's address, and check its services."""

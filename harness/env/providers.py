@@ -21,9 +21,11 @@ from __future__ import annotations
 DUMMY_KEY = "fake-key-for-the-harness"
 
 
-def provider_environment(llm_url: str, *, openai_key: str | None = None) -> dict[str, str]:
-    """The variables for an agent whose LLM link is at ``llm_url`` (no path). ``openai_key``:
-    the user's key when a real provider stands behind the fake (it forwards it, never records it)."""
+def provider_environment(
+    llm_url: str, *, openai_key: str | None = None, anthropic_key: str | None = None, gemini_key: str | None = None
+) -> dict[str, str]:
+    """The variables for an agent whose LLM link is at ``llm_url`` (no path). The keys: the
+    user's, when a real provider stands behind the fake (it forwards them, never records them)."""
     versioned = f"{llm_url}/v1"
     return {
         "OPENAI_BASE_URL": versioned,
@@ -31,9 +33,9 @@ def provider_environment(llm_url: str, *, openai_key: str | None = None) -> dict
         "OPENAI_API_KEY": DUMMY_KEY if openai_key is None else openai_key,
         "ANTHROPIC_BASE_URL": llm_url,
         "ANTHROPIC_API_URL": llm_url,  # langchain-anthropic reads it before ANTHROPIC_BASE_URL
-        "ANTHROPIC_API_KEY": DUMMY_KEY,
+        "ANTHROPIC_API_KEY": anthropic_key or DUMMY_KEY,
         "GOOGLE_GEMINI_BASE_URL": llm_url,
-        "GOOGLE_API_KEY": DUMMY_KEY,
-        "GOOGLE_GENERATIVE_AI_API_KEY": DUMMY_KEY,
+        "GOOGLE_API_KEY": gemini_key or DUMMY_KEY,
+        "GOOGLE_GENERATIVE_AI_API_KEY": gemini_key or DUMMY_KEY,
         "GOOGLE_GENAI_USE_VERTEXAI": "false",
     }

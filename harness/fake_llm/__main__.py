@@ -5,6 +5,10 @@ matches are forwarded to that real LLM with the agent's own key, and recorded in
 With `--auto`, requests no rule matches get a generated answer instead (a tool call with
 valid arguments, or text; deterministic per request and seed), so an agent nobody scripted
 runs unchanged; forward rules still reach the upstream.
+With `--record FILE`, what the auto mode would answer goes to the real provider instead
+(every protocol: to `--upstream`, else to each provider's public URL, with the agent's own
+key) and each exchange is written to the cassette FILE; with `--cassette FILE` it is
+answered from that recording (`--on-miss auto|fail` for what it does not hold).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import uvicorn
 
 from harness.fake_llm.app import create_app
+from harness.fake_llm.cassette import ON_MISS, CassetteError, Tape
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 from harness.fake_llm.rules import Auto
 
@@ -89,6 +94,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=int, default=0, help="with --auto: the seed that picks tools and answers; default 0"
     )
+    tape = parser.add_mutually_exclusive_group()
+    tape.add_argument("--record", metavar="FILE",
+                      help="forward what the auto mode would answer to the real provider and write each exchange "
+                           "to this cassette (JSON lines, keys redacted)")
+    tape.add_argument("--cassette", metavar="FILE", help="answer what the auto mode would from this recorded cassette")
+    parser.add_argument("--on-miss", choices=ON_MISS, default="auto",
+                        help="with --cassette: what a request it holds no answer to gets: the auto mode's answer "
+                             "(default) or an error in the protocol's shape")
+    parser.add_argument("--cassette-log", metavar="FILE",
+                        help="with --cassette: note each lookup (hit or miss, with the token) here, one JSON line each")
     return parser.parse_args(argv)
 
 
@@ -96,7 +111,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
     auto = Auto(seed=args.seed) if args.auto else False
-    app = create_app(token_pattern=args.token_pattern, upstream=args.upstream, auto=auto)
+    tape = None
+    if args.record or args.cassette:
+        tape = Tape(args.record or args.cassette, record=bool(args.record), on_miss=args.on_miss, log=args.cassette_log)
+    try:
+        app = create_app(token_pattern=args.token_pattern, upstream=args.upstream, auto=auto, tape=tape)
+    except CassetteError as exc:
+        raise SystemExit(f"fake LLM: {exc}") from None
     # Everything alive now (modules, classes, the app) lives as long as the process: out of
     # the collector's sight, a full collection only walks what the requests left (the ledger).
     gc.collect()

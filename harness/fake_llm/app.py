@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,6 +24,8 @@ from starlette.types import Receive, Scope, Send
 
 from harness.fake_llm import anthropic, completions, gemini, responses
 from harness.fake_llm.auto import answer as auto_answer
+from harness.fake_llm.cassette import Cassette, OnMiss, Recording, ReplayLog, Tape
+from harness.fake_llm.cassette import load as load_cassette
 from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest, RequestError
 from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, sse
 from harness.fake_llm.delivery import (
@@ -34,6 +37,7 @@ from harness.fake_llm.delivery import (
 )
 from harness.fake_llm.forward import NO_UPSTREAM, Upstream, error_answer, fetch, relay
 from harness.fake_llm.ledger import Ledger, LedgerEntry
+from harness.fake_llm.playback import keeper, replayed
 from harness.fake_llm.responses import sse_event
 from harness.fake_llm.rules import (
     AUTO_RULE,
@@ -63,35 +67,62 @@ TOKEN_INFERENCE_WINDOW_S = 60.0
 # One upstream base URL (an OpenAI-compatible one) cannot answer other providers' protocols.
 NOT_FORWARDED = (
     "fake LLM: forwarding to a real LLM is for the OpenAI protocols (chat completions, Responses) only; "
-    "answer {api} requests with rules or the auto mode"
+    "answer {api} requests with rules or the auto mode, or record a cassette (--record), which forwards them all"
 )
+MISSED = "fake LLM: cassette {path} has no recorded answer to this request (--on-miss fail); record it again"
 
 
 class FakeState:
-    """What one fake LLM process remembers: its rules, its ledger, and its upstream if it has one."""
+    """What one fake LLM process remembers: its rules, its ledger, its upstream if it has one,
+    and the cassette it records or replays, if any (`harness.fake_llm.cassette`)."""
 
-    def __init__(self, token_pattern: str, upstream: str | None = None, auto: bool | Auto = False) -> None:
+    def __init__(self, token_pattern: str, upstream: str | None = None, auto: bool | Auto = False,
+                 tape: Tape | None = None) -> None:
         self.token_pattern = re.compile(token_pattern)
         self.upstream = None if upstream is None else Upstream(upstream)
+        self.cassette: Cassette | None = None
+        self.recording: Recording | None = None
+        self.replay_log: ReplayLog | None = None
+        self.on_miss: OnMiss = "auto"
+        if tape is not None and tape.record:  # every protocol forwarded, to `upstream` or to each provider
+            self.upstream = Upstream.public() if upstream is None else Upstream.everywhere(upstream)
+            self.recording = Recording(tape.path)
+        elif tape is not None:
+            self.cassette = load_cassette(tape.path, self.token_pattern)
+            self.replay_log = None if tape.log is None else ReplayLog(Path(tape.log))
+            self.on_miss = tape.on_miss
         if auto:
             default = AUTO_RULE if auto is True else Rule(auto)
+        elif tape is not None:  # the cassette answers what no rule scripts
+            default = AUTO_RULE
         else:
             default = DEFAULT_RULE if upstream is None else FORWARD_RULE
         self.rules = RuleBook(default=default)
         self.ledger = Ledger()
 
+    @property
+    def plays_cassette(self) -> bool:
+        """Do real answers (recorded now, or replayed) stand in for the auto mode's?"""
+        return self.cassette is not None or self.recording is not None
+
 
 def create_app(
-    token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None, *, auto: bool | Auto = False
+    token_pattern: str = DEFAULT_TOKEN_PATTERN, upstream: str | None = None, *, auto: bool | Auto = False,
+    tape: Tape | None = None,
 ) -> Starlette:
     """The fake LLM as an ASGI app. `token_pattern` finds the correlation token in requests;
     `upstream` (an OpenAI-compatible base URL ending in /v1) answers the forwarded ones
-    (Anthropic and Gemini requests are never forwarded: they get a 501 saying so).
+    (Anthropic and Gemini requests are not forwarded: they get a 501 saying so).
 
     `auto` (True, or an `Auto` with its own seed) answers what no rule matches with a
     generated answer instead of the default reply; forward rules still reach the upstream.
+
+    `tape`: a cassette. Recording, what the auto mode would answer is forwarded (every
+    protocol: to `upstream`, else to each provider's public URL) and written down;
+    replaying, it is answered from the cassette. A missing or malformed cassette raises
+    `CassetteError`.
     """
-    state = FakeState(token_pattern, upstream, auto)
+    state = FakeState(token_pattern, upstream, auto, tape)
     control = ControlAPI(state)
 
     @asynccontextmanager
@@ -255,6 +286,8 @@ class LLMEndpoint:
         picked = self.state.rules.pick(chat)
         entry.rule_index, entry.rule_id = picked.index, picked.id
         rule, action = picked.rule, picked.rule.action
+        if isinstance(action, Auto) and self.state.plays_cassette:  # real answers in the auto mode's place
+            action = Forward()
         # Decided here; the rule's options (delay, hold) still apply.
         if isinstance(action, Auto):
             action = auto_answer(action, chat, self.token_for(chat, entry))
@@ -295,18 +328,40 @@ class LLMEndpoint:
         A held answer is fetched whole first, then held like a scripted one. Otherwise the
         fake forwards when it answers (after any delay) and relays the answer as it arrives.
         """
-        if self.wire.path is None:
-            return error_response(self.wire, 501, NOT_FORWARDED.format(api=chat.api.capitalize()))
+        # For a whole (non-streamed) answer, the first-token delay is part of `delay_s` (see `wait_before_answering`).
+        first_token_delay_s = rule.first_token_delay_s if chat.stream else 0.0
+        if self.state.cassette is not None:
+            return self.replay(self.state.cassette, chat, entry, rule, first_token_delay_s)
         upstream = self.state.upstream
+        if chat.api in ("anthropic", "gemini") and (upstream is None or not upstream.serves(chat.api)):
+            return error_response(self.wire, 501, NOT_FORWARDED.format(api=chat.api.capitalize()))
         if upstream is None:
             return error_answer(NO_UPSTREAM)
         entry.forwarded = True
-        outgoing = upstream.request(request, self.wire.path, await request.body())
-        # For a whole (non-streamed) answer, the first-token delay is part of `delay_s` (see `wait_before_answering`).
-        first_token_delay_s = rule.first_token_delay_s if chat.stream else 0.0
+        body = await request.body()
+        outgoing = upstream.request(request, chat.api, body)
+        keep = None
+        if self.state.recording is not None:
+            keep = keeper(self.state.recording, request, body, chat, self.token_for(chat, entry))
         if rule.hold:
-            return await unless_client_leaves(request, fetch(upstream, outgoing, chat.api, first_token_delay_s))
-        return relay(upstream, outgoing, chat.api, first_token_delay_s)
+            return await unless_client_leaves(request, fetch(upstream, outgoing, chat.api, first_token_delay_s, keep))
+        return relay(upstream, outgoing, chat.api, first_token_delay_s, keep)
+
+    def replay(self, cassette: Cassette, chat: ChatRequest, entry: LedgerEntry, rule: Rule,
+               first_token_delay_s: float) -> Answer:
+        """The recorded answer to `chat`, with its token; on a miss, the auto mode's answer or an error."""
+        token = self.token_for(chat, entry)
+        exchange = cassette.find(chat)
+        if self.state.replay_log is not None:
+            self.state.replay_log.note(exchange is not None, chat, token)
+        if exchange is not None:
+            return replayed(exchange, token, first_token_delay_s)
+        if self.state.on_miss == "fail":
+            return error_response(self.wire, 400, MISSED.format(path=cassette.path))
+        decided = auto_answer(rule.action if isinstance(rule.action, Auto) else self.auto_mode(), chat, token)
+        if isinstance(decided, ToolCall):
+            entry.tool_called = decided.name
+        return prepare(chat, chat.answer_id, rule, self.wire, decided)
 
 
 async def wait_before_answering(request: Request, entry: LedgerEntry, rule: Rule, *, stream: bool) -> bool:

@@ -1,4 +1,4 @@
-"""Forwarding to a real OpenAI-compatible LLM (the "upstream"): the fake as a recording proxy.
+"""Forwarding to a real LLM (the "upstream"): the fake as a recording proxy.
 
 With `--upstream https://api.openai.com/v1`, a forward rule (and every request no rule
 matches) goes upstream to the same path, with the body unchanged and the agent's own
@@ -6,12 +6,17 @@ matches) goes upstream to the same path, with the body unchanged and the agent's
 out of the ledger. The answer comes back as it came: status, body, the headers clients act
 on (Retry-After, rate limits, request id), a stream chunk by chunk. An unreachable
 upstream is a 502 with an OpenAI-style error body.
+
+An upstream made for every protocol (`Upstream.everywhere`, `Upstream.public`: what
+recording a cassette uses) also takes Anthropic and Gemini requests, with their own keys
+(`x-api-key`, `x-goog-api-key` or `?key=`); a plain `--upstream` is OpenAI's protocols only.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import anyio
 import httpx
@@ -19,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Send
 
+from harness.fake_llm.cassette import secrets_of
 from harness.fake_llm.chat import Api
 from harness.fake_llm.completions import error_body
 from harness.fake_llm.delivery import Answer, stream_events
@@ -27,8 +33,17 @@ from harness.fake_llm.reassemble import streamed_body, usage_of
 CONNECT_TIMEOUT_S = 10.0
 # What an OpenAI-compatible server needs; nothing else of the agent's (cookies, tracing) leaves the machine.
 FORWARDED_REQUEST_HEADERS = frozenset(
-    {"authorization", "openai-organization", "openai-project", "openai-beta", "content-type", "accept"}
+    {"authorization", "openai-organization", "openai-project", "openai-beta", "content-type", "accept",
+     "x-api-key", "anthropic-version", "anthropic-beta", "x-goog-api-key"}
 )
+# Each provider's public base URL, as its SDK takes it: what a recording forwards to unless told otherwise.
+PUBLIC_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+# Where each protocol's requests go below its provider's base URL (Gemini's: the path the agent asked for).
+_PATHS = {"chat": "/chat/completions", "responses": "/responses", "anthropic": "/v1/messages"}
 # Hop-by-hop headers, the body's framing (httpx hands over the decoded body) and what uvicorn sets itself.
 DROPPED_RESPONSE_HEADERS = frozenset(
     {
@@ -45,6 +60,8 @@ DROPPED_RESPONSE_HEADERS = frozenset(
 # An upstream refusing a key tends to echo it, whole or masked, in its error message.
 _KEY_LIKE = re.compile(rb"\bsk-[A-Za-z0-9_*\-]{8,}")
 _MIN_SECRET_LEN = 8  # shorter "keys" (tests use "x") would blank out ordinary text
+# Told the upstream's whole answer (the response, and its body as it came) once it is complete.
+Keep = Callable[[httpx.Response, bytes], None]
 NO_UPSTREAM = (
     "fake LLM: a forward rule matched, but no upstream is configured "
     "(start the fake with --upstream URL, or set FAKE_LLM_UPSTREAM=URL)"
@@ -52,20 +69,41 @@ NO_UPSTREAM = (
 
 
 class Upstream:
-    """The real LLM's base URL (e.g. https://api.openai.com/v1) and one connection pool to it."""
+    """The real LLM's base URL (e.g. https://api.openai.com/v1) and one connection pool to it;
+    `others`: the base URLs of Anthropic's and Gemini's protocols, if it takes them too."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, others: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.others = {name: url.rstrip("/") for name, url in (others or {}).items()}
         # No read timeout: a real answer may take minutes. The agent's own timeout decides,
         # and when the agent leaves, the forward is cancelled.
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S))
 
-    def request(self, incoming: Request, path: str, body: bytes) -> httpx.Request:
-        """The upstream request for `incoming`: same path below the base URL, same query and body."""
+    @classmethod
+    def everywhere(cls, base_url: str) -> Upstream:
+        """One server for every protocol at `base_url` (OpenAI's below it, as `OPENAI_BASE_URL`
+        names it; Anthropic's and Gemini's below it without its trailing /v1)."""
+        root = base_url.rstrip("/").removesuffix("/v1")
+        return cls(base_url, {"anthropic": root, "gemini": root})
+
+    @classmethod
+    def public(cls) -> Upstream:
+        """Each protocol's own provider, at its public URL."""
+        return cls(PUBLIC_BASE_URLS["openai"], {"anthropic": PUBLIC_BASE_URLS["anthropic"],
+                                                "gemini": PUBLIC_BASE_URLS["gemini"]})
+
+    def serves(self, api: Api) -> bool:
+        return api in ("chat", "responses") or api in self.others
+
+    def request(self, incoming: Request, api: Api, body: bytes) -> httpx.Request:
+        """The upstream request for `incoming`: the protocol's path below its base URL, same query and body."""
         headers = {name: value for name, value in incoming.headers.items() if name in FORWARDED_REQUEST_HEADERS}
         query = incoming.url.query
-        url = self.base_url + path + (f"?{query}" if query else "")
-        return self.http.build_request("POST", url, content=body, headers=headers)
+        if api == "gemini":
+            url = self.others["gemini"] + incoming.url.path
+        else:
+            url = self.others.get(api, self.base_url) + _PATHS[api]
+        return self.http.build_request("POST", url + (f"?{query}" if query else ""), content=body, headers=headers)
 
     def failed(self, exc: httpx.HTTPError) -> Answer:
         return error_answer(f"fake LLM: forwarding to the upstream {self.base_url} failed: {type(exc).__name__}: {exc}")
@@ -80,7 +118,9 @@ def error_answer(message: str) -> Answer:
     return Answer(JSONResponse(body, 502), "error", body)
 
 
-async def fetch(upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float) -> Answer:
+async def fetch(
+    upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float, keep: Keep | None = None
+) -> Answer:
     """Forward and read the whole answer before anything goes to the agent, so it can be held."""
     try:
         response = await upstream.http.send(outgoing, stream=True)
@@ -98,13 +138,17 @@ async def fetch(upstream: Upstream, outgoing: httpx.Request, api: Api, first_tok
         sent = Response(b"".join(chunks), response.status_code, headers)
     answer = Answer(sent, "ok")
     record(answer, response, b"".join(chunks), api)
+    if keep is not None:
+        keep(response, b"".join(chunks))
     return answer
 
 
-def relay(upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float) -> Answer:
+def relay(
+    upstream: Upstream, outgoing: httpx.Request, api: Api, first_token_delay_s: float, keep: Keep | None = None
+) -> Answer:
     """An answer that forwards when it is sent and passes the upstream's answer on as it arrives."""
     answer = Answer(Response(), "ok")
-    answer.response = Relay(upstream, outgoing, answer, api, first_token_delay_s)
+    answer.response = Relay(upstream, outgoing, answer, api, first_token_delay_s, keep)
     return answer
 
 
@@ -117,8 +161,10 @@ class Relay(StreamingResponse):
     """
 
     def __init__(
-        self, upstream: Upstream, outgoing: httpx.Request, answer: Answer, api: Api, first_token_delay_s: float
+        self, upstream: Upstream, outgoing: httpx.Request, answer: Answer, api: Api, first_token_delay_s: float,
+        keep: Keep | None = None,
     ) -> None:
+        self.keep = keep
         self.upstream = upstream
         self.outgoing = outgoing
         self.answer = answer
@@ -147,6 +193,8 @@ class Relay(StreamingResponse):
                 chunks.append(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             record(self.answer, response, b"".join(chunks), self.api)
+            if self.keep is not None:
+                self.keep(response, b"".join(chunks))
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except httpx.HTTPError:
             self.cut = True
@@ -157,7 +205,7 @@ class Relay(StreamingResponse):
 
 def record(answer: Answer, response: httpx.Response, content: bytes, api: Api) -> None:
     """What the ledger says of an upstream answer: outcome, body (a stream as its whole answer), usage."""
-    content = redact(content, response.request.headers.get("authorization"))
+    content = redact(content, *secrets_of(response.request.headers, response.request.url.query))
     body = streamed_body(api, content) if is_stream(response) else _json_or_text(content)
     if response.status_code >= 400:
         answer.outcome = "error"
@@ -169,11 +217,11 @@ def record(answer: Answer, response: httpx.Response, content: bytes, api: Api) -
     answer.usage = usage_of(body) if answer.outcome == "ok" else None
 
 
-def redact(content: bytes, authorization: str | None) -> bytes:
-    """`content` without the agent's key, or anything that looks like an OpenAI key."""
-    secret = authorization.split()[-1] if authorization and authorization.split() else ""
-    if len(secret) >= _MIN_SECRET_LEN:
-        content = content.replace(secret.encode(), b"[redacted]")
+def redact(content: bytes, *secrets: str) -> bytes:
+    """`content` without the agent's keys (`cassette.secrets_of`), or anything that looks like an OpenAI key."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_LEN:
+            content = content.replace(secret.encode(), b"[redacted]")
     return _KEY_LIKE.sub(b"sk-[redacted]", content)
 
 

@@ -3,7 +3,8 @@
 The ledger keeps a streamed scripted call's answer as the whole (non-streamed) body, so a
 forwarded stream is recorded the same way: chat-completion chunks are folded into one
 `chat.completion` (text, tool calls, finish reason, usage); a Responses stream's last
-`response.completed` (or `.incomplete`, `.failed`) event already carries the whole response.
+`response.completed` (or `.incomplete`, `.failed`) event already carries the whole response;
+Anthropic's events fold into its message, Gemini's chunks into one response.
 Anything less regular than that is not guessed at: the body is then None.
 """
 
@@ -25,12 +26,79 @@ def streamed_body(api: Api, content: bytes) -> dict[str, Any] | None:
     if api == "responses":
         finals = [e["response"] for e in events if e.get("type") in _FINAL_RESPONSE_EVENTS]
         return finals[-1] if finals and isinstance(finals[-1], dict) else None
+    if api == "anthropic":
+        return anthropic_message(events)
+    if api == "gemini":
+        return gemini_response(events)
     return chat_completion(events)
 
 
 def usage_of(body: Any) -> dict[str, Any] | None:
-    usage = body.get("usage") if isinstance(body, dict) else None
-    return usage if isinstance(usage, dict) else None
+    """The answer's usage as the ledger keeps it: OpenAI's; Anthropic's and Gemini's as
+    input_tokens, output_tokens and the total_tokens the checker reads."""
+    if not isinstance(body, dict):
+        return None
+    gemini = body.get("usageMetadata")
+    if isinstance(gemini, dict):
+        counts = (gemini.get("promptTokenCount", 0), gemini.get("candidatesTokenCount", 0))
+        return {"input_tokens": counts[0], "output_tokens": counts[1],
+                "total_tokens": gemini.get("totalTokenCount", sum(counts))}
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    if "total_tokens" not in usage and isinstance(usage.get("input_tokens"), int):
+        return usage | {"total_tokens": usage["input_tokens"] + int(usage.get("output_tokens") or 0)}
+    return usage
+
+
+def anthropic_message(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Fold Anthropic's stream (`message_start`, content blocks in deltas, `message_delta`) into its message."""
+    starts = [e["message"] for e in events if e.get("type") == "message_start" and isinstance(e.get("message"), dict)]
+    if not starts:
+        return None
+    message = dict(starts[0]) | {"content": []}
+    blocks: dict[int, dict[str, Any]] = {}
+    partial: dict[int, str] = {}
+    for event in events:
+        index = event.get("index", 0)
+        if event.get("type") == "content_block_start":
+            blocks[index] = dict(event.get("content_block") or {})
+        elif event.get("type") == "content_block_delta" and index in blocks:
+            delta = event.get("delta") or {}
+            if delta.get("type") == "input_json_delta":
+                partial[index] = partial.get(index, "") + str(delta.get("partial_json") or "")
+            for key in ("text", "thinking", "signature"):
+                if isinstance(delta.get(key), str):
+                    blocks[index][key] = str(blocks[index].get(key) or "") + delta[key]
+        elif event.get("type") == "message_delta":
+            message.update(event.get("delta") or {})
+            message["usage"] = (message.get("usage") or {}) | (event.get("usage") or {})
+    for index, text in partial.items():
+        try:
+            blocks[index]["input"] = json.loads(text) if text else {}
+        except ValueError:
+            blocks[index]["input"] = text
+    message["content"] = [blocks[index] for index in sorted(blocks)]
+    return message
+
+
+def gemini_response(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fold Gemini's streamed responses into one: the parts in order (text pieces joined), the last
+    finish reason, usage and ids."""
+    parts: list[dict[str, Any]] = []
+    whole: dict[str, Any] = {}
+    candidate: dict[str, Any] = {"index": 0}
+    for chunk in chunks:
+        whole.update({key: value for key, value in chunk.items() if key != "candidates"})
+        for streamed in chunk.get("candidates") or []:
+            candidate.update({key: value for key, value in streamed.items() if key != "content"})
+            for part in (streamed.get("content") or {}).get("parts") or []:
+                if set(part) == {"text"} and parts and set(parts[-1]) == {"text"}:
+                    parts[-1] = {"text": parts[-1]["text"] + part["text"]}
+                else:
+                    parts.append(dict(part))
+    candidate["content"] = {"role": "model", "parts": parts}
+    return whole | {"candidates": [candidate]}
 
 
 def sse_data(content: bytes) -> list[dict[str, Any]] | None:

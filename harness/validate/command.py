@@ -20,6 +20,7 @@ from harness.env import binaries, versions
 from harness.errors import HarnessError
 from harness.results import reproduce
 from harness.settings import Settings, topology_options
+from harness.validate.cassettes import cassette_tape
 from harness.validate.diagnosis import fail_on_classes
 from harness.validate.run import NeedsInput, Validation, validate_agent
 from harness.validate.target import parse_target
@@ -58,6 +59,17 @@ def add_parser(sub: Any, out_default: str) -> None:
     p.add_argument("--strict", action="store_true", help="every advisory fails the validation (--fail-on all)")
     p.add_argument("--expect-terminal-within", metavar="DURATION",
                    help="with the LLM down, the agent must fail terminally this soon (e.g. 30s, 2m): a finding if not")
+    p.add_argument("--record", metavar="FILE",
+                   help="record the baseline's LLM calls from the real provider (key from OPENAI_API_KEY, "
+                        "ANTHROPIC_API_KEY or GEMINI_API_KEY) into this cassette, then validate on it")
+    p.add_argument("--upstream", metavar="URL",
+                   help="with --record: the provider's base URL (default: each provider's public one, such as "
+                        "https://api.openai.com/v1)")
+    p.add_argument("--cassette", metavar="FILE",
+                   help="validate on the answers recorded in this cassette (--record): no key, no provider")
+    p.add_argument("--on-miss", metavar="auto|fail",
+                   help="what a request the cassette has no answer to gets: the auto mode's answer (auto, the "
+                        "default) or an error (fail); the report counts the misses")
     topology_options(p)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs side by side, each in its own environment (default: 2, or 1 on one core)")
@@ -69,6 +81,8 @@ def validate_command(args: argparse.Namespace) -> int:
     from harness.report.publish import write_results  # the report's libraries only when writing
 
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
+    tape = cassette_tape(settings, record=args.record, cassette=args.cassette, upstream=args.upstream,
+                         on_miss=args.on_miss)
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     fail_on = fail_on_classes("all" if args.strict else args.fail_on) if (args.strict or args.fail_on) else frozenset()
     terminal_s = parse_duration(args.expect_terminal_within, "--expect-terminal-within") \
@@ -89,7 +103,7 @@ def validate_command(args: argparse.Namespace) -> int:
     try:
         validation = validate_agent(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
                               settings=settings, cleanup=args.cleanup, workers=max(1, args.workers),
-                              fail_on=fail_on, expect_terminal_within_s=terminal_s)
+                              fail_on=fail_on, expect_terminal_within_s=terminal_s, tape=tape)
     except NeedsInput as exc:  # not hung, not passed: said as it is
         console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)
         return 2
@@ -132,6 +146,8 @@ def _print(console: Console, validation: Validation) -> None:
         shown = f"caused by {row.caused_by}" if row.verdict == "caused" else row.verdict
         table.add_row(cls, f"[{colours[row.verdict]}]{shown}[/]", row.scenario or "")
     console.print(table)
+    if validation.cassette is not None:
+        console.print(validation.cassette.describe(), markup=False)
     for cls, row in validation.classes.items():
         if row.verdict == "fail":
             kind = "advisory made a failure by --fail-on" if row.promoted else "finding"

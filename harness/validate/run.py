@@ -23,7 +23,9 @@ from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
+from harness.fake_llm.cassette import Tape
 from harness.validate.baseline import Baseline
+from harness.validate.cassettes import CassetteReport, recorded_exchanges, replaying
 from harness.validate.diagnosis import FIX, WHY, ClassRow, ProbeOutcome, classes_json, diagnose
 from harness.validate.discover import Entry, choose_entry, default_input
 from harness.validate.plan import Probe, make_plan
@@ -48,6 +50,7 @@ class Validation:
     outcomes: list[ProbeOutcome] = field(default_factory=list)
     classes: dict[str, ClassRow] = field(default_factory=dict)
     fail_on: frozenset[str] = frozenset()
+    cassette: CassetteReport | None = None  # validated on recorded answers (--record, --cassette)
 
     @property
     def green(self) -> bool:
@@ -70,8 +73,10 @@ class Validation:
     def to_json(self) -> dict[str, Any]:
         return {"agent": self.agent, "entry": self.entry,
                 "baseline": self.baseline.describe() if self.baseline else "did not finish",
+                "baseline_answer": self.baseline.output if self.baseline else None,
                 "plan": [p.name for p in self.plan], "summary": self.summary(), "green": self.green,
-                "fail_on": sorted(self.fail_on), "classes": classes_json(self.classes)}
+                "fail_on": sorted(self.fail_on), "classes": classes_json(self.classes),
+                **({"cassette": self.cassette.to_json()} if self.cassette else {})}
 
 
 def learn_baseline(
@@ -161,8 +166,10 @@ def validate_agent(
     workers: int = 1,
     fail_on: frozenset[str] = frozenset(),
     expect_terminal_within_s: float | None = None,
+    tape: Tape | None = None,
 ) -> Validation:
-    """Validate ``target``: every run's folder goes under ``out``. Raises ``HarnessError``
+    """Validate ``target``: every run's folder goes under ``out``. ``tape``: a cassette to
+    record the baseline's LLM calls into first, or to replay (``harness.validate.cassettes``). Raises ``HarnessError``
     for bad input (an unknown entry, a deployment that does not start or register, a
     baseline that fails with no fault at all). ``fail_on``: bug classes whose advisories
     count as failures; ``expect_terminal_within_s``: the agent must fail terminally that
@@ -174,15 +181,26 @@ def validate_agent(
         launcher = stack.enter_context(ForkServer(cleanup, log_path=out / "forkserver.log"))
         validation = _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup,
                                workers=workers, launcher=launcher, fail_on=fail_on,
-                               expect_terminal_within_s=expect_terminal_within_s)
+                               expect_terminal_within_s=expect_terminal_within_s, tape=tape)
     (out / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
     return validation
 
 
 def _validate(
     target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int,
-    launcher: ForkServer, fail_on: frozenset[str], expect_terminal_within_s: float | None,
+    launcher: ForkServer, fail_on: frozenset[str], expect_terminal_within_s: float | None, tape: Tape | None = None,
 ) -> Validation:
+    recorded, logs = None, (run_dir / "cassette-baseline.jsonl", run_dir / "cassette-runs.jsonl")
+    if tape is not None and tape.record:  # the real provider answers the baseline once; everything after replays it
+        started = time.time()
+        learn_baseline(target, run_dir / "recording", settings=replace(settings, cassette=tape), cleanup=cleanup,
+                       launcher=launcher)
+        recorded = recorded_exchanges(tape)
+        say(f"recorded {recorded} LLM exchanges in {time.time() - started:.1f}s to {tape.path}")
+    plan_settings = settings
+    if tape is not None:
+        settings = replace(settings, cassette=replaying(tape, logs[0]))
+        plan_settings = replace(settings, cassette=replaying(tape, logs[1]))
     started = time.time()
     entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup,
                                                          launcher=launcher)
@@ -212,7 +230,7 @@ def _validate(
     finished: dict[str, tuple[ScenarioResult, ProbeOutcome]] = {}
 
     def run_one(scenario: Scenario, pool: EnvironmentPool) -> ScenarioResult:
-        return run_scenario(scenario, run_dir, always_replay=probes[scenario.name].always_replay, settings=settings, cleanup=cleanup,
+        return run_scenario(scenario, run_dir, always_replay=probes[scenario.name].always_replay, settings=plan_settings, cleanup=cleanup,
                             pool=pool)
 
     def on_result(index: int, result: ScenarioResult) -> None:
@@ -229,7 +247,7 @@ def _validate(
         finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, tuple(result.findings)))
 
     def new_pool(worker: int) -> EnvironmentPool:
-        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup, launcher=launcher)
+        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", plan_settings, cleanup, launcher=launcher)
 
     # Runs are independent (a run reuses an environment only once the one before left it
     # clean), so ``workers`` of them go side by side. Results keep the plan's order.
@@ -243,6 +261,8 @@ def _validate(
             validation.results.append(result)
             validation.outcomes.append(outcome)
     validation.classes = diagnose(validation.outcomes, fail_on)
+    if tape is not None:
+        validation.cassette = CassetteReport.read(tape, *logs, validation.results, recorded)
     degraded = validation.classes["degraded_answer"]
     if not baseline.repeatable and degraded.verdict == "pass":  # the plan could not compare answers
         degraded.verdict, degraded.why = "skipped", (

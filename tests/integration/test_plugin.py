@@ -135,7 +135,7 @@ def test_marker_options(pytester: pytest.Pytester) -> None:
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     outcome.assert_outcomes(passed=4, errors=3)
     outcome.stdout.fnmatch_lines([
-        "*test_unknown_option*: unknown option inactivity; known: always_replay, inactivity_timeout_s, trigger_timeout_s, fail_on",
+        "*test_unknown_option*: unknown option inactivity; known: always_replay, inactivity_timeout_s, trigger_timeout_s, fail_on, cassette, on_miss",
         "*test_bad_value*: trigger_timeout_s must be a number of seconds, not 'soon'",
         "*test_bad_fail_on*: --fail-on 'stuk': 'stuk' is not a bug class*",
     ], consecutive=False)
