@@ -6,11 +6,14 @@ fingerprint: identical requests are attempts of the same call). Each group is th
 against the request's journal (the whole call tree's):
 
 - If the group is a journaled step — a ``Run`` whose result was journaled right after one
-  of the group's answers — an attempt that arrives after that result was journaled is a
-  **duplicate**; the attempt whose answer was journaled is **committed**; the others are
-  **wasted** (a fault hit them before their answer was journaled, so the retry was
-  legitimate). Attempts before the step's result count as wasted even if entries were
-  journaled after their answer: a lost attempt's commands are re-journaled by the next one.
+  of the group's answers — the attempt whose answer was journaled is **committed**; an
+  attempt that arrives after that result was journaled, outside every step that journaled
+  one of the group's answers, is a **duplicate**; the others are **wasted** (a fault hit
+  them before their answer was journaled, so the retry was legitimate). Attempts before the
+  step's result count as wasted even if entries were journaled after their answer: a lost
+  attempt's commands are re-journaled by the next one. Several steps may journal answers
+  to one request: an agent that rejects a bad answer after its step asks again in a new
+  step, and each step's answer is committed.
 - Otherwise the call was made outside ``ctx.run``: an attempt is a **duplicate** when an
   earlier attempt had answered and the journal shows progress (any entry) after that
   answer and before this attempt — progress the answer drove. The last attempt followed by
@@ -144,10 +147,11 @@ def _journaled(call: LedgerCall, step: Step) -> bool:
 
 @dataclass(frozen=True)
 class _Owners:
-    """Which call each completed step journaled, by fingerprint; and the steps that could
-    not be tied to one call (parallel calls in their window, no value that names one)."""
+    """Which calls completed steps journaled, by fingerprint, in the order the steps
+    completed; and the steps that could not be tied to one call (parallel calls in their
+    window, no value that names one)."""
 
-    of: dict[str, tuple[Step, LedgerCall]]
+    of: dict[str, list[tuple[Step, LedgerCall]]]
     untied: list[Step]
 
 
@@ -162,7 +166,8 @@ def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> _O
     call. A step that ran beside others, with answers of several calls in its window and no
     value naming one, is left untied rather than guessed. Calls of every ledger compete, so
     a side effect finishing inside an LLM step is not taken for that step's answer."""
-    owners: dict[str, tuple[Step, LedgerCall]] = {}
+    owners: dict[str, list[tuple[Step, LedgerCall]]] = defaultdict(list)
+    owned: set[int] = set()
     untied: list[Step] = []
     every = steps_of(journal)
     steps = sorted((s for s in every if s.completed_at is not None), key=lambda s: s.completed_at or 0.0)
@@ -173,7 +178,7 @@ def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> _O
             for c in calls
             if c.outcome == "ok"
             and c.finished_at is not None
-            and c.fingerprint not in owners
+            and id(c) not in owned
             and c.arrived_at <= done + _RESULT_AFTER_ANSWER_SLACK_S
             and step.started_at - _ARRIVAL_SLACK_S <= c.finished_at <= done + _ANSWER_STAMP_LAG_S
         ]
@@ -184,8 +189,9 @@ def _step_owners(calls: Sequence[LedgerCall], journal: list[JournalEntry]) -> _O
         candidates = matching or answered
         if candidates:
             closest = min(candidates, key=lambda c: abs((c.finished_at or 0.0) - done))
-            owners[closest.fingerprint] = (step, closest)
-    return _Owners(owners, untied)
+            owners[closest.fingerprint].append((step, closest))
+            owned.add(id(closest))
+    return _Owners(dict(owners), untied)
 
 
 def _beside_others(step: Step, steps: Sequence[Step]) -> bool:
@@ -224,33 +230,39 @@ def classify(
             # even when a retry of it falls inside a step whose window spans the crash.
             untied = _inside(attempts[0], owners.untied)
             if fingerprint in owners.of:
-                labels = _judge_step(attempts, *owners.of[fingerprint])
+                labels = _judge_step(attempts, owners.of[fingerprint])
             elif untied is not None:  # a step's call, but which answer it journaled is unknown: no verdict of duplicate
                 labels = [("wasted", f"made inside {untied.describe()}, whose result could not be tied to one call")
                           for _ in attempts]
             else:
                 labels = _judge_unjournaled(attempts, journal)
+            steps = owners.of.get(fingerprint, [])
             for i, (attempt, (label, reason)) in enumerate(zip(attempts, labels)):
                 if label == "wasted" and attempt.outcome != "ok":
                     reason = f"the call ended '{attempt.outcome}' (status {attempt.status}); a retry was legitimate"
                 elif label == "wasted" and attempt.finished_at is None:
                     reason = "cut off before it answered"
-                step = owners.of[fingerprint][0] if fingerprint in owners.of else None
+                # The step that journaled this attempt's answer, or else the group's first one.
+                step = next((s for s, c in steps if c is attempt), steps[0][0] if steps else None)
                 result.append(ClassifiedCall(attempt, invocation_id, i + 1, label, reason, step=step))
     return sorted(result, key=lambda c: c.call.id)
 
 
-def _judge_step(attempts: list[LedgerCall], step: Step, committed: LedgerCall) -> list[tuple[CallClass, str]]:
-    done = step.completed_at or 0.0
-    committed_id = committed.id
+def _judge_step(attempts: list[LedgerCall], owned: list[tuple[Step, LedgerCall]]) -> list[tuple[CallClass, str]]:
+    """``owned``: the steps that journaled an answer to this request, and whose answer each holds."""
     labels: list[tuple[CallClass, str]] = []
     for attempt in attempts:
-        if attempt is committed:
-            labels.append(("committed", f"its answer was journaled as the result of {step.describe()}"))
-        elif attempt.arrived_at > done + _ARRIVAL_SLACK_S:
-            labels.append(
-                ("duplicate", f"{step.describe()} had already journaled call #{committed_id}'s answer before this call")
-            )
+        mine = next((step for step, call in owned if call is attempt), None)
+        if mine is not None:
+            labels.append(("committed", f"its answer was journaled as the result of {mine.describe()}"))
+            continue
+        # A retry inside a step that went on to journal another attempt's answer is that step's business.
+        inside = any(step.started_at - _ARRIVAL_SLACK_S <= attempt.arrived_at <= (step.completed_at or 0.0)
+                     for step, _ in owned)
+        before = [(step, call) for step, call in owned if attempt.arrived_at > (step.completed_at or 0.0) + _ARRIVAL_SLACK_S]
+        if before and not inside:
+            step, call = before[-1]
+            labels.append(("duplicate", f"{step.describe()} had already journaled call #{call.id}'s answer before this call"))
         else:
             labels.append(("wasted", "superseded by a retry: its answer was never journaled"))
     return labels

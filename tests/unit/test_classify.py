@@ -63,6 +63,20 @@ def test_a_call_repeated_after_its_run_result_was_journaled_is_a_duplicate() -> 
     assert result[1] == "committed"
 
 
+def test_a_request_asked_again_in_a_new_step_after_a_bad_answer_is_committed_twice() -> None:
+    """An agent that rejects an answer after its step (the Agents SDK, Pydantic AI) runs again:
+    the identical request, from a new step that journals its own answer. Such a re-ask
+    (pydantic_ai_output_type under llm-refusal) was taken for a repeat of the first step's
+    call when it came more than 50 ms after that step's result, and for a wasted one sooner."""
+    journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.1, "Model call", 1),
+               entry(2, "Notification: Run", 0.25, step=1), entry(3, "Command: Run", 0.31, "Model call", 2),
+               entry(4, "Notification: Run", 0.45, step=2), entry(5, "Command: Output", 0.5)]
+    calls = [call(1, "ask", 0.2, 0.24), call(2, "ask", 0.32, 0.44)]
+    assert labels(calls, journal) == {1: "committed", 2: "committed"}
+    # A third attempt after both steps, in no step, still repeats journaled work.
+    assert labels([*calls, call(3, "ask", 2.0, 2.1)], journal)[3] == "duplicate"
+
+
 def test_a_call_outside_ctx_run_repeated_after_it_drove_progress_is_a_duplicate() -> None:
     # No Run entry of its own: the specialist step's command, appended after its answer, is the progress.
     journal = [entry(0, "Command: Input", 0.0), entry(1, "Command: Run", 0.3, "ask", 1),
