@@ -14,6 +14,8 @@ Read from each SDK's source (the versions in the README's dependency list):
   a version (it appends ``/v1beta/models/...``). Key: ``GOOGLE_API_KEY``, read before
   ``GEMINI_API_KEY``; ``GOOGLE_GENAI_USE_VERTEXAI=false`` keeps it off Vertex AI. The Vercel
   AI SDK's ``@ai-sdk/google`` reads only its key (``GOOGLE_GENERATIVE_AI_API_KEY``), not a base URL.
+- litellm fetches its model price list from GitHub at import unless
+  ``LITELLM_LOCAL_MODEL_COST_MAP=True``: an agent under test reaches no network but the fake's.
 """
 
 from __future__ import annotations
@@ -38,4 +40,5 @@ def provider_environment(
         "GOOGLE_API_KEY": gemini_key or DUMMY_KEY,
         "GOOGLE_GENERATIVE_AI_API_KEY": gemini_key or DUMMY_KEY,
         "GOOGLE_GENAI_USE_VERTEXAI": "false",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }

@@ -49,6 +49,13 @@ def test_litellm_reads_openai_api_base(handed: None) -> None:
     assert get_secret_str("OPENAI_API_BASE") == f"{FAKE}/v1"
 
 
+def test_litellm_is_told_to_keep_its_price_list_local(handed: None) -> None:
+    import os
+
+    # litellm reads it at import (litellm/__init__.py: model_cost = get_model_cost_map(...)).
+    assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
 def test_a_real_providers_key_is_handed_over_only_for_openai() -> None:
     handed = provider_environment(FAKE, openai_key="sk-user")
     assert handed["OPENAI_API_KEY"] == "sk-user"
