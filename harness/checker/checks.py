@@ -13,57 +13,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from harness.checker.classify import ClassifiedCall, llm_calls, side_effects, tally
+from harness.checker.check import Check, CheckResult
+from harness.checker.classify import ClassifiedCall, answer_marks, llm_calls, side_effects, tally, texts_within
+from harness.checker.poisoned import poisoned_requests
 from harness.history import History, Invocation, Request, StubCall
-
-Severity = Literal["finding", "advisory"]
 
 # What validation reports on, one row each (the glossary's bug classes).
 BUG_CLASSES = (
     "duplicate_llm_call", "duplicate_side_effect", "duplicate_child_work", "non_determinism",
-    "degraded_answer", "retry_storm", "stuck_invocation",
+    "degraded_answer", "poisoned_journal", "retry_storm", "stuck_invocation",
 )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What one check found. ``exercised`` is False when the run gave it nothing to judge
-    (no side effect to repeat, no hang to end): it neither passed nor failed. ``advice`` is
-    the fix, with figures, when an advisory did not hold."""
-
-    check: str
-    ok: bool
-    message: str
-    bug_class: str | None = None
-    severity: Severity = "finding"
-    exercised: bool = True
-    advice: str = ""
-
-    @property
-    def failed(self) -> bool:
-        """A finding that did not hold: it fails the run."""
-        return not self.ok and self.severity == "finding"
-
-
-@dataclass(frozen=True)
-class Check:
-    """The one check type. Subclasses set ``name`` and ``bug_class`` and implement
-    ``evaluate``; ``severity`` may be chosen per instance (a figure that is a finding above
-    one bound can be an advisory above a lower one)."""
-
-    name: ClassVar[str] = "check"
-    bug_class: ClassVar[str | None] = None
-    severity: Severity = field(default="finding", kw_only=True)
-
-    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
-        """``calls``: every LLM call and side effect of the run, classified."""
-        raise NotImplementedError
-
-    def result(self, ok: bool, message: str, *, exercised: bool = True, advice: str = "") -> CheckResult:
-        return CheckResult(self.name, ok, message, self.bug_class, self.severity, exercised, advice)
 
 
 def same_answer(a: object, b: object) -> bool:
@@ -280,6 +242,47 @@ class SameAnswerAsBaseline(Check):
 
 
 @dataclass(frozen=True)
+class NoBadAnswerCommitted(Check):
+    """Under bad answers (value faults), no request committed one: an answer that differs
+    from the baseline's is empty, or carries the bad answer (its text, the truncated half,
+    the refusal, the unoffered tool's name). Another different answer, from an agent that
+    asked again within its conversation, is not the bad answer: the fake's auto answer
+    depends on the whole conversation, so the retry's exchange changes it (that is
+    ``SameAnswerAsBaseline``'s advisory under these faults)."""
+
+    name: ClassVar[str] = "no bad answer committed"
+    bug_class: ClassVar[str | None] = "degraded_answer"
+    baseline: Any = None
+
+    def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        flawed = [c for c in history.llm_calls if c.flaw is not None]
+        if not flawed:
+            return self.result(True, "no bad answer was given", exercised=False)
+        problems = []
+        for request in history.requests:
+            inv = history.invocation.get(request.invocation_id)
+            if inv is None or not inv.succeeded:
+                continue
+            output = masked(history.outputs.get(inv.id), request.token)
+            if same_answer(output, self.baseline):
+                continue
+            text = output if isinstance(output, str) else json.dumps(output)
+            mine = [c for c in flawed if c.token in (None, request.token)]
+            if _decoded(output) in (None, "", [], {}) or not text.strip():
+                problems.append(f"{inv.id} committed an empty answer {output!r} after call #{mine[0].id if mine else '?'} "
+                                f"gave a bad answer ({mine[0].flaw if mine else '?'})")
+                continue
+            for call in mine:
+                marks = {m.replace(request.token, "{token}") for m in answer_marks(call)} | (
+                    {call.tool_called} if call.tool_called else set())
+                if any(mark in inner for mark in marks for inner in texts_within(text)):
+                    problems.append(f"{inv.id} committed call #{call.id}'s bad answer ({call.flaw}): {output!r}, "
+                                    f"the baseline {self.baseline!r}")
+                    break
+        return self.result(not problems, "; ".join(problems[:3]) or f"{len(flawed)} bad answer(s), none committed")
+
+
+@dataclass(frozen=True)
 class FinishedDespiteTransientFaults(Check):
     """An advisory: under faults that heal, no request failed terminally. Giving up is the
     agent's choice (its steps' retry bounds), a cost rather than lost or repeated work; and a
@@ -291,8 +294,11 @@ class FinishedDespiteTransientFaults(Check):
     bug_class: ClassVar[str | None] = "degraded_answer"
 
     def evaluate(self, history: History, calls: list[ClassifiedCall]) -> CheckResult:
+        # A request that failed on a journaled bad answer is the poisoned_journal finding's (the
+        # cause, with its evidence), not a retry bound's cost.
+        poisoned = poisoned_requests(history, calls)
         failed = [inv for r in history.requests if (inv := history.invocation.get(r.invocation_id)) is not None
-                  and inv.done and inv.completion_result == "failure"]
+                  and inv.done and inv.completion_result == "failure" and inv.id not in poisoned]
         if not failed:
             return self.result(True, "no request failed terminally")
         return self.result(

@@ -115,7 +115,7 @@ def answer_marks(call: LedgerCall) -> frozenset[str]:
     return frozenset(m for m in found if len(m.replace(token, "").strip()) >= _MIN_MARK)
 
 
-def _texts(value: str) -> list[str]:
+def texts_within(value: str) -> list[str]:
     """A journaled value and every string inside it, JSON decoded at any depth: an answer
     journaled whole, or as one field of a model's JSON."""
     texts, pending = [value], [value]
@@ -141,7 +141,7 @@ def _journaled(call: LedgerCall, step: Step) -> bool:
     """Does the step's journaled value carry this call's answer?"""
     if step.value is None:
         return False
-    texts = _texts(step.value)
+    texts = texts_within(step.value)
     return any(mark in text for mark in answer_marks(call) for text in texts)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.checker.checks import Check, CheckResult
+from harness.checker.check import Check, CheckResult
 from harness.checker.classify import classify_history, llm_calls, side_effects, tally
 from harness.checker.impact import measure_impact
 from harness.history import History

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from harness.checker.checks import Check, CheckResult
+from harness.checker.check import Check, CheckResult
 from harness.checker.classify import ClassifiedCall
+from harness.checker.poisoned import poisoned_requests
 from harness.history import History, Invocation
 from harness.restate_settings import PRODUCTION, RestateSettings, duration
 
@@ -86,14 +87,24 @@ class RecoversAfterHealing(Check):
             return self.result(True, "a fault lasted to the end of the run: liveness is not judged", exercised=False)
         healed = max([history.started_at] + [max(f.undone_at or 0.0, f.settled_at or 0.0) for f in history.faults])
         ended = history.ended_at or healed
-        tree = [i for r in history.requests for i in history.tree_of(r.invocation_id)]
+        # A request a journaled bad answer keeps from finishing is the poisoned_journal check's
+        # finding, with the step and the answer as evidence: judged here too, it would report
+        # the cause's symptom as a second class. Judged per request, so another request of the
+        # same run stuck for its own reason is still named here.
+        poisoned = poisoned_requests(history, calls)
+        tree = [i for r in history.requests if r.invocation_id not in poisoned for i in history.tree_of(r.invocation_id)]
         open_ = [history.invocation[i] for i in tree if i in history.invocation and not history.invocation[i].done]
         if not history.requests:
             return self.result(False, "no request was sent", exercised=False)
+        aside = f"; {len(poisoned)} request(s) kept by a poisoned journal (judged as poisoned_journal)" if poisoned else ""
         if not open_:
             done = [history.invocation[i].completed_at or healed for i in tree if i in history.invocation]
             recovery = max(0.0, max(done, default=healed) - healed)
-            return self.result(True, f"every invocation reached an outcome, {recovery:.1f} s after the last fault healed")
+            if not tree:
+                return self.result(True, "every request is kept by a poisoned journal (judged as poisoned_journal)",
+                                   exercised=False)
+            return self.result(True, f"every invocation reached an outcome, {recovery:.1f} s after the last fault "
+                                     f"healed{aside}")
         if ended - healed < bound:  # the run stopped early (a journal mismatch): too soon to say
             return self.result(True, f"{len(open_)} invocation(s) still open {ended - healed:.0f} s after healing, "
                                      f"before the bound of {bound:.0f} s: not judged", exercised=False)

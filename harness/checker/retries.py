@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import ClassVar
 
-from harness.checker.checks import Check, CheckResult
+from harness.checker.check import Check, CheckResult
 from harness.checker.classify import ClassifiedCall
 from harness.history import History
 from harness.restate_settings import PRODUCTION, duration

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from harness.checker.checks import Check
+from harness.checker.check import Check
 from harness.checker.judge import RunInfo, judge
 from harness.context import Link, Process, Progress, Tools
 from harness.env.environment import Environment

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.checker.check import Check
 from harness.checker.checks import (
     AllCompleted,
-    Check,
     NoDuplicateLLMCalls,
     NoJournalMismatch,
     StepsOnce,

@@ -20,6 +20,31 @@ class LLMCallPoint:
 
     number: int  # 1-based, in arrival order
     service: str | None  # the service whose invocation made it
+    # What the call asked of the model, as the fake read it: structured output
+    # ("json_object", "json_schema", "strict_json_schema"), the tools offered and those of
+    # them marked strict. They say which bad answers a real provider could give it.
+    output_format: str | None = None
+    tools: tuple[str, ...] = ()
+    strict_tools: tuple[str, ...] = ()
+    api: str = "chat"  # the protocol: OpenAI's ("chat", "responses") send tool arguments as JSON text
+    stream: bool = False  # streamed: only a stream can end early with no error (a whole body has its end)
+
+    @property
+    def arguments_as_text(self) -> bool:
+        """Does the provider send a tool call's arguments as JSON text the agent parses (OpenAI),
+        rather than as an object it parsed itself (Anthropic's ``input``, Gemini's ``args``)?
+        Only text can fail to parse."""
+        return self.api in ("chat", "responses")
+
+    @property
+    def loose_output(self) -> bool:
+        """Structured output the provider does not enforce: its answer may break the schema."""
+        return self.output_format in ("json_object", "json_schema")
+
+    @property
+    def loose_tools(self) -> bool:
+        """Tools offered of which some are not strict: their arguments may not parse."""
+        return any(tool not in self.strict_tools for tool in self.tools)
 
 
 @dataclass(frozen=True)
@@ -63,7 +88,8 @@ class Baseline:
         steps = sorted((s for s in history.steps if s.completed), key=lambda s: s.completed_at or 0.0)
         return cls(
             output=masked(history.outputs.get(root.id), request.token),
-            llm_calls=tuple(LLMCallPoint(i + 1, owner.get(c.id) or entry_service) for i, c in enumerate(calls)),
+            llm_calls=tuple(LLMCallPoint(i + 1, owner.get(c.id) or entry_service, c.output_format, _offered(c),
+                                         tuple(c.strict_tools), c.api, c.stream) for i, c in enumerate(calls)),
             steps=tuple((services_of.get(s.invocation_id, entry_service), s.name) for s in steps),
             children=tuple(sorted(children_per_target(history, request).items())),
             side_effects=len(history.stub_calls),
@@ -103,6 +129,13 @@ def _first_tool_choice(calls: list[LLMCall]) -> dict[str, Any]:
         if offered:
             return {"tools": tuple(offered), "chosen_tool": _called(call.response)}
     return {}
+
+
+def _offered(call: LLMCall) -> tuple[str, ...]:
+    """The function tools a call offered (a history recorded before the fake noted them: OpenAI's shapes)."""
+    if call.tools:
+        return tuple(call.tools)
+    return tuple(name for t in call.request.get("tools") or [] if isinstance(t, dict) and (name := _tool_name(t)))
 
 
 def _tool_name(tool: dict[str, Any]) -> str | None:

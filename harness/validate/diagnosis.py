@@ -40,6 +40,10 @@ WHY = {
     "one journaled, because it branched on something not journaled (randomness, the clock, an outside read).",
     "degraded_answer": "Under a transient fault the agent ended with a different answer than its fault-free baseline: it "
     "caught the failure and committed a fallback instead of letting Restate retry.",
+    "poisoned_journal": "A bad answer of the LLM (empty, cut short, a refusal, JSON that breaks its schema, tool "
+    "arguments that do not parse) was journaled as the result of the step that asked for it, and parsed or validated "
+    "only after that step. Every retry replays the journaled answer and fails on it again: the invocation can never "
+    "recover, even once the LLM answers well, because the call is never made again.",
     "retry_storm": "While the LLM was down the agent multiplied every Restate attempt into many calls: retries "
     "hidden from Restate (an SDK's own retries, a loop inside a step), so an outage costs that many times the calls, "
     "with no back-off Restate can see.",
@@ -64,6 +68,10 @@ FIX = {
     "degraded_answer": "Do not catch transient LLM errors to return a fallback; let the step raise so Restate retries it "
     "(bounded by `RunOptions(max_attempts=..., max_duration=...)`), and raise `TerminalError` only for failures that "
     "retrying cannot fix.",
+    "poisoned_journal": "Parse and validate the answer inside the step; raise there so Restate retries the call: "
+    "e.g. `json.loads` / `Model.model_validate_json` on `message.content` or on a tool call's `arguments` inside the "
+    "function given to `ctx.run_typed`, which then journals the parsed value. Ask for a strict schema "
+    "(`strict: true`) where the provider enforces one.",
     "retry_storm": "Let Restate own the retries: turn the client's off (`max_retries=0`), take retry loops out of "
     "steps, and bound the step if a request should fail rather than wait: `RunOptions(max_attempts=6, "
     "max_duration=timedelta(seconds=60))`.",

@@ -1,18 +1,21 @@
 """The plan: from what the baseline showed, every run validation makes. Crash points are
 enumerated, not hand-picked: a SIGKILL while each LLM call is held, and right after each
 journaled step, of the deployment that owns it; then always-replay, transient LLM errors
-aimed at each call in turn, an LLM outage that ends, a hang, restate-server killed, and a
-Restate->agent partition. Every fault heals, and then every invocation must finish within
-a bound derived from the run's Restate settings: liveness is judged after healing."""
+aimed at each call in turn, bad answers (a schema violation, tool arguments that do not
+parse) where the baseline's requests leave room for them, an LLM outage that ends, a hang,
+restate-server killed, and a Restate->agent partition. Every fault heals, and then every
+invocation must finish within a bound derived from the run's Restate settings: liveness is
+judged after healing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from harness.checker.check import Check
 from harness.checker.checks import (
-    Check,
     FinishedDespiteTransientFaults,
+    NoBadAnswerCommitted,
     NoDuplicateChildWork,
     NoDuplicateLLMCalls,
     NoDuplicateSideEffects,
@@ -20,16 +23,28 @@ from harness.checker.checks import (
     SameAnswerAsBaseline,
 )
 from harness.checker.liveness import HangEnded, RecoversAfterHealing, recovery_bound
+from harness.checker.poisoned import NoPoisonedJournal
 from harness.checker.retries import CallsPerAttempt, RetriesBounded, TerminalWithin
 from harness.fake_llm import FakeLLM
 from harness.fake_llm.rules import Auto, Rule
 from harness.nemesis.faults import (
     Fault,
     Kill,
+    LLMAuth,
+    LLMBadToolArgs,
+    LLMContextLength,
+    LLMEmpty,
     LLMHang,
+    LLMMatch,
     LLMRateLimited,
+    LLMRefusal,
+    LLMSchemaViolation,
     LLMServerError,
     LLMStreamCut,
+    LLMStreamEarlyEnd,
+    LLMTruncated,
+    LLMWrongTool,
+    VALUE_FAULTS,
     Partition,
     Pause,
     Restart,
@@ -122,7 +137,7 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
         recovers, NoJournalMismatch(), NoDuplicateLLMCalls(),
         NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
         *((SameAnswerAsBaseline(baseline.output),) if baseline.repeatable else ()),
-        FinishedDespiteTransientFaults(severity="advisory"),
+        FinishedDespiteTransientFaults(severity="advisory"), NoPoisonedJournal(),
     )
     deadline = bound
     calls = list(baseline.llm_calls)
@@ -169,6 +184,16 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
                         else LLMServerError(times=1, skip=call.number - 1, until=healed))
         probes.append(Probe(f"llm-{kind}-at-call-{call.number}", f"a transient {kind} on LLM call {call.number}",
                             (fault,), deadline_s=deadline, checks=oracles))
+    # A bad answer an agent heals within its conversation (asking the model again, as
+    # frameworks do) changes the fake's final answer, which depends on the whole
+    # conversation: a different answer is an advisory there; committing the bad answer (or
+    # nothing) is the finding.
+    value_oracles = tuple(replace(o, severity="advisory") if isinstance(o, SameAnswerAsBaseline) else o
+                          for o in oracles)
+    if baseline.repeatable:
+        value_oracles += (NoBadAnswerCommitted(baseline=baseline.output),)
+    values = value_probes(calls, value_oracles, quick=quick, deadline_s=deadline)
+    probes += values
     if calls:
         outage = OUTAGE_S if expect_terminal_within_s is None else expect_terminal_within_s + 5.0
         retry_checks: tuple[Check, ...] = (
@@ -199,17 +224,86 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     # A seeded random schedule over the deployments, their links and the LLM, like the
     # catalogue's: faults in combinations nobody enumerated.
     agents = sorted({agent_of[s] for s in baseline.services if s in agent_of})
+    # The full budget's schedule may give bad answers too; the quick one keeps to the faults
+    # every agent must ride out.
+    schedule = random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
+                               faults=RANDOM_FAULTS, max_window_s=1.0, bad_answers=not quick)
+    spoils = any(isinstance(fault, VALUE_FAULTS) for fault in schedule)
     probes.append(Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
-                        random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
-                                        faults=RANDOM_FAULTS, max_window_s=1.0),
-                        needs_processes=True, requests=4, spread_s=RANDOM_FAULTS * 1.3, deadline_s=deadline,
-                        checks=oracles))
+                        schedule, needs_processes=True, requests=4, spread_s=RANDOM_FAULTS * 1.3, deadline_s=deadline,
+                        checks=value_oracles if spoils else oracles))
     if not quick:
         for call in calls:
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
                                 (LLMStreamCut(times=1, skip=call.number - 1, until=LLMCallsArrived(call.number)),),
                                 deadline_s=deadline, checks=oracles))
-    return probes[:QUICK_MAX + tools_added] if quick else probes
+    return probes[:QUICK_MAX + tools_added + len(values)] if quick else probes
+
+
+# The bad answers a real model gives, by the probe name's word: each a 200 whose value is
+# wrong. Schema violations and unparsable tool arguments are aimed only where the provider
+# does not enforce the schema: a strict one (`strict: true`, OpenAI's structured outputs,
+# Anthropic's strict tools) is decoded under the schema's grammar, so a real provider never
+# answers it with JSON that breaks it, and such a fault would blame the agent for an answer
+# it cannot get.
+_EVERY_CALL: tuple[tuple[str, type[Fault], str], ...] = (
+    ("truncated", LLMTruncated, "an answer cut at the token limit (finish_reason length)"),
+    ("refusal", LLMRefusal, "a refusal instead of an answer"),
+    ("empty", LLMEmpty, "an empty answer"),
+)
+
+
+def value_probes(calls: list[LLMCallPoint], oracles: tuple[Check, ...], *, quick: bool,
+                 deadline_s: float) -> list[Probe]:
+    """Bad answers, each transient (the aimed call's only: the fault heals once it arrived).
+    Quick: what the baseline makes relevant, once each: structured output that is not strict
+    gets a schema violation at the first call asking for it; tools that are not strict get
+    arguments that do not parse at the first call offering them (arguments that break the
+    tool's schema, where the provider hands them over parsed: Anthropic, Gemini). Full: every kind at every
+    call where it applies, and a context-length 400 and an auth 401 at every call.
+
+    Judged by ``oracles``: a committed bad answer (or an empty one) is degraded_answer; an
+    invocation the journaled bad answer keeps from finishing is poisoned_journal."""
+    aimed: list[tuple[str, Fault, str, LLMCallPoint]] = []
+
+    def aim(word: str, fault: type[Fault], what: str, call: LLMCallPoint) -> None:
+        # match=LLMMatch(): every call counts toward ``skip`` (the wrong-tool fault's own
+        # default matches only calls that offer tools).
+        if any(w == word and c == call for w, _, _, c in aimed):
+            return  # one schema violation per call, whether its output or its tools asked for it
+        until = LLMCallsArrived(call.number)
+        aimed.append((word, fault(match=LLMMatch(), times=1, skip=call.number - 1, until=until),  # type: ignore[call-arg]
+                      what, call))
+
+    if quick:
+        structured = next((c for c in calls if c.loose_output), None)
+        if structured is not None:
+            aim("schema-violation", LLMSchemaViolation, "JSON that breaks the requested output schema (not strict)",
+                structured)
+        tooled = next((c for c in calls if c.loose_tools), None)
+        if tooled is not None and tooled.arguments_as_text:
+            aim("bad-tool-args", LLMBadToolArgs, "a tool call whose arguments are not JSON (tools not strict)", tooled)
+        elif tooled is not None:  # arguments come parsed (Anthropic, Gemini): they can only break the schema
+            aim("schema-violation", LLMSchemaViolation, "tool arguments that break the tool's schema (not strict)",
+                tooled)
+    else:
+        for call in calls:
+            for word, kind, what in _EVERY_CALL:
+                aim(word, kind, what, call)
+            if call.stream:  # a whole answer's end is its body's: only a stream stops early without an error
+                aim("early-end", LLMStreamEarlyEnd, "a stream that stops halfway with no finish and no error", call)
+            if call.tools:
+                aim("wrong-tool", LLMWrongTool, "a call to a tool that was not offered", call)
+            if call.loose_tools and call.arguments_as_text:
+                aim("bad-tool-args", LLMBadToolArgs, "a tool call whose arguments are not JSON", call)
+            if call.loose_output or call.loose_tools:
+                aim("schema-violation", LLMSchemaViolation, "valid JSON that breaks the output's or a tool's schema", call)
+            aim("context-length", LLMContextLength, "a 400: the prompt exceeds the model's context", call)
+            aim("auth", LLMAuth, "a 401: the key is refused", call)
+    return [Probe(f"llm-{word}-at-call-{call.number}", f"a transient bad answer on LLM call {call.number}: {what}"
+                  if word not in ("context-length", "auth") else f"a transient error on LLM call {call.number}: {what}",
+                  (fault,), deadline_s=deadline_s, checks=oracles)
+            for word, fault, what, call in aimed]
 
 
 def tool_probes(baseline: Baseline, agent: str, oracles: tuple[Check, ...], *, quick: bool,

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.checker.checks import Check, CheckResult
+from harness.checker.check import Check, CheckResult
 from harness.checker.classify import ClassifiedCall, classify_history
 from harness.checker.judge import RunInfo
 from harness.history import History

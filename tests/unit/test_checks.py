@@ -5,6 +5,7 @@ mutants, and reacts to small crafted edits of the real data."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +14,20 @@ from harness.checker.checks import (
     AllCompleted,
     CallTree,
     FailedTerminally,
+    NoBadAnswerCommitted,
     NoDuplicateLLMCalls,
     NoDuplicateSideEffects,
     NoJournalMismatch,
     OneInvocationPerRequest,
     RetriesPlausible,
+    SameAnswerAsBaseline,
     SlowedDown,
     StepsOnce,
     Wasted,
     WastedExplainedByFaults,
     same_answer,
 )
+from harness.history import History
 from scenarios.llm_scripts import BILLING_ANSWER
 from tests.unit import histories as H
 from tests.unit.histories import entry_of, evaluate, load, root, variant
@@ -527,3 +531,52 @@ def test_one_soak_request_resent_into_a_second_invocation_is_the_only_one_named(
 
 def test_same_answer_decodes_json_scalars_like_strings_and_objects() -> None:
     assert same_answer(True, "true") and same_answer(None, "null") and same_answer(4.5, "4.5")
+
+
+# --- committing a bad answer (value faults) ------------------------------------------------------
+
+
+def _healed() -> History:
+    """A twin that parsed inside its step, under a schema violation on call 1: it asked again and
+    committed the baseline's answer (recorded by validate; tests/fixtures/validation)."""
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "validation" / "parse-inside-step-sdk-schema-violation.json"
+    return History.from_json(json.loads(path.read_text()))
+
+
+def _answered(history: History, output: object) -> History:
+    [inv] = history.outputs
+    history.outputs[inv] = output
+    return history
+
+
+BASELINE_CLAIM = {"customer": "customer {token}", "category": "billing", "amount": 1.0, "summary": "summary {token}"}
+
+
+def test_a_bad_answer_healed_to_the_baseline_answer_is_not_committed() -> None:
+    history = _healed()
+    result = H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), history)
+    assert result.ok and result.exercised, result.message
+
+
+def test_an_empty_answer_committed_after_a_bad_one_is_degraded() -> None:
+    result = H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), _answered(_healed(), ""))
+    assert not result.ok and result.bug_class == "degraded_answer" and "empty answer" in result.message
+
+
+def test_committing_the_bad_answer_itself_is_degraded() -> None:
+    history = _healed()
+    bad = next(c for c in history.llm_calls if c.flaw)
+    text = bad.response["choices"][0]["message"]["content"]
+    result = H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), _answered(history, {"raw": text}))
+    assert not result.ok and f"call #{bad.id}'s bad answer (schema_violation)" in result.message
+
+
+def test_another_answer_that_is_not_the_bad_one_is_left_to_the_advisory() -> None:
+    history = _answered(_healed(), {"customer": "someone else", "category": "travel"})
+    assert H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), history).ok
+    assert not H.evaluate(SameAnswerAsBaseline(baseline=BASELINE_CLAIM), history).ok
+
+
+def test_with_no_bad_answer_given_there_is_nothing_to_judge() -> None:
+    result = H.evaluate(NoBadAnswerCommitted(baseline="x"), H.load(H.KILL_ROUTER))
+    assert result.ok and not result.exercised

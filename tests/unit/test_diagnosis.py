@@ -127,3 +127,14 @@ def test_fail_on_refuses_an_ambiguous_or_unknown_class_in_one_line(text: str) ->
     assert "\n" not in message
     assert f"--fail-on {text!r}" in message
     assert ", ".join(BUG_CLASSES) in message
+
+
+def test_a_poisoned_journal_fails_its_own_class_with_the_fix_the_issue_names() -> None:
+    rows = diagnose([outcome("llm-schema-violation-at-call-1",
+                             finding("poisoned_journal", ok=False, message="step 'extract claim' journaled ..."),
+                             finding("stuck_invocation"), finding("degraded_answer"))])
+    assert rows["poisoned_journal"].verdict == "fail"
+    assert rows["poisoned_journal"].fix.startswith("Parse and validate the answer inside the step; raise there so "
+                                                   "Restate retries the call")
+    assert {rows["stuck_invocation"].verdict, rows["degraded_answer"].verdict} == {"pass"}
+    assert fail_on_classes("poisoned") == {"poisoned_journal"}

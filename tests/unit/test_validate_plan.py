@@ -147,3 +147,113 @@ def test_answers_that_differ_without_faults_are_not_compared_under_faults() -> N
     assert [c.severity for p in plan().values() for c in p.checks if isinstance(c, SameAnswerAsBaseline)]
     assert all(c.severity == "finding" for p in plan().values() for c in p.checks
                if isinstance(c, SameAnswerAsBaseline))
+
+
+# --- bad answers: the value faults -------------------------------------------------------------
+
+
+def _with_calls(*calls: LLMCallPoint) -> Baseline:
+    from dataclasses import replace
+
+    return replace(BASELINE, llm_calls=calls)
+
+
+def test_quick_aims_a_schema_violation_at_the_first_call_asking_for_loose_structured_output() -> None:
+    from harness.checker.poisoned import NoPoisonedJournal
+    from harness.nemesis.faults import LLMMatch, LLMSchemaViolation
+    from harness.nemesis.triggers import LLMCallsArrived
+
+    baseline = _with_calls(LLMCallPoint(1, "Router"), LLMCallPoint(2, "Router", "json_schema"),
+                           LLMCallPoint(3, "Router", "json_object"))
+    probes = {p.name: p for p in make_plan(baseline, AGENT_OF, budget="quick")}
+    values = {name: p for name, p in probes.items() if "schema-violation" in name or "bad-tool-args" in name}
+    assert list(values) == ["llm-schema-violation-at-call-2"]
+    (fault,) = values["llm-schema-violation-at-call-2"].faults
+    # Transient: that call's answer only, every call counted toward the skip.
+    assert fault == LLMSchemaViolation(match=LLMMatch(), times=1, skip=1, until=LLMCallsArrived(2))
+    # Judged by both oracles: a committed bad answer, or an invocation kept for good. A merely
+    # different answer (healed within the conversation) is an advisory.
+    checks = {type(c).__name__: c.severity for c in values["llm-schema-violation-at-call-2"].checks}
+    assert checks["NoBadAnswerCommitted"] == "finding" and checks["NoPoisonedJournal"] == "finding"
+    assert checks["SameAnswerAsBaseline"] == "advisory"
+    assert NoPoisonedJournal.bug_class == "poisoned_journal"
+    # On top of the quick budget, as the tool probes are: the other probes are all still there.
+    assert len(probes) == len(make_plan(_with_calls(*baseline.llm_calls[:1], LLMCallPoint(2, "Router"),
+                                                    LLMCallPoint(3, "Router")), AGENT_OF, budget="quick")) + 1
+
+
+def test_quick_aims_bad_tool_arguments_at_the_first_call_offering_tools_that_are_not_strict() -> None:
+    from harness.nemesis.faults import LLMBadToolArgs
+
+    baseline = _with_calls(LLMCallPoint(1, "Router", tools=("lookup",), strict_tools=("lookup",)),
+                           LLMCallPoint(2, "Router", tools=("billing", "account"), strict_tools=("billing",)),
+                           LLMCallPoint(3, "Router", tools=("billing",)))
+    probes = {p.name: p for p in make_plan(baseline, AGENT_OF, budget="quick")}
+    assert [n for n in probes if "bad-tool-args" in n or "schema-violation" in n] == ["llm-bad-tool-args-at-call-2"]
+    assert isinstance(probes["llm-bad-tool-args-at-call-2"].faults[0], LLMBadToolArgs)
+    assert probes["llm-bad-tool-args-at-call-2"].faults[0].skip == 1
+
+
+def test_quick_aims_no_bad_answer_where_the_provider_enforces_the_schema() -> None:
+    # A strict schema is decoded under its grammar by real providers: no answer breaks it.
+    strict = _with_calls(LLMCallPoint(1, "Router", "strict_json_schema", ("route",), ("route",)),
+                         LLMCallPoint(2, "Router"))
+    names = [p.name for p in make_plan(strict, AGENT_OF, budget="quick")]
+    assert not [n for n in names if "schema-violation" in n or "bad-tool-args" in n]
+    assert names == list(plan())
+
+
+def test_full_aims_every_bad_answer_where_it_applies_and_a_400_and_401_at_every_call() -> None:
+    from harness.nemesis.faults import LLMAuth, LLMContextLength, LLMWrongTool
+
+    baseline = _with_calls(LLMCallPoint(1, "Router", tools=("billing", "account")),
+                           LLMCallPoint(2, "Router", "strict_json_schema", stream=True))
+    probes = {p.name: p for p in make_plan(baseline, AGENT_OF, budget="full")}
+    values = {n for n in probes if n.split("-at-call-")[0] in {
+        "llm-truncated", "llm-refusal", "llm-empty", "llm-early-end", "llm-wrong-tool", "llm-bad-tool-args",
+        "llm-schema-violation", "llm-context-length", "llm-auth"}}
+    assert values == {
+        *(f"llm-{k}-at-call-{n}" for n in (1, 2) for k in ("truncated", "refusal", "empty", "context-length", "auth")),
+        "llm-early-end-at-call-2",  # only a stream ends early without an error
+        "llm-wrong-tool-at-call-1", "llm-bad-tool-args-at-call-1", "llm-schema-violation-at-call-1",
+    }
+    assert all(probes[n].faults[0].times == 1 and probes[n].faults[0].skip == int(n[-1]) - 1 for n in values)
+    assert isinstance(probes["llm-context-length-at-call-2"].faults[0], LLMContextLength)
+    assert isinstance(probes["llm-auth-at-call-1"].faults[0], LLMAuth)
+    wrong = probes["llm-wrong-tool-at-call-1"].faults[0]
+    assert isinstance(wrong, LLMWrongTool) and wrong.match.has_tools is None  # aimed by skip over every call
+
+
+def test_the_baseline_reads_what_each_call_asked_of_the_model_from_the_ledger() -> None:
+    from tests.unit import histories as H
+
+    def structured(data: dict) -> None:  # type: ignore[type-arg]
+        first = min(data["llm_calls"], key=lambda c: c["arrived_at"])
+        first.update(output_format="json_schema", tools=["billing", "account"], strict_tools=["billing"])
+
+    learned = Baseline.learn(H.variant(H.KILL_ROUTER, structured)).llm_calls
+    assert (learned[0].output_format, learned[0].tools, learned[0].strict_tools) == (
+        "json_schema", ("billing", "account"), ("billing",))
+    assert learned[-1].output_format is None
+    point = LLMCallPoint(1, "Router", "json_object", ("a", "b"), ("a",))
+    assert point.loose_output and point.loose_tools
+    assert not LLMCallPoint(1, "Router", "strict_json_schema", ("a",), ("a",)).loose_output
+    assert not LLMCallPoint(1, "Router", "strict_json_schema", ("a",), ("a",)).loose_tools
+    assert not LLMCallPoint(1, "Router").loose_output
+
+
+def test_tool_arguments_handed_over_parsed_can_only_break_the_schema() -> None:
+    # Anthropic's `input` and Gemini's `args` arrive as objects: no text to fail to parse.
+    from harness.nemesis.faults import LLMSchemaViolation
+
+    anthropic = _with_calls(LLMCallPoint(1, "Router", tools=("billing",), api="anthropic"), LLMCallPoint(2, "Router"))
+    quick = {p.name: p for p in make_plan(anthropic, AGENT_OF, budget="quick")}
+    assert [n for n in quick if "bad-tool-args" in n or "schema-violation" in n] == ["llm-schema-violation-at-call-1"]
+    assert isinstance(quick["llm-schema-violation-at-call-1"].faults[0], LLMSchemaViolation)
+    full = [p.name for p in make_plan(anthropic, AGENT_OF, budget="full")]
+    assert "llm-bad-tool-args-at-call-1" not in full and "llm-schema-violation-at-call-1" in full
+    assert len(full) == len(set(full))
+    # Structured output and tools on one call: one schema violation, not two runs of the same.
+    both = _with_calls(LLMCallPoint(1, "Router", "json_object", ("billing",), api="gemini"))
+    names = [p.name for p in make_plan(both, AGENT_OF, budget="quick")]
+    assert names.count("llm-schema-violation-at-call-1") == 1

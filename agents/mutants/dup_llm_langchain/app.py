@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import restate
 from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
 from langchain.chat_models import init_chat_model
 from langchain_core.tools import tool
 from restate.ext.langchain import restate_context
@@ -50,12 +51,25 @@ async def order_status(order_id: str) -> str:
     return f"Order {order_id} is {status}."
 
 
-# BUG: no middleware=[RestateMiddleware()], so the model calls are not journaled.
-# Fix: create_agent(..., middleware=[RestateMiddleware(run_options=STEP)]).
+class RejectBrokenToolCalls(AgentMiddleware):
+    """Fail the model call when a tool call's arguments did not parse (LangChain would
+    otherwise end the loop with an empty message): a bad answer is asked again."""
+
+    async def awrap_model_call(self, request, handler):  # type: ignore[no-untyped-def]
+        response = await handler(request)
+        for message in response.result:
+            if getattr(message, "invalid_tool_calls", None):
+                raise RuntimeError(f"the model sent a tool call that does not parse: {message.invalid_tool_calls}")
+        return response
+
+
+# BUG: no RestateMiddleware() in middleware=[...], so the model calls are not journaled.
+# Fix: create_agent(..., middleware=[RestateMiddleware(run_options=STEP), RejectBrokenToolCalls()]).
 tracker_agent = create_agent(
     model=model,
     tools=[order_status],
     system_prompt="You track orders. Look up the order's status, then tell the customer.",
+    middleware=[RejectBrokenToolCalls()],
 )
 
 tracker = restate.Service("OrderTracker")

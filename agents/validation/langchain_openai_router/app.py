@@ -4,6 +4,12 @@ step (``RestateMiddleware``), the ticket tool POSTs to the ticketing API inside
 ``ctx.run`` (a replay reuses the journaled ticket id instead of opening another), retries
 are bounded and the chat model has a timeout and no retries of its own.
 
+One middleware more than the tour's: a model answer whose tool call does not parse lands
+in ``invalid_tool_calls``, and the agent loop then ends with an empty message, which the
+handler would commit as its answer. ``RejectBrokenToolCalls`` runs inside the journaled
+model call (it comes after ``RestateMiddleware``) and raises there, so Restate asks the
+model again and the broken answer is never journaled.
+
 Standalone (it imports nothing from the harness). Serve it from this folder:
 
     python -m hypercorn app:app --bind 127.0.0.1:9080
@@ -21,6 +27,7 @@ from datetime import timedelta
 import httpx
 import restate
 from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
 from langchain.chat_models import init_chat_model
 from langchain_core.tools import tool
 from restate.ext.langchain import RestateMiddleware, restate_context
@@ -56,11 +63,22 @@ async def open_ticket(subject: str, priority: str) -> str:
     return f"Ticket {ticket_id} opened."
 
 
+class RejectBrokenToolCalls(AgentMiddleware):
+    """Fail the model call (inside its journaled step) when a tool call's arguments did not parse."""
+
+    async def awrap_model_call(self, request, handler):  # type: ignore[no-untyped-def]
+        response = await handler(request)
+        for message in response.result:
+            if getattr(message, "invalid_tool_calls", None):
+                raise RuntimeError(f"the model sent a tool call that does not parse: {message.invalid_tool_calls}")
+        return response
+
+
 desk_agent = create_agent(
     model=model,
     tools=[open_ticket],
     system_prompt="You run a help desk. Open a ticket for the customer's problem, then tell them its id.",
-    middleware=[RestateMiddleware(run_options=STEP)],
+    middleware=[RestateMiddleware(run_options=STEP), RejectBrokenToolCalls()],
 )
 
 desk = restate.Service("TicketDesk")
