@@ -3,13 +3,21 @@ reference agents pass the same scenario. This is what shows the checker is not v
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.nemesis.faults import LLMMatch, LLMSlowFirstToken
-from harness.runner.scenario import run_scenario
+from harness.checker.checks import FinishedDespiteTransientFaults
+from harness.checker.liveness import RecoversAfterHealing
+from harness.checker.poisoned import NoPoisonedJournal
+from harness.env.binaries import PROJECT_ROOT
+from harness.env.environment import AgentSpec
+from harness.nemesis.faults import LLMMatch, LLMSchemaViolation, LLMSlowFirstToken
+from harness.nemesis.triggers import LLMCallsArrived
+from harness.runner.scenario import Scenario, run_scenario
+from harness.workload import Requests
 from scenarios.agents import (
     ACCOUNT_AGENT,
     PRODUCT_AGENT_TS,
@@ -91,3 +99,38 @@ def test_always_replay_makes_a_waiting_router_suspend_where_the_default_does_not
     assert replayed.suspended >= 1
     assert default.verdict == "pass", default.explain()
     assert default.suspended == 0
+
+
+# A bad answer journaled and parsed after its step is replayed by every retry: the mutant
+# never finishes once the LLM answers well again, and that is the poisoned journal's
+# finding alone (the liveness check leaves the request to it); its twin, parsing inside the
+# step, asks again and finishes.
+def _claim_intake(folder: str) -> AgentSpec:
+    return AgentSpec("intake", (sys.executable, "-m", "hypercorn", "app:app", "--bind", "127.0.0.1:{port}"),
+                     ("ClaimIntake",), cwd=PROJECT_ROOT / "agents" / folder, label=folder.rsplit("/", 1)[-1])
+
+
+SCHEMA_VIOLATION_ONCE = Scenario(
+    "schema-violation-once", "the first answer breaks the requested schema; the LLM answers well afterwards",
+    agents=(_claim_intake("mutants/poisoned_parse_outside_sdk"),), script=lambda llm: llm.on().auto(),
+    workload=Requests("ClaimIntake", "extract", "I was charged twice for my March invoice, 49.90 EUR {token}"),
+    faults=(LLMSchemaViolation(times=1, until=LLMCallsArrived(1)),),
+    checks=(RecoversAfterHealing(bound_s=8.0), NoPoisonedJournal(), FinishedDespiteTransientFaults()),
+    deadline_s=12.0,
+)
+
+
+def test_a_bad_answer_parsed_outside_its_step_is_caught_as_a_poisoned_journal_alone(tmp_path: Path) -> None:
+    mutant = run_scenario(SCHEMA_VIOLATION_ONCE, tmp_path / "m")
+    twin = run_scenario(replace(SCHEMA_VIOLATION_ONCE, agents=(_claim_intake("validation/parse_inside_step_sdk"),)),
+                        tmp_path / "t")
+
+    assert mutant.verdict == "fail", mutant.explain()
+    assert failed_checks(mutant) == {"no poisoned journal"}, mutant.explain()
+    poisoned = next(f for f in mutant.findings if f["check"] == "no poisoned journal")
+    assert "step 'extract claim'" in poisoned["message"] and "schema_violation" in poisoned["message"]
+    assert "validation error for ClaimData" in poisoned["message"]
+    assert mutant.llm_calls == {"committed": 1, "wasted": 0, "duplicate": 0}  # never asked again
+
+    assert twin.verdict == "pass", twin.explain()
+    assert twin.llm_calls == {"committed": 1, "wasted": 1, "duplicate": 0}  # the bad answer, then the good one

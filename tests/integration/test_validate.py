@@ -21,7 +21,7 @@ from .conftest import has_restatectl
 SERVE = f"{sys.executable} -m harness.serve"
 CLASSES = {
     "duplicate_llm_call", "duplicate_side_effect", "duplicate_child_work", "non_determinism",
-    "degraded_answer", "retry_storm", "stuck_invocation",
+    "degraded_answer", "poisoned_journal", "retry_storm", "stuck_invocation",
 }
 
 

@@ -42,6 +42,9 @@ class Agent:
 HYPERCORN = f"{PY} -m hypercorn app:app --bind 127.0.0.1:{{port}}"
 # The MCP agents' payments server: the harness serves this file's `pay` tool (--mcp-tools).
 PAY_TOOLS = str(PROJECT_ROOT / "agents/mutants/mcp_outside_step_oai/tools.json")
+# The poisoned-journal agents' requests.
+CLAIM = "I was charged twice for my March invoice, 49.90 EUR, please refund it {token}"
+CHARGE = "My invoice shows a charge I do not recognise {token}"
 
 AGENTS = [
     Agent("agents/validation/docs_default_client", ("--cmd", HYPERCORN), None,
@@ -167,6 +170,26 @@ AGENTS = [
           ("--cmd", f"{PY} app.py --port {{port}}", "--mcp", "payments=PAYMENTS_MCP_URL", "--mcp-tools", PAY_TOOLS,
            "--entry", "Checkout/handle", "--input", '"Please charge order 1234 for my new headphones {token}"'),
           None, "Pydantic AI through restate.ext.pydantic, an MCPToolset in RestateContextRunToolSet: each tools/call a step"),
+    # The poisoned journal: a bad answer (a schema violation, tool arguments that do not parse)
+    # journaled by its step and parsed after it. Each mutant's twin parses inside the step.
+    Agent("agents/mutants/poisoned_parse_outside_sdk",
+          ("--cmd", HYPERCORN, "--entry", "ClaimIntake/extract", "--input", f'"{CLAIM}"'),
+          "poisoned_journal", "openai SDK, structured output not strict, the raw answer validated after the step"),
+    Agent("agents/validation/parse_inside_step_sdk",
+          ("--cmd", HYPERCORN, "--entry", "ClaimIntake/extract", "--input", f'"{CLAIM}"'),
+          None, "openai SDK, structured output not strict, validated inside the step"),
+    Agent("agents/mutants/poisoned_tool_args_sdk",
+          ("--cmd", HYPERCORN, "--entry", "TicketRouter/route", "--input", f'"{CHARGE}"'),
+          "poisoned_journal", "openai SDK, tools not strict, the raw tool-call arguments parsed after the step"),
+    Agent("agents/validation/tool_args_inside_step_sdk",
+          ("--cmd", HYPERCORN, "--entry", "TicketRouter/route", "--input", f'"{CHARGE}"'),
+          None, "openai SDK, tools not strict, the tool-call arguments parsed inside the step"),
+    Agent("agents/mutants/poisoned_output_type_oai",
+          ("--cmd", HYPERCORN, "--entry", "ClaimIntake/extract", "--input", json.dumps({"message": CLAIM})),
+          "poisoned_journal", "OpenAI Agents SDK, an output_type not strict: parsed after DurableRunner's model step"),
+    Agent("agents/validation/output_type_rerun_oai",
+          ("--cmd", HYPERCORN, "--entry", "ClaimIntake/extract", "--input", json.dumps({"message": CLAIM})),
+          None, "OpenAI Agents SDK, an output_type not strict; a ModelBehaviorError runs the agent again, in new steps"),
 ]
 
 
@@ -175,7 +198,12 @@ AGENTS = [
 ELSEWHERE = {"agents/validation/awaits_approval",
              # --proxy in front of a payment service the test starts: judged in test_validate_tools.py
              "agents/mutants/payment_twice_proxy", "agents/validation/payment_in_step_proxy",
-             "agents/validation/payment_real_ids_proxy"}
+             "agents/validation/payment_real_ids_proxy",
+             # structured output (response_format, text.format, forced tools, responseSchema): test_validate_structured.py
+             "agents/validation/oai_agents_output_type", "agents/validation/litellm_response_format",
+             "agents/validation/pydantic_ai_output_type", "agents/validation/langchain_structured",
+             "agents/validation/anthropic_structured", "agents/validation/gemini_structured",
+             "agents/validation/openai_parse_structured"}
 
 
 def test_every_agent_folder_has_a_verdict_here() -> None:
