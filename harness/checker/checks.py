@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -230,15 +231,17 @@ class SameAnswerAsBaseline(Check):
             # on it) differs from the baseline's through no fault of the agent.
             return self.result(True, f"{len(untokened)} LLM call(s) carried no token while {len(history.requests)} "
                                      "requests were in flight: answers not compared", exercised=False)
-        problems = []
-        for request in history.requests:
-            inv = history.invocation.get(request.invocation_id)
-            if inv is None or not inv.succeeded:
-                continue
-            output = masked(history.outputs.get(inv.id), request.token)
-            if not same_answer(output, self.baseline):
-                problems.append(f"{inv.id} answered {output!r}, the baseline {self.baseline!r}")
+        problems = [f"{inv.id} answered {output!r}, the baseline {self.baseline!r}"
+                    for _, inv, output in answered(history) if not same_answer(output, self.baseline)]
         return self.result(not problems, "; ".join(problems[:3]) or "the baseline's answer")
+
+
+def answered(history: History) -> Iterator[tuple[Request, Invocation, Any]]:
+    """Each request that succeeded, its invocation, and its answer with the token masked."""
+    for request in history.requests:
+        inv = history.invocation.get(request.invocation_id)
+        if inv is not None and inv.succeeded:
+            yield request, inv, masked(history.outputs.get(inv.id), request.token)
 
 
 @dataclass(frozen=True)
@@ -259,11 +262,7 @@ class NoBadAnswerCommitted(Check):
         if not flawed:
             return self.result(True, "no bad answer was given", exercised=False)
         problems = []
-        for request in history.requests:
-            inv = history.invocation.get(request.invocation_id)
-            if inv is None or not inv.succeeded:
-                continue
-            output = masked(history.outputs.get(inv.id), request.token)
+        for request, inv, output in answered(history):
             if same_answer(output, self.baseline):
                 continue
             text = output if isinstance(output, str) else json.dumps(output)

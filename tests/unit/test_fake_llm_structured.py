@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from harness.fake_llm import FakeLLM, Rule
 from harness.fake_llm.rules import Auto, Structured
-from tests.unit.fake_llm_helpers import TOKEN
+from tests.unit.fake_llm_helpers import TOKEN, strings_in
 
 
 class Severity(enum.Enum):
@@ -42,16 +42,6 @@ class ClaimData(BaseModel):
     address: Address
 
 
-def strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in strings(item)]
-    return []
-
-
 @pytest.fixture
 def auto(llm: FakeLLM) -> FakeLLM:
     llm.add_rule(Rule(Auto()))
@@ -59,7 +49,7 @@ def auto(llm: FakeLLM) -> FakeLLM:
 
 
 def check_claim(claim: ClaimData) -> None:
-    assert any(TOKEN in text for text in strings(claim.model_dump(mode="json"))), claim
+    assert any(TOKEN in text for text in strings_in(claim.model_dump(mode="json"))), claim
 
 
 # --- OpenAI ------------------------------------------------------------------------------------
