@@ -55,7 +55,9 @@ AGENTS = [
                     "with_structured_output in ctx.run_typed", value_probe="llm-schema-violation-at-call-1"),
     StructuredAgent("agents/validation/anthropic_structured", HYPERCORN,
                     "anthropic SDK: forced tool use and messages.parse(output_format=...) (output_config), "
-                    "each parsed inside ctx.run_typed", value_probe="llm-bad-tool-args-at-call-1",  # the forced tool
+                    "each parsed inside ctx.run_typed",
+                    # the forced tool: Anthropic hands arguments over parsed, so they can only break the schema
+                    value_probe="llm-schema-violation-at-call-1",
                     advisory="stuck_invocation"),  # a 30 s client timeout against the run's 4 s abort
     StructuredAgent("agents/validation/openai_parse_structured", HYPERCORN,
                     "openai SDK: responses.parse(text_format=...), chat.completions.parse and a json_object answer, "

@@ -43,9 +43,14 @@ SYSTEM = "You take payments. Charge the customer's card for their order, then co
 
 
 async def ask_model(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """One model call; its message as JSON (journaled by the step)."""
+    """One model call; its message as JSON (journaled by the step). Tool arguments that do
+    not parse raise here, inside the step, so Restate asks again: journaled, they would fail
+    the parse after the step on every retry (a poisoned journal)."""
     completion = await client.chat.completions.create(model=MODEL, messages=messages, **({"tools": tools} if tools else {}))
-    return completion.choices[0].message.model_dump(exclude_none=True)
+    message = completion.choices[0].message
+    for call in message.tool_calls or []:
+        json.loads(call.function.arguments)  # type: ignore[union-attr]
+    return message.model_dump(exclude_none=True)
 
 
 async def charge_card(order: str, cents: int) -> dict[str, Any]:
