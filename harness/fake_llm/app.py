@@ -292,9 +292,9 @@ class LLMEndpoint:
         if isinstance(action, Auto):
             action = auto_answer(action, chat, self.token_for(chat, entry))
         elif isinstance(action, BadAnswer):
+            entry.flaw = action.flaw
             token = self.token_for(chat, entry)
             action = spoilt(action.flaw, auto_answer(self.auto_mode(), chat, token), chat, token)
-            entry.flaw = picked.rule.action.flaw  # type: ignore[union-attr]
         elif isinstance(action, Structured):
             action = structured_answer(action, chat)
         if isinstance(action, ToolCall):
