@@ -33,7 +33,7 @@ def soak_history(n: int, faults: int, seed: int = 11):  # type: ignore[no-untype
     """A soak as the runner would record it: ``n`` requests to the local router spread over
     the schedule, each with two LLM calls and six journal entries; requests caught by a fault
     finish after its healing (one wasted LLM call each), a few fail, a few never finish."""
-    from harness.fake_llm.calls import LLMCall
+    from harness.history import LLMCall
     from harness.history import FaultRecord, History, Invocation, JournalEntry, Request
 
     rng = random.Random(seed)
@@ -86,15 +86,16 @@ def soak_history(n: int, faults: int, seed: int = 11):  # type: ignore[no-untype
 def build_soak_report(out: Path, n: int, faults: int) -> Path:
     from harness.checker.judge import RunInfo, judge
     from harness.report import write_report
-    from harness.results.schema import RunResults
+    from harness.results.schema import BatchResults, ScenarioResult
 
     began = time.perf_counter()
-    result = judge(RunInfo("soak-local", "local-router", f"{n} requests under {faults} faults", ("local", "soak")),
-                   soak_history(n, faults), [])
+    result = ScenarioResult.from_judgement(judge(
+        RunInfo("soak-local", "local-router", f"{n} requests under {faults} faults", ("local", "soak")),
+        soak_history(n, faults), []))
     result.reproduce = f"python -m harness soak --router local --n {n} --faults {faults} --seed 11"
     judged = time.perf_counter()
     run_dir = out / "20261126-000000"
-    RunResults({"run_id": run_dir.name}, [result]).write(run_dir)
+    BatchResults({"batch_id": run_dir.name}, [result]).write(run_dir)
     path = write_report(run_dir, out)
     print(f"soak of {n} requests, {faults} faults: judged in {judged - began:.2f} s, report written in "
           f"{time.perf_counter() - judged:.2f} s; results.json {(run_dir / 'results.json').stat().st_size / 1024:.0f} KiB")

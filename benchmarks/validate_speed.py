@@ -22,7 +22,7 @@ from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
 from harness.settings import Settings
 from harness.validate.run import validate_agent
-from harness.validate.target import parse_target
+from harness.validate.agent import parse_agent_under_test
 
 AGENTS = {  # name -> (command, folder it runs in)
     "router": (f"{sys.executable} -m harness.serve agents.local_router:app --port {{port}}", PROJECT_ROOT),
@@ -43,7 +43,7 @@ def main() -> None:
     with Cleanup() as cleanup, tempfile.TemporaryDirectory(prefix="rrh-validate-bench-") as tmp:
         for agent in args.agents:
             command, folder = AGENTS[agent]
-            target = parse_target([command], [], cwd=str(folder))
+            target = parse_agent_under_test([command], [], cwd=str(folder))
             for budget in args.budgets:
                 first: float | None = None
                 for workers in args.workers:

@@ -2,7 +2,7 @@
 
 A scenario composes an environment (restate-server, Toxiproxy, the fake LLM, agents), a
 workload, a fault schedule and checks; ``run_scenario`` plays it and judges the result.
-``validate_agent(parse_target(...), out)`` validates an agent nobody scripted.
+``validate_agent(parse_agent_under_test(...), out)`` validates an agent nobody scripted.
 
 The public names are imported on first use: every helper process the harness starts
 (``python -m harness.serve``, the fake LLM, the stubs, the reaper) imports this package
@@ -28,7 +28,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(('FakeLLM', 'tool_call'), "harness.fake_llm"),
     **dict.fromkeys(('Requests',), "harness.workload"),
     **dict.fromkeys(('Validation', 'validate_agent'), "harness.validate.run"),
-    **dict.fromkeys(('Target', 'parse_target'), "harness.validate.target"),
+    **dict.fromkeys(('AgentUnderTest', 'parse_agent_under_test'), "harness.validate.agent"),
 }
 
 __all__ = sorted(_WHERE)

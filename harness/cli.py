@@ -2,7 +2,7 @@
 
     list      the scenarios, with their agents, tags and fault kinds
     run       run a selection (names, --tag, --agent, --seed, --always-replay) and write
-              results.json and the HTML report into reports/<run-id>/ (reports/latest)
+              results.json and the HTML report into reports/<batch-id>/ (reports/latest)
     soak      many concurrent requests under a seeded random fault schedule
     validate  validate an agent nobody scripted: every crash point, a diagnosis per bug class
     report    rebuild the HTML report from saved results
@@ -18,13 +18,11 @@ import argparse
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -40,14 +38,11 @@ from rich.table import Table
 from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
 from harness.env.cleanup import Cleanup
-from harness.env.forkserver import ForkServer
 from harness.nemesis.faults import describe
-from harness.nemesis.strategies import decode_choices
+from harness.nemesis.strategies import decode_choices, with_schedule
 from harness.results.reproduce import soak_command as soak_reproduce_command
-from harness.results.reproduce import with_schedule
-from harness.report.publish import write_results
-from harness.results.schema import GOOD_VERDICTS, RunResults, ScenarioResult
-from harness.runner.batch import run_batch
+from harness.results.schema import GOOD_VERDICTS, ScenarioResult
+from harness.runner.batch import Batch
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.runner.shrinking import shrink_scenario
@@ -151,10 +146,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.seed is not None:
         scenarios = [s.with_seed(args.seed) for s in scenarios]
     if args.schedule is not None:
-        if not any(s.plan is not None for s in scenarios):
+        if not any(s.schedule_strategy is not None for s in scenarios):
             raise HarnessError("--schedule replays a random schedule, and none of the chosen scenarios has one")
         scenarios = [s.with_choices(args.schedule) for s in scenarios]
-    return run_all(scenarios, args)
+    return run_batch_of(scenarios, args)
 
 
 def soak_command(args: argparse.Namespace) -> int:
@@ -170,7 +165,7 @@ def soak_command(args: argparse.Namespace) -> int:
     for fault in scenario.faults:
         console.print(f"  {describe(fault)}")
     console.print(f"  reproduce: {reproduce}")
-    return run_all([scenario], args, reproduce=reproduce)
+    return run_batch_of([scenario], args, reproduce=reproduce)
 
 
 def install_command(args: argparse.Namespace) -> int:
@@ -186,85 +181,70 @@ def report_command(args: argparse.Namespace) -> int:
     from .report import write_report
 
     target = Path(args.results)
-    run_dir = target.parent if target.name == "results.json" else target
-    results = run_dir / "results.json"
+    batch_dir = target.parent if target.name == "results.json" else target
+    results = batch_dir / "results.json"
     try:
         json.loads(results.read_text())
     except (OSError, ValueError) as exc:
         raise HarnessError(f"cannot read results from {results}: {exc}") from None
-    path = write_report(run_dir.resolve(), run_dir.resolve().parent)
+    path = write_report(batch_dir.resolve(), batch_dir.resolve().parent)
     console.print(f"report: {path}")
     return 0
 
 
-def run_all(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: str | None = None) -> int:
-    """Run ``scenarios`` one by one, with a progress bar each, writing results after each.
-    The environment variables are read here, once (``Settings``); ``args.cleanup`` (made
-    by ``main``) owns every process and temp dir of the run."""
+def run_batch_of(scenarios: list[Scenario], args: argparse.Namespace, *, reproduce: str | None = None) -> int:
+    """Run ``scenarios`` as one batch, into ``<out>/<batch-id>/``: a progress bar each,
+    results.json rewritten after each, the report once at the end (or on Ctrl-C, with
+    what was measured). The environment variables are read here, once (``Settings``);
+    ``args.cleanup`` (made by ``main``) owns every process and temp dir of the batch."""
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)
-    cleanup: Cleanup = args.cleanup
     binaries.restate_server(settings), binaries.toxiproxy_server(settings)  # fail fast, with the install hint
     if settings.backend == "docker":  # an engine and the image, or one line and exit 2
         from harness.env.docker.images import preflight
 
         preflight(settings)
-    run_id = time.strftime("%Y%m%d-%H%M%S")
+    batch_id = time.strftime("%Y%m%d-%H%M%S")
     out_root = Path(args.out)
-    run_dir = out_root / run_id
-    meta: dict[str, Any] = {"run_id": run_id, "started_at": time.time(), "argv": sys.argv[1:]}
-    done: dict[int, ScenarioResult] = {}
-
-    def results() -> list[ScenarioResult]:  # in the selection's order, whatever finished first
-        return [done[i] for i in sorted(done)]
-
+    batch = Batch(out_root / batch_id, settings, args.cleanup, workers=args.workers, reuse=args.reuse,
+                  meta={"batch_id": batch_id, "started_at": time.time(), "argv": sys.argv[1:]})
     try:
-        meta["versions"] = versions.collect(settings)
-        meta["workers"] = args.workers
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with ForkServer(cleanup, log_path=run_dir / "forkserver.log") as launcher, Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bars:
+        batch.meta["versions"] = versions.collect(settings)
+        batch.meta["workers"] = args.workers
+        with batch, _bars() as bars:
 
             def run_one(scenario: Scenario, pool: EnvironmentPool) -> ScenarioResult:
-                result = _run_one(scenario, run_dir, args.always_replay, bars, settings=settings, cleanup=cleanup,
-                                  pool=pool)
+                result = _run_one(scenario, batch.folder, args.always_replay, bars, settings=settings,
+                                  cleanup=batch.cleanup, pool=pool)
                 result.reproduce = reproduce or scenario.reproduce_command(
                     always_replay=args.always_replay, scenarios_file=getattr(args, "scenarios", None))
-                if args.shrink_budget > 0 and result.verdict == "fail" and scenario.plan is not None:
-                    _shrink(scenario, result, run_dir, args, bars, settings=settings, cleanup=cleanup)
+                if args.shrink_budget > 0 and result.verdict == "fail" and scenario.schedule_strategy is not None:
+                    _shrink(scenario, result, batch.folder, args, bars, settings=settings, cleanup=batch.cleanup)
                 return result
 
-            def on_result(index: int, result: ScenarioResult) -> None:
-                done[index] = result
-                RunResults(meta, results()).write(run_dir)  # an interrupted run keeps what it measured
-
-            def new_pool(worker: int) -> EnvironmentPool:
-                return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", settings, cleanup,
-                                       reuse=args.reuse, launcher=launcher)
-
-            run_batch(scenarios, workers=args.workers, new_pool=new_pool, run_one=run_one, on_result=on_result)
+            batch.run(scenarios, run_one=run_one)
     except KeyboardInterrupt:
         errors.print("interrupted: environments torn down; results so far are kept", style="yellow")
-        meta["interrupted"] = True
-        if done:
-            write_results(results(), run_dir, meta)
-        _point_latest(out_root, run_dir)
+        batch.meta["interrupted"] = True
+        if batch.results:
+            batch.publish()
+        batch.point_latest(out_root)
         return 130
-    meta["finished_at"] = time.time()
-    write_results(results(), run_dir, meta)  # results.json again, and the report, once
-    latest = _point_latest(out_root, run_dir)
-    _print_summary(results())
+    batch.meta["finished_at"] = time.time()
+    batch.publish()  # results.json again, and the report, once
+    latest = batch.point_latest(out_root)
+    _print_summary(batch.results)
     console.print(f"results: {latest / 'results.json'}\nreport:  {latest / 'index.html'}")
-    return 0 if all(r.verdict in GOOD_VERDICTS for r in results()) else 1
+    return 0 if all(r.verdict in GOOD_VERDICTS for r in batch.results) else 1
+
+
+def _bars() -> Progress:
+    """The batch's progress bars: a bar a scenario, counting its completed requests."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
 
 
 def _run_one(
-    scenario: Scenario, run_dir: Path, always_replay: bool, bars: Progress, *, settings: Settings, cleanup: Cleanup,
+    scenario: Scenario, batch_dir: Path, always_replay: bool, bars: Progress, *, settings: Settings, cleanup: Cleanup,
     pool: EnvironmentPool,
 ) -> ScenarioResult:
     """One scenario under a bar that counts completed requests; its status shows what was
@@ -279,7 +259,7 @@ def _run_one(
         bars.update(task, completed=counts["completed"], status=status)
 
     result = run_scenario(
-        scenario, run_dir, always_replay=always_replay, on_progress=on_progress, settings=settings, cleanup=cleanup,
+        scenario, batch_dir, always_replay=always_replay, on_progress=on_progress, settings=settings, cleanup=cleanup,
         pool=pool,
     )
     colour = "green" if result.verdict in GOOD_VERDICTS else "red"
@@ -290,7 +270,7 @@ def _run_one(
 
 
 def _shrink(
-    scenario: Scenario, result: ScenarioResult, run_dir: Path, args: argparse.Namespace, bars: Progress,
+    scenario: Scenario, result: ScenarioResult, batch_dir: Path, args: argparse.Namespace, bars: Progress,
     *, settings: Settings, cleanup: Cleanup,
 ) -> None:
     """Search, for ``--shrink-budget`` seconds, for a smaller schedule that fails with the
@@ -307,7 +287,7 @@ def _shrink(
     def run(candidate: Scenario, folder: Path) -> ScenarioResult:
         return run_scenario(candidate, folder, always_replay=args.always_replay, settings=settings, cleanup=cleanup)
 
-    found = shrink_scenario(scenario, result, run, run_dir / scenario.folder / "shrink", budget_s=args.shrink_budget,
+    found = shrink_scenario(scenario, result, run, batch_dir / scenario.folder / "shrink", budget_s=args.shrink_budget,
                             on_attempt=on_attempt)
     if found is None:
         bars.update(task, total=1, completed=1, status="nothing to shrink")
@@ -341,17 +321,6 @@ def _print_summary(results: list[ScenarioResult]) -> None:
         table.add_row(r.name, r.agent, r.verdict, f"{calls['committed']}/{calls['wasted']}/{calls['duplicate']}",
                       "" if r.recovery_s is None else f"{r.recovery_s:.2f}")
     console.print(table)
-
-
-def _point_latest(out_root: Path, run_dir: Path) -> Path:
-    latest = out_root / "latest"
-    if latest.is_symlink() or latest.is_file():
-        latest.unlink()
-    elif latest.is_dir():
-        shutil.rmtree(latest)
-    if run_dir.exists():
-        latest.symlink_to(run_dir.name)
-    return latest
 
 
 # --- arguments ----------------------------------------------------------------------------
@@ -395,9 +364,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--scenarios", metavar="FILE", help="a Python file defining SCENARIOS, instead of the catalogue")
 
     def running(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", default="reports", help="where run folders go (default: ./reports)")
+        p.add_argument("--out", default="reports", help="where batch folders go (default: ./reports)")
         drawn = p.add_mutually_exclusive_group()
-        drawn.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a run")
+        drawn.add_argument("--seed", type=_whole(0), help="seed for random fault schedules: reproduces a batch")
         drawn.add_argument("--schedule", type=_choices, metavar="CHOICES",
                            help="replay a random schedule from its choices, e.g. 3,0,17 (as printed for a shrunk one)")
         p.add_argument("--shrink-budget", type=_whole(0), default=180, metavar="SECONDS",
@@ -438,7 +407,7 @@ def parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="rebuild the HTML report from saved results")
     report.add_argument("results", nargs="?", default=str(Path("reports") / "latest"),
-                        help="a run folder or its results.json (default: reports/latest)")
+                        help="a batch folder or its results.json (default: reports/latest)")
     report.set_defaults(handler=report_command)
     return root
 

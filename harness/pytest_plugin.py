@@ -23,6 +23,7 @@ the fake LLM; returns a ``LiveRun`` to send, inject faults and check), ``resilie
 checks). The session reads the environment variables once (``resilience_settings``: the
 README's ``RESTATE_SERVER_BIN``, ``RESTATE_ADMIN_URL``, ``TOXIPROXY_URL``, ``LLM_UPSTREAM``
 and so on) and owns one ``Cleanup`` for every process it starts (``resilience_cleanup``).
+The session is one batch (``resilience_batch``, ``harness.runner.batch``), as a CLI run is.
 Every result is recorded: ``--resilience-report DIR`` writes ``results.json``
 and the HTML report for the session, ``--junitxml`` carries each verdict and its key
 figures as test properties, and the terminal summary lists every result (verdict,
@@ -72,10 +73,10 @@ from harness.env.cleanup import Cleanup
 from harness.env.environment import AgentSpec, Environment
 from harness.env.forkserver import ForkServer
 from harness.errors import HarnessError
-from harness.fake_llm.cassette import Tape
+from harness.settings import Tape
 from harness.results.reproduce import nodeid_command
-from harness.report.publish import write_results
 from harness.results.schema import VERDICTS, ScenarioResult
+from harness.runner.batch import Batch
 from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario, standard_checks
@@ -83,9 +84,9 @@ from harness.settings import BACKENDS, TOPOLOGIES, Settings
 from harness.validate.cassettes import cassette_tape
 from harness.validate.diagnosis import fail_on_classes
 from harness.validate.run import Validation, validate_agent
-from harness.validate.target import parse_target
+from harness.validate.agent import parse_agent_under_test
 
-_RESULTS = pytest.StashKey[list[ScenarioResult]]()
+_BATCH = pytest.StashKey[Batch]()  # the session's batch, once a resilience fixture made it
 MARKER_OPTIONS = ("always_replay", "inactivity_timeout_s", "trigger_timeout_s", "fail_on", "cassette", "on_miss")
 # The name ``LiveRun.check`` gives a result when it is not told one: the test's name then.
 _UNNAMED = inspect.signature(LiveRun.check).parameters["name"].default
@@ -151,19 +152,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "options: always_replay=True, inactivity_timeout_s=S, trigger_timeout_s=S, fail_on='stuck,retry_storm', "
         "cassette='cassettes/NAME.jsonl' (real answers, replayed; --resilience-record records them), on_miss='fail'",
     )
-    config.stash[_RESULTS] = []
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     out = session.config.getoption("--resilience-report")
-    results = session.config.stash.get(_RESULTS, [])
-    if out and results:
-        write_results(results, Path(out), {"run_id": time.strftime("%Y%m%d-%H%M%S"), "source": "pytest"})
+    batch = session.config.stash.get(_BATCH, None)
+    if out and batch is not None and batch.results:
+        batch.meta.update({"batch_id": time.strftime("%Y%m%d-%H%M%S"), "source": "pytest"})
+        batch.publish(Path(out))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """One line per resilience result: verdict, scenario, agent, LLM calls c/w/d."""
-    results = config.stash.get(_RESULTS, [])
+    batch = config.stash.get(_BATCH, None)
+    results = batch.results if batch is not None else []
     if not results:
         return
     terminalreporter.section("resilience results")
@@ -280,20 +282,21 @@ def require_binaries(settings: Settings) -> None:
 class Resilience:
     """The session's resilience runner, as one test sees it."""
 
-    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, settings: Settings, cleanup: Cleanup,
-                 options: ResilienceOptions | None = None, pool: EnvironmentPool | None = None) -> None:
+    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, batch: Batch, pool: EnvironmentPool,
+                 options: ResilienceOptions | None = None) -> None:
         self._request = request
-        self._pool = pool
+        self._batch = batch
+        self._pool: EnvironmentPool | None = pool
         self._run_dir = run_dir
-        self.settings = settings
-        self.cleanup = cleanup
+        self.settings = batch.settings
+        self.cleanup = batch.cleanup
         self.options = options or ResilienceOptions(bool(request.config.getoption("--always-replay")))
         self.always_replay: bool = self.options.always_replay
 
     @property
     def launcher(self) -> ForkServer | None:
         """The session's fork server (see ``harness.env.forkserver``)."""
-        return self._pool.launcher if self._pool is not None else None
+        return self._batch.launcher
 
     @property
     def nodeid(self) -> str:
@@ -320,7 +323,7 @@ class Resilience:
     def record(self, result: ScenarioResult) -> ScenarioResult:
         """Keep ``result`` for the session's report, the terminal summary and the test's
         JUnit properties."""
-        self._request.config.stash[_RESULTS].append(result)
+        self._batch.record(result)
         properties = self._request.node.user_properties
         properties += [
             ("resilience.verdict", result.verdict),
@@ -367,34 +370,41 @@ def resilience_cleanup() -> Iterator[Cleanup]:
 
 
 @pytest.fixture(scope="session")
-def resilience_pool(
+def resilience_batch(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, resilience_settings: Settings,
-    resilience_cleanup: Cleanup, resilience_launcher: ForkServer,
-) -> Iterator[EnvironmentPool]:
-    """The session's environments, kept between scenarios that leave them clean."""
+    resilience_cleanup: Cleanup,
+) -> Iterator[Batch]:
+    """The session's batch: its fork server (our Python servers start from preloaded
+    libraries) and every result recorded; ``--resilience-report`` publishes it."""
     reuse = not request.config.getoption("--resilience-fresh")
-    with EnvironmentPool(tmp_path_factory.mktemp("environments"), resilience_settings, resilience_cleanup,
-                         reuse=reuse, launcher=resilience_launcher) as pool:
+    with Batch(tmp_path_factory.mktemp("resilience"), resilience_settings, resilience_cleanup, reuse=reuse,
+               save_each=False) as batch:
+        request.config.stash[_BATCH] = batch
+        yield batch
+
+
+@pytest.fixture(scope="session")
+def resilience_pool(resilience_batch: Batch) -> Iterator[EnvironmentPool]:
+    """The session's environments, kept between scenarios that leave them clean."""
+    with resilience_batch.pool(0) as pool:
         yield pool
 
 
 @pytest.fixture(scope="session")
-def resilience_launcher(resilience_cleanup: Cleanup) -> Iterator[ForkServer]:
+def resilience_launcher(resilience_batch: Batch) -> ForkServer | None:
     """The session's fork server: our Python servers start from preloaded libraries."""
-    with ForkServer(resilience_cleanup) as launcher:
-        yield launcher
+    return resilience_batch.launcher
 
 
 @pytest.fixture
 def resilience(
-    request: pytest.FixtureRequest, tmp_path: Path, resilience_settings: Settings, resilience_cleanup: Cleanup,
-    resilience_pool: EnvironmentPool,
+    request: pytest.FixtureRequest, tmp_path: Path, resilience_batch: Batch, resilience_pool: EnvironmentPool,
 ) -> Resilience:
     """Run whole ``Scenario`` values: ``resilience.run(scenario)``. Skips the test when
     restate-server or toxiproxy-server is not installed."""
     options = ResilienceOptions.of(request)
-    require_binaries(resilience_settings)
-    return Resilience(request, tmp_path, resilience_settings, resilience_cleanup, options, resilience_pool)
+    require_binaries(resilience_batch.settings)
+    return Resilience(request, tmp_path, resilience_batch, resilience_pool, options)
 
 
 @pytest.fixture
@@ -455,13 +465,14 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
             mcp_tools: str | Path | None = None, entry: str | None = None, input: Any = None,
             key: str | None = None, budget: str = "quick",
             fail_on: str | None = None) -> Validation:  # type: ignore[assignment]
-        target = parse_target([cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
-                              cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
-                              input_json=None if input is None else json.dumps(input), key=key,
-                              proxies=proxies, mcp=mcp, mcp_tools=None if mcp_tools is None else str(mcp_tools))
-        target.check_reachable()
+        agent = parse_agent_under_test(
+            [cmd] if isinstance(cmd, str) else list(cmd), [url] if isinstance(url, str) else list(url),
+            cwd=str(cwd) if cwd else None, env=env, stubs=stubs, entry=entry,
+            input_json=None if input is None else json.dumps(input), key=key,
+            proxies=proxies, mcp=mcp, mcp_tools=None if mcp_tools is None else str(mcp_tools))
+        agent.check_reachable()
         classes = fail_on_classes(fail_on) if fail_on else resilience.options.fail_on
-        validation = validate_agent(target, tmp_path / "validate", budget=budget, say=lambda line: None,
+        validation = validate_agent(agent, tmp_path / "validate", budget=budget, say=lambda line: None,
                                     settings=resilience.settings, cleanup=resilience.cleanup, fail_on=classes,
                                     tape=resilience.options.tape)
         for result in validation.results:
@@ -474,6 +485,6 @@ def resilience_validate(resilience: Resilience, tmp_path: Path) -> Callable[...,
 @pytest.fixture
 def resilience_checks() -> Callable[..., tuple]:  # type: ignore[type-arg]
     """``resilience_checks(answer)``: what every recovering run must show (completion with
-    ``answer``, no duplicate LLM call, Run entries once, wasted calls explained, no journal
+    ``answer``, no duplicate LLM call, steps once, wasted calls explained, no journal
     mismatch)."""
     return standard_checks

@@ -27,16 +27,31 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from harness.errors import HarnessError
-from harness.fake_llm.cassette import Tape
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 TOPOLOGIES = ("single", "cluster")
 BACKENDS = ("native", "docker")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+OnMiss = Literal["auto", "fail"]
+ON_MISS: tuple[OnMiss, ...] = ("auto", "fail")
+
+
+@dataclass(frozen=True)
+class Tape:
+    """How a fake uses a cassette: record it (`record`: forward what the auto mode would
+    answer, and write it down) or replay it, what a request it does not hold then gets
+    (`on_miss`), and where the replay's lookups are noted (`log`, a `harness.fake_llm.cassette.ReplayLog`)."""
+
+    path: str
+    record: bool = False
+    on_miss: OnMiss = "auto"
+    log: str | None = None
+    upstream: str | None = None  # recording: where to (the fake's --upstream); None: each provider's public URL
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from harness.checker.checks import (
     Wasted,
 )
 from harness.nemesis.faults import IsolateNode, KillNode, RestartNode
-from harness.nemesis.schedule import Timing, one_after_another, plans
+from harness.nemesis.schedule import Timing, drawn_schedules, one_after_another
 from harness.nemesis.strategies import (
     Strategy,
     builds,
@@ -73,7 +73,7 @@ def cluster_soak(router: str = "local", *, n: int = 500, faults: int = 4, seed: 
     remote = router == "remote"
     spread_s = 3.0 * faults
     timing = Timing(horizon_s=spread_s, max_window_s=1.5)
-    plan = plans(lists(node_faults(timing), max_size=faults, average_size=faults).map(one_after_another), requests=n)
+    strategy = drawn_schedules(lists(node_faults(timing), max_size=faults, average_size=faults).map(one_after_another), requests=n)
     return Scenario(
         name=f"cluster-soak-{router}",
         description=f"{n} concurrent requests to the {router} router on the 3-node cluster under a seeded random "
@@ -88,8 +88,8 @@ def cluster_soak(router: str = "local", *, n: int = 500, faults: int = 4, seed: 
         deadline_s=180.0 + n * 0.3,
         trigger_timeout_s=60.0,
         inactivity_timeout_s=10.0,  # as the single-node soaks: queued attempts are not hung ones
-        plan=plan,
-        schedule_for_seed=lambda s: plan.example(s).faults,
+        schedule_strategy=strategy,
+        schedule_for_seed=lambda s: strategy.example(s).faults,
     ).with_seed(seed)
 
 

@@ -13,7 +13,7 @@ from harness.checker.checks import (
     StepsOnce,
     WastedExplainedByFaults,
 )
-from harness.nemesis.schedule import plans, schedules
+from harness.nemesis.schedule import drawn_schedules, schedules
 from harness.runner.scenario import Scenario
 from harness.workload import Requests
 
@@ -29,7 +29,7 @@ def random_faults(
     """``n`` requests to the ``local`` or ``remote`` router, sent over the length of a random
     schedule of ``faults`` windows (about 1.3 s each, or over ``spread_s``), so that faults
     meet requests in flight. A failing run is shrunk (fewer faults, shorter windows, fewer
-    requests) by replaying edited choices of its ``plan``."""
+    requests) by replaying edited choices of its ``schedule_strategy``."""
     remote = router == "remote"
     processes = ["router", "billing", "restate"] if remote else ["router", "restate"]
     links = ["restate->router", "restate->billing", "billing->llm"] if remote else ["restate->router", "router->llm"]
@@ -39,7 +39,7 @@ def random_faults(
     # The schedule and the request count, drawn from a seed (or replayed from --schedule),
     # and shrunk when the run fails.
     # Bad answers among the LLM faults: the reference agents check every answer in its step.
-    plan = plans(schedules(processes=processes, links=links, faults=faults, bad_answers=True), requests=n)
+    strategy = drawn_schedules(schedules(processes=processes, links=links, faults=faults, bad_answers=True), requests=n)
     return Scenario(
         name=f"random-faults-{router}" if n <= 50 else f"soak-{router}",
         description=f"{n} concurrent requests under a seeded random schedule of {faults} fault windows "
@@ -62,8 +62,8 @@ def random_faults(
         # Likewise the agents' LLM client: at 2 s, an answer the fake sent at once is given up
         # on by a router busy with a hundred other attempts (a wasted call that no fault caused).
         llm_timeout_s=10.0 if n > 50 else None,
-        plan=plan,
-        schedule_for_seed=lambda s: plan.example(s).faults,
+        schedule_strategy=strategy,
+        schedule_for_seed=lambda s: strategy.example(s).faults,
     ).with_seed(seed)
 
 

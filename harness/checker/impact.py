@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 from harness.checker.classify import ClassifiedCall, classify_history, llm_calls
 from harness.history import History
-from harness.results.schema import FaultImpactRow, ImpactRow, RequestPointRow
+from harness.checker.judgement import FaultImpactRow, ImpactRow, RequestPointRow
 
 MIN_REQUESTS = 10  # fewer requests make no throughput curve: single-request scenarios get none
 WINDOW_COMPLETIONS = 15

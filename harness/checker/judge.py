@@ -1,5 +1,6 @@
-"""The judge: from a history and the scenario's checks to a verdict and the figures of a
-``ScenarioResult``. A run in which nothing was exercised is ``unknown``, never ``pass``."""
+"""The judge: from a history and the scenario's checks to a ``Judgement``, the verdict and
+figures of the run (``harness.results`` makes it a ``ScenarioResult``). A run in which
+nothing was exercised is ``unknown``, never ``pass``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from typing import Any
 
 from harness.checker.check import Check, CheckResult
 from harness.checker.classify import classify_history, llm_calls, side_effects, tally
+from harness.checker.classify import ClassifiedCall
 from harness.checker.impact import measure_impact
+from harness.checker.judgement import (
+    CallRow,
+    FaultRow,
+    FindingRow,
+    JournalRow,
+    Judgement,
+    SideEffectRow,
+    TimelineRow,
+    Verdict,
+)
 from harness.history import History
-from harness.results.schema import ScenarioResult
 
 
 @dataclass(frozen=True)
@@ -27,14 +38,24 @@ class RunInfo:
     expect_failure: bool = False
 
 
-def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> ScenarioResult:
+def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Judgement:
     """The verdict and figures of one run. ``history`` is None when the environment never
     came up; ``errors`` are the run's own (a trigger that never fired, a deadline)."""
-    result = ScenarioResult(info.name, info.agent, "unknown", info.description, list(info.tags), errors=list(errors))
+    result = Judgement(info.name, info.agent, "unknown", info.description, list(info.tags), errors=list(errors))
     if history is None:
         return result
     calls = classify_history(history)
-    t0 = history.started_at
+    _count(result, history, calls)
+    _rows(result, history, calls)
+    findings: list[CheckResult] = [check.evaluate(history, calls) for check in info.checks]
+    result.findings = [FindingRow(**asdict(f)) for f in findings]
+    result.verdict = _verdict(info, history, findings, result.errors)
+    return result
+
+
+def _count(result: Judgement, history: History, calls: list[ClassifiedCall]) -> None:
+    """The figures: invocations per request, LLM calls and side effects by class, recovery,
+    impact, invocations seen suspended, and what was stuck."""
     invocation = history.invocation
     # Counted per request (root invocation); callees are counted apart.
     roots = [invocation[r.invocation_id] for r in history.requests if r.invocation_id in invocation]
@@ -45,20 +66,9 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
         "stuck": len(history.requests) - sum(1 for i in roots if i.done),
         "callees": len(invocation) - len(roots),
     }
-    llm, effects = llm_calls(calls), side_effects(calls)
-    result.llm_calls = tally(llm)
-    if effects:
+    result.llm_calls = tally(llm_calls(calls))
+    if effects := side_effects(calls):
         result.side_effects = tally(effects)
-    result.faults = [
-        {
-            "kind": f.kind,
-            "target": f.target,
-            "at_s": round(f.applied_at - t0, 3),
-            "healed_s": round(f.undone_at - t0, 3) if f.undone_at is not None else None,
-            **({"detail": f.detail} if f.detail else {}),
-        }
-        for f in history.faults
-    ]
     result.recovery_s = _recovery(history)
     result.impact = measure_impact(history, calls)  # soaks and random schedules: per-fault impact
     result.suspended = sum(1 for statuses in history.samples.statuses_seen.values() if "suspended" in statuses)
@@ -67,67 +77,79 @@ def judge(info: RunInfo, history: History | None, errors: Sequence[str]) -> Scen
         for inv in history.invocations
         if not inv.done
     ]
-    result.calls = [
-        {
-            "id": c.call.id,
-            "invocation_id": c.invocation_id,
-            "token": c.call.token,
-            "fingerprint": c.call.fingerprint,
-            "attempt": c.attempt,
-            "class": c.label,
-            "reason": c.reason,
-            "outcome": c.call.outcome,
-            "status": c.call.status,
-            "arrived_s": round(c.call.arrived_at - t0, 3),
-            "finished_s": round(c.call.finished_at - t0, 3) if c.call.finished_at else None,
-            "ended_s": _ended(c.call, t0),
-            "model": getattr(c.call, "model", None),
-            "tokens": _tokens(c.call),
-            "answer": _answer_excerpt(c.call),
-            "forwarded": bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
-            "api": getattr(c.call, "api", ""),
-            "flaw": getattr(c.call, "flaw", None),  # the bad answer the fake gave on purpose
-        }
-        for c in llm
+
+
+def _rows(result: Judgement, history: History, calls: list[ClassifiedCall]) -> None:
+    """The rows: faults, LLM and stub calls, the invocation tree and the journal."""
+    t0 = history.started_at
+    result.faults = [
+        FaultRow(f.kind, f.target, round(f.applied_at - t0, 3),
+                 round(f.undone_at - t0, 3) if f.undone_at is not None else None, f.detail or None)
+        for f in history.faults
     ]
+    result.calls = [_call_row(c, t0) for c in llm_calls(calls)]
     result.side_effect_calls = [
-        {"id": c.call.id, "service": getattr(c.call, "service", ""), "token": c.call.token, "attempt": c.attempt,
-         "class": c.label, "reason": c.reason, "arrived_s": round(c.call.arrived_at - t0, 3)}
-        for c in effects
+        SideEffectRow(id=c.call.id, service=getattr(c.call, "service", ""), token=c.call.token, attempt=c.attempt,
+                      class_=c.label, reason=c.reason, arrived_s=round(c.call.arrived_at - t0, 3))
+        for c in side_effects(calls)
     ]
     result.timeline = [
-        {
-            "invocation_id": inv.id,
-            "target": inv.target,
-            "parent": inv.invoked_by_id,
-            "created_s": round(inv.created_at - t0, 3) if inv.created_at else None,
-            "completed_s": round(inv.completed_at - t0, 3) if inv.completed_at else None,
-            "status": inv.status,
-            "result": inv.completion_result,
-            "output": history.outputs.get(inv.id),
-            "failure": inv.completion_failure,
-        }
+        TimelineRow(
+            invocation_id=inv.id,
+            target=inv.target,
+            parent=inv.invoked_by_id,
+            created_s=round(inv.created_at - t0, 3) if inv.created_at else None,
+            completed_s=round(inv.completed_at - t0, 3) if inv.completed_at else None,
+            status=inv.status,
+            result=inv.completion_result,
+            output=history.outputs.get(inv.id),
+            failure=inv.completion_failure,
+        )
         for inv in history.invocations
     ]
     result.journal = [
-        {"invocation_id": e.invocation_id, "index": e.index, "entry_type": e.entry_type, "name": e.name,
-         "appended_s": round(e.appended_at - t0, 3)}
+        JournalRow(invocation_id=e.invocation_id, index=e.index, entry_type=e.entry_type, name=e.name,
+                   appended_s=round(e.appended_at - t0, 3))
         for e in sorted(history.journal, key=lambda e: (e.invocation_id, e.index))
     ]
-    findings: list[CheckResult] = [check.evaluate(history, calls) for check in info.checks]
-    result.findings = [asdict(f) for f in findings]
+
+
+def _call_row(c: ClassifiedCall, t0: float) -> CallRow:
+    return CallRow(
+        id=c.call.id,
+        invocation_id=c.invocation_id,
+        token=c.call.token,
+        fingerprint=c.call.fingerprint,
+        attempt=c.attempt,
+        class_=c.label,
+        reason=c.reason,
+        outcome=c.call.outcome,
+        status=c.call.status,
+        arrived_s=round(c.call.arrived_at - t0, 3),
+        finished_s=round(c.call.finished_at - t0, 3) if c.call.finished_at else None,
+        ended_s=_ended(c.call, t0),
+        model=getattr(c.call, "model", None),
+        tokens=_tokens(c.call),
+        answer=_answer_excerpt(c.call),
+        forwarded=bool(getattr(c.call, "forwarded", False)),  # answered by a real provider
+        api=getattr(c.call, "api", ""),
+        flaw=getattr(c.call, "flaw", None),  # the bad answer the fake gave on purpose
+    )
+
+
+def _verdict(info: RunInfo, history: History, findings: list[CheckResult], errors: list[str]) -> Verdict:
+    """Fail on a finding that did not hold; unknown when nothing was exercised or the run had
+    errors (noted in ``errors``); else pass (or expected failure). Advisories never fail a run."""
     exercised = history.exercised
+    failed = any(f.failed for f in findings)
     if errors or not exercised:
         if not exercised and not errors:
-            result.errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
+            errors.append("nothing was exercised: no request, no LLM call, or a fault never fired")
         # A failed check still fails the run; otherwise we cannot say anything.
-        result.verdict = "fail" if any(f.failed for f in findings) and exercised else "unknown"
-        return result
-    if not any(f.failed for f in findings):  # advisories are reported, never failing a run
-        result.verdict = "expected failure" if info.expect_failure else "pass"
-    else:
-        result.verdict = "fail"
-    return result
+        return "fail" if failed and exercised else "unknown"
+    if failed:
+        return "fail"
+    return "expected failure" if info.expect_failure else "pass"
 
 
 def _ended(call: Any, t0: float) -> float | None:

@@ -12,7 +12,6 @@ plausible LLM: tool calls with schema-valid arguments, then text (`harness.fake_
 """
 
 from harness.fake_llm.app import create_app
-from harness.fake_llm.calls import Calls, LLMCall
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 from harness.fake_llm.client import FakeLLM, FakeLLMError, RuleBuilder
 from harness.fake_llm.ledger import Ledger, LedgerEntry
@@ -36,6 +35,7 @@ from harness.fake_llm.rules import (
     ToolCall,
     tool_call,
 )
+from harness.history import Calls, LLMCall  # the ledger's rows live with the history
 
 __all__ = [
     "DEFAULT_CUT_TEXT",

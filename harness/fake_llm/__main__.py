@@ -23,7 +23,8 @@ from typing import Any
 import uvicorn
 
 from harness.fake_llm.app import create_app
-from harness.fake_llm.cassette import ON_MISS, CassetteError, Tape
+from harness.fake_llm.cassette import CassetteError
+from harness.settings import ON_MISS, Tape
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 from harness.fake_llm.rules import Auto
 

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from harness.fake_llm import anthropic, completions, gemini, responses
 from harness.fake_llm.auto import answer as auto_answer
-from harness.fake_llm.cassette import Cassette, OnMiss, Recording, ReplayLog, Tape
+from harness.fake_llm.cassette import Cassette, Recording, ReplayLog
 from harness.fake_llm.cassette import load as load_cassette
 from harness.fake_llm.chat import DEFAULT_MODEL, DEFAULT_TOKEN_PATTERN, ChatRequest, RequestError
 from harness.fake_llm.completions import MALFORMED_BODY, chunks, completion, sse
@@ -60,6 +60,7 @@ from harness.fake_llm.rules import (
     ToolCall,
 )
 from harness.fake_llm.flaws import spoilt
+from harness.settings import OnMiss, Tape
 
 MODELS = (DEFAULT_MODEL, "gpt-4o-mini", "gpt-4o")
 # A tokenless request answered in auto mode takes the token of the last minute's calls, if there is only one.

@@ -28,13 +28,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from harness.fake_llm.chat import Api, ChatRequest
+from harness.redact import REDACTED
 
-OnMiss = Literal["auto", "fail"]
-ON_MISS: tuple[OnMiss, ...] = ("auto", "fail")
-REDACTED = "[redacted]"
 # Headers that carry a provider key: never written, whatever their value.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie"})
 # Request headers worth keeping in a cassette: they change what the provider answers.
@@ -48,19 +46,6 @@ _TEXT_FIELDS = frozenset({"content", "text", "partial_json", "arguments", "delta
 _TRANSPORT_FIELDS = ("stream", "stream_options")
 _KEY_QUERY = re.compile(r"(^|&)(key=)[^&]*")
 _EVENT = re.compile(r".*?(?:\r\n\r\n|\n\n)|.+\Z", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Tape:
-    """How a fake uses a cassette: record it (`record`: forward what the auto mode would
-    answer, and write it down) or replay it, what a request it does not hold then gets
-    (`on_miss`), and where the replay's lookups are noted (`log`, a `ReplayLog`)."""
-
-    path: str
-    record: bool = False
-    on_miss: OnMiss = "auto"
-    log: str | None = None
-    upstream: str | None = None  # recording: where to (the fake's --upstream); None: each provider's public URL
 
 
 class CassetteError(ValueError):
@@ -222,13 +207,6 @@ def secrets_of(headers: Mapping[str, str], query: str | bytes) -> list[str]:
     found = [value.split()[-1] for name, value in headers.items() if name.lower() in SECRET_HEADERS and value.split()]
     found += [match.group(0).split("=", 1)[1] for match in re.finditer(r"(?:^|(?<=&))key=[^&]*", query)]
     return [secret for secret in found if secret]
-
-
-def redact_text(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if len(secret) >= 8:  # a shorter "key" (tests use "x") would blank out ordinary text
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def redact_query(query: str) -> str:

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from harness.errors import HarnessError
-from harness.fake_llm.calls import Calls, LLMCall
 from harness.fake_llm.rules import (
     DEFAULT_CUT_TEXT,
     Action,
@@ -39,6 +38,7 @@ from harness.fake_llm.rules import (
     Structured,
     ToolCall,
 )
+from harness.history import Calls, LLMCall
 
 
 class FakeLLMError(HarnessError):

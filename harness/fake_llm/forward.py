@@ -15,7 +15,6 @@ recording a cassette uses) also takes Anthropic and Gemini requests, with their 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 
 import anyio
@@ -29,6 +28,7 @@ from harness.fake_llm.chat import Api
 from harness.fake_llm.completions import error_body
 from harness.fake_llm.delivery import Answer, stream_events
 from harness.fake_llm.reassemble import streamed_body, usage_of
+from harness.redact import redact_bytes
 
 CONNECT_TIMEOUT_S = 10.0
 # What an OpenAI-compatible server needs; nothing else of the agent's (cookies, tracing) leaves the machine.
@@ -57,9 +57,6 @@ DROPPED_RESPONSE_HEADERS = frozenset(
         "set-cookie",
     }
 )
-# An upstream refusing a key tends to echo it, whole or masked, in its error message.
-_KEY_LIKE = re.compile(rb"\bsk-[A-Za-z0-9_*\-]{8,}")
-_MIN_SECRET_LEN = 8  # shorter "keys" (tests use "x") would blank out ordinary text
 # Told the upstream's whole answer (the response, and its body as it came) once it is complete.
 Keep = Callable[[httpx.Response, bytes], None]
 NO_UPSTREAM = (
@@ -205,7 +202,7 @@ class Relay(StreamingResponse):
 
 def record(answer: Answer, response: httpx.Response, content: bytes, api: Api) -> None:
     """What the ledger says of an upstream answer: outcome, body (a stream as its whole answer), usage."""
-    content = redact(content, *secrets_of(response.request.headers, response.request.url.query))
+    content = redact_bytes(content, *secrets_of(response.request.headers, response.request.url.query))
     body = streamed_body(api, content) if is_stream(response) else _json_or_text(content)
     if response.status_code >= 400:
         answer.outcome = "error"
@@ -215,14 +212,6 @@ def record(answer: Answer, response: httpx.Response, content: bytes, api: Api) -
         answer.outcome = "malformed"
     answer.body = body
     answer.usage = usage_of(body) if answer.outcome == "ok" else None
-
-
-def redact(content: bytes, *secrets: str) -> bytes:
-    """`content` without the agent's keys (`cassette.secrets_of`), or anything that looks like an OpenAI key."""
-    for secret in secrets:
-        if len(secret) >= _MIN_SECRET_LEN:
-            content = content.replace(secret.encode(), b"[redacted]")
-    return _KEY_LIKE.sub(b"sk-[redacted]", content)
 
 
 def is_stream(response: httpx.Response) -> bool:

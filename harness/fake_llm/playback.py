@@ -18,7 +18,6 @@ from harness.fake_llm.cassette import (
     Recording,
     recorded_request_headers,
     redact_query,
-    redact_text,
     secrets_of,
     split_events,
     with_token,
@@ -26,6 +25,7 @@ from harness.fake_llm.cassette import (
 from harness.fake_llm.chat import ChatRequest
 from harness.fake_llm.delivery import Answer, stream_events
 from harness.fake_llm.forward import Keep, is_stream, record, relayed_headers
+from harness.redact import redact_secrets
 
 _CASSETTE_URL = "http://cassette.invalid"  # where a replayed answer says it came from (never reached)
 
@@ -36,14 +36,14 @@ def keeper(recording: Recording, incoming: Request, body: bytes, chat: ChatReque
     secrets = secrets_of(incoming.headers, incoming.url.query)
 
     def keep(response: httpx.Response, content: bytes) -> None:
-        text = redact_text(content.decode("utf-8", "replace"), secrets)
-        request = json.loads(redact_text(body.decode("utf-8", "replace"), secrets))
+        text = redact_secrets(content.decode("utf-8", "replace"), secrets)
+        request = json.loads(redact_secrets(body.decode("utf-8", "replace"), secrets))
         answer: dict[str, Any] = {"events": split_events(text)} if is_stream(response) else {"body": _json_or_text(text)}
         headers = {name: value for name, value in relayed_headers(response).items() if name.lower() not in SECRET_HEADERS}
         recording.add(Exchange(
             api=chat.api, path=incoming.url.path, query=redact_query(incoming.url.query), model=chat.model,
             stream=chat.stream, token=token, request=request, status=response.status_code,
-            headers={name: redact_text(value, secrets) for name, value in headers.items()},
+            headers={name: redact_secrets(value, secrets) for name, value in headers.items()},
             request_headers=recorded_request_headers(incoming.headers), **answer,
         ))
 

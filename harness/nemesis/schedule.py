@@ -156,16 +156,16 @@ def schedules(
 
 
 @dataclass(frozen=True)
-class Plan:
+class DrawnSchedule:
     """What a random scenario draws: its fault schedule and how many requests it sends."""
 
     faults: tuple[Fault, ...]
     requests: int
 
 
-def plans(schedule: Strategy[tuple[Fault, ...]], *, requests: int) -> Strategy[Plan]:
+def drawn_schedules(schedule: Strategy[tuple[Fault, ...]], *, requests: int) -> Strategy[DrawnSchedule]:
     """A schedule and a request count: generated with ``requests``, shrinkable down to 1."""
-    return builds(Plan, requests=integers(1, max(1, requests), generate=max(1, requests)), faults=schedule)
+    return builds(DrawnSchedule, requests=integers(1, max(1, requests), generate=max(1, requests)), faults=schedule)
 
 
 def random_schedule(
@@ -184,13 +184,13 @@ def random_schedule(
 
 
 __all__ = [
-    "Plan",
+    "DrawnSchedule",
     "bad_answer_faults",
     "Timing",
     "link_faults",
     "llm_faults",
+    "drawn_schedules",
     "one_after_another",
-    "plans",
     "process_faults",
     "random_schedule",
     "schedules",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -361,6 +362,20 @@ def decode_choices(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
 
 
+def with_schedule(command: str, choices: Sequence[int]) -> str:
+    """``command`` (a ``run`` or ``soak`` command line, ``harness.results.reproduce``) replaying ``choices`` instead of drawing from a
+    seed: ``--seed N`` (and any earlier ``--schedule``) dropped, ``--schedule 3,0,17`` added."""
+    argv, out, skip = shlex.split(command), [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--seed", "--schedule"):
+            skip = True
+        elif not arg.startswith(("--seed=", "--schedule=")):
+            out.append(arg)
+    return shlex.join([*out, "--schedule", encode_choices(choices)])
+
+
 __all__ = [
     "Choices",
     "Example",
@@ -378,4 +393,5 @@ __all__ = [
     "one_of",
     "sampled_from",
     "tuples",
+    "with_schedule",
 ]

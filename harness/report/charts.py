@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from harness.results.schema import CallRow, ScenarioResult
+from harness.results.schema import CallRow, FaultImpactRow, ImpactRow, ScenarioResult
 
 from .model import (
     MAX_TIMELINE_INVOCATIONS,
@@ -320,24 +320,33 @@ def impact_svg(s: ScenarioResult, salt: str) -> str | None:
             lat_ax.set_ylim(0, max(latencies) * 1.1)
         lat_ax.set_ylabel("latency (s, log scale)" if log else "latency (s)")
         lat_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, handletextpad=0.3)
-        rate_ax.plot(impact.throughput_t, impact.throughput_rps, color="#1565c0", lw=1.2, label="completed/s")
-        if impact.offered_rps:
-            rate_ax.axhline(impact.offered_rps, color="#1565c0", lw=0.7, ls=":", label="offered load")
-        rate_ax.set_ylim(0, max([*impact.throughput_rps, impact.offered_rps or 0.0, 1.0]) * 1.1)
-        rate_ax.set_ylabel("completed / s")
-        rate_ax.set_xlabel(f"seconds since the workload started (throughput over a {impact.window_s:.2f} s window)")
-        rate_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        _throughput_panel(rate_ax, impact)
         for ax in (lat_ax, rate_ax):
-            for f in impact.faults:
-                start = f.at_s or 0.0
-                ax.axvspan(start, f.healed_s if f.healed_s is not None else end, color=FAULT_COLOUR, alpha=0.12,
-                           lw=0, zorder=0)
-                ax.axvline(start, color=FAULT_COLOUR, lw=0.7, alpha=0.6, zorder=0)
-            ax.grid(axis="both", color="#e3e3e3", lw=0.5)
-            ax.set_axisbelow(True)
+            _fault_windows(ax, impact.faults, end)
         for i, f in enumerate(impact.faults):
             lat_ax.annotate(f"{i + 1} {f.kind} {f.target}", xy=(f.at_s or 0.0, 1.0),
                             xycoords=lat_ax.get_xaxis_transform(), xytext=(2, 3 + 12 * (i % 3)), textcoords="offset points", fontsize=7.5,
                             color=FAULT_COLOUR, va="bottom", annotation_clip=False)
         rate_ax.set_xlim(0, end)
         return _to_svg(fig, f"latency and throughput under faults: {s.name} [{s.agent}]")
+
+
+def _throughput_panel(ax: Any, impact: ImpactRow) -> None:
+    """Completed requests per second over time, with the offered load."""
+    ax.plot(impact.throughput_t, impact.throughput_rps, color="#1565c0", lw=1.2, label="completed/s")
+    if impact.offered_rps:
+        ax.axhline(impact.offered_rps, color="#1565c0", lw=0.7, ls=":", label="offered load")
+    ax.set_ylim(0, max([*impact.throughput_rps, impact.offered_rps or 0.0, 1.0]) * 1.1)
+    ax.set_ylabel("completed / s")
+    ax.set_xlabel(f"seconds since the workload started (throughput over a {impact.window_s:.2f} s window)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+def _fault_windows(ax: Any, faults: list[FaultImpactRow], end: float) -> None:
+    """Each fault's window shaded, from its start to its healing (or the end), and a grid."""
+    for f in faults:
+        start = f.at_s or 0.0
+        ax.axvspan(start, f.healed_s if f.healed_s is not None else end, color=FAULT_COLOUR, alpha=0.12, lw=0, zorder=0)
+        ax.axvline(start, color=FAULT_COLOUR, lw=0.7, alpha=0.6, zorder=0)
+    ax.grid(axis="both", color="#e3e3e3", lw=0.5)
+    ax.set_axisbelow(True)

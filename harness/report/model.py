@@ -1,7 +1,7 @@
 """What the report shows, derived from ``results.json`` files: the run, its scenarios (with
 the command that reproduces each), per-fault-kind figures and the trend over earlier runs.
 
-Files are read with the one results schema (``harness.results.schema.RunResults``), so
+Files are read with the one results schema (``harness.results.schema.BatchResults``), so
 the report works on typed ``ScenarioResult`` objects and renders older files too. Everything
 loaded here is redacted once, on load, so templates and charts only ever see redacted text.
 Earlier runs are read defensively: a malformed one is skipped, never fatal."""
@@ -23,12 +23,12 @@ from harness.results.schema import (
     CallRow,
     ImpactRow,
     JournalRow,
-    RunResults,
+    BatchResults,
     ScenarioResult,
     TimelineRow,
 )
 
-from harness.results.redact import redact_data
+from harness.redact import redact_data
 
 NO_FAULT = "(no fault)"
 
@@ -40,8 +40,10 @@ MAX_LEDGER = 400
 
 
 @dataclass
-class Run:
-    run_id: str
+class Batch:
+    """A batch (one CLI invocation or pytest session) as the report reads it from its results.json."""
+
+    batch_id: str
     meta: dict[str, Any]
     scenarios: list[ScenarioResult]
     validation: dict[str, Any] | None = None
@@ -115,7 +117,7 @@ class KindCost:
 
 @dataclass
 class TrendCell:
-    run_id: str
+    batch_id: str
     verdict: str
     recovery_s: float | None
 
@@ -135,7 +137,7 @@ class TrendRow:
 
 @dataclass
 class Report:
-    run: Run
+    batch: Batch
     scenarios: list[ScenarioView]
     counts: dict[str, int]
     status: str  # "ok" | "fail" | "unknown"
@@ -143,7 +145,7 @@ class Report:
     costs: list[KindCost]
     agents: list[str]
     matrix: list[tuple[str, list[ScenarioView | None]]]
-    trend_runs: list[str]
+    trend_batches: list[str]
     trend: list[TrendRow]
     skipped_runs: list[str] = field(default_factory=list)
 
@@ -151,8 +153,8 @@ class Report:
 # --- loading ----------------------------------------------------------------------------
 
 
-def read_run(run_dir: Path) -> Run:
-    """The run in ``run_dir``, read with the results schema and redacted. Raises
+def read_batch(run_dir: Path) -> Batch:
+    """The batch in ``run_dir``, read with the results schema and redacted. Raises
     ``ValueError`` (or ``OSError``) when it cannot be read: used for the run being
     reported, which must be there."""
     path = run_dir / "results.json"
@@ -161,22 +163,21 @@ def read_run(run_dir: Path) -> Run:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not JSON: {exc}") from None
     try:
-        results = RunResults.from_json(redact_data(raw))
+        results = BatchResults.from_json(redact_data(raw))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    run_id = str(results.meta.get("run_id") or run_dir.resolve().name)
-    return Run(run_id, results.meta, results.scenarios, results.validation)
+    return Batch(results.batch_id or run_dir.resolve().name, results.meta, results.scenarios, results.validation)
 
 
-def try_read_run(run_dir: Path) -> Run | None:
-    """An earlier run, or None when it is missing or malformed in any way."""
+def try_read_batch(run_dir: Path) -> Batch | None:
+    """An earlier batch, or None when it is missing or malformed in any way."""
     try:
-        return read_run(run_dir)
+        return read_batch(run_dir)
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
 
 
-def earlier_run_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
+def earlier_batch_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
     """Sibling run folders that sort before ``run_dir`` (run ids sort by time), newest
     first. ``latest`` and other symlinks, stray files and folders without a results.json
     are not runs."""
@@ -374,17 +375,17 @@ def matrix(views: list[ScenarioView]) -> tuple[list[str], list[tuple[str, list[S
     return agents, [(name, [cell.get((name, a)) for a in agents]) for name in names]
 
 
-def trend(runs: list[Run], anchors: dict[tuple[str, str], str] | None = None) -> list[TrendRow]:
+def trend(batches: list[Batch], anchors: dict[tuple[str, str], str] | None = None) -> list[TrendRow]:
     """Per scenario and agent, its verdict in each run (oldest first). Flaky: the verdict
     went both ways, good (pass, expected failure) in one run and bad (fail, unknown) in
     another."""
     rows: dict[tuple[str, str], TrendRow] = {}
-    for i, run in enumerate(runs):
-        for s in run.scenarios:
+    for i, batch in enumerate(batches):
+        for s in batch.scenarios:
             key = (s.name, s.agent)
-            row = rows.setdefault(key, TrendRow(s.name, s.agent, (anchors or {}).get(key), [None] * len(runs)))
-            row.cells[i] = TrendCell(run.run_id, s.verdict, s.recovery_s)
-    current = runs[-1] if runs else None
+            row = rows.setdefault(key, TrendRow(s.name, s.agent, (anchors or {}).get(key), [None] * len(batches)))
+            row.cells[i] = TrendCell(batch.batch_id, s.verdict, s.recovery_s)
+    current = batches[-1] if batches else None
     order = [(s.name, s.agent) for s in current.scenarios] if current else []
     for row in rows.values():
         verdicts = {c.verdict for c in row.cells if c is not None}
@@ -394,22 +395,22 @@ def trend(runs: list[Run], anchors: dict[tuple[str, str], str] | None = None) ->
 
 
 def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
-    run = read_run(run_dir)
-    earlier: list[Run] = []
+    batch = read_batch(run_dir)
+    earlier: list[Batch] = []
     skipped: list[str] = []
     # Newest first, until keep - 1 readable runs: a malformed run does not use up a slot.
-    for path in earlier_run_dirs(run_dir, reports_root):
+    for path in earlier_batch_dirs(run_dir, reports_root):
         if len(earlier) >= keep - 1:
             break
-        loaded = try_read_run(path)
+        loaded = try_read_batch(path)
         if loaded is None:
             skipped.append(path.name)
             continue
-        loaded.run_id = path.name  # the folder is the run's identity in the trend
+        loaded.batch_id = path.name  # the folder is the batch's identity in the trend
         earlier.insert(0, loaded)
     views = []
     anchors: dict[tuple[str, str], str] = {}
-    for s in run.scenarios:
+    for s in batch.scenarios:
         # Two names can slug alike ("a b", "a-b"), and a name can repeat: ids stay unique.
         base = candidate = anchor(s.name, s.agent)
         n = 1
@@ -418,23 +419,23 @@ def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
             candidate = f"{base}-{n}"
         anchors.setdefault((s.name, s.agent), candidate)
         views.append(scenario_view(s, candidate))
-    c = counts(run.scenarios)
+    c = counts(batch.scenarios)
     agents, rows = matrix(views)
-    runs = [*earlier, run]
-    rows_of_trend = trend(runs, anchors)
+    batches = [*earlier, batch]
+    rows_of_trend = trend(batches, anchors)
     flaky = {(t.name, t.agent) for t in rows_of_trend if t.flaky}
     for view in views:
         view.flaky = (view.result.name, view.result.agent) in flaky
     return Report(
-        run=run,
+        batch=batch,
         scenarios=views,
         counts=c,
         status=status(c),
-        recovery_by_kind=recovery_by_kind(run.scenarios),
-        costs=cost_by_kind(run.scenarios),
+        recovery_by_kind=recovery_by_kind(batch.scenarios),
+        costs=cost_by_kind(batch.scenarios),
         agents=agents,
         matrix=rows,
-        trend_runs=[r.run_id for r in runs],
+        trend_batches=[b.batch_id for b in batches],
         trend=rows_of_trend,
         skipped_runs=skipped,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.results.schema import RunResults, ScenarioResult
+from harness.results.schema import BatchResults, ScenarioResult
 
 
 def write_results(
@@ -15,6 +15,6 @@ def write_results(
     """Write ``results.json`` and the HTML report, atomically. Secrets are redacted in both."""
     from harness.report.render import write_report  # matplotlib and jinja2 only when writing
 
-    path = RunResults(meta, list(results), validation=validation).write(out_dir)
+    path = BatchResults(meta, list(results), validation=validation).write(out_dir)
     write_report(Path(out_dir), Path(out_dir).parent)
     return path

@@ -89,7 +89,7 @@ def render(report: Report) -> str:
             view.impact_svg = _svg(_cached("impact " + key, lambda: charts.impact_svg(view.result, salt)))
     return _env.get_template("report.html.j2").render(
         r=report,
-        meta=report.run.meta,
+        meta=report.batch.meta,
         recovery_svg=_svg(charts.recovery_svg(report.recovery_by_kind)),
         cost_svg=_svg(charts.cost_svg(report.costs)),
     )

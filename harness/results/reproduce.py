@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from harness.nemesis.strategies import encode_choices
 
 if TYPE_CHECKING:
     from harness.results.schema import ScenarioResult
@@ -74,17 +71,3 @@ def reproduce_command(result: "ScenarioResult") -> str:
 
 
 __all__ = ["nodeid_command", "reproduce_command", "run_command", "soak_command"]
-
-
-def with_schedule(command: str, choices: Sequence[int]) -> str:
-    """``command`` (``run`` or ``soak``) replaying ``choices`` instead of drawing from a
-    seed: ``--seed N`` (and any earlier ``--schedule``) dropped, ``--schedule 3,0,17`` added."""
-    argv, out, skip = shlex.split(command), [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--seed", "--schedule"):
-            skip = True
-        elif not arg.startswith(("--seed=", "--schedule=")):
-            out.append(arg)
-    return shlex.join([*out, "--schedule", encode_choices(choices)])

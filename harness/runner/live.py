@@ -92,7 +92,7 @@ class LiveRun:
 
     # --- the run ---------------------------------------------------------------------------
 
-    def report(self, **counts: int) -> None:
+    def report_progress(self, **counts: int) -> None:
         """Tell whoever watches (the CLI's progress bars) how far the run is."""
         if self._on_progress is not None:
             self._on_progress(counts)
@@ -114,9 +114,10 @@ class LiveRun:
             self._watcher = _Watcher(self._observer, self.invocation_ids)
             self._watcher.start()
 
-    def arm(self, *faults: Fault) -> None:
-        """Apply ``faults`` now, before ``send``, so the first request meets them; they are
-        undone on their own triggers once ``inject`` runs (or at the end of the run)."""
+    def apply_now(self, *faults: Fault) -> None:
+        """Apply ``faults`` at once, whatever their ``when`` trigger says (before ``send``, so
+        the first request meets them); they are undone on their own ``until`` triggers once
+        ``inject`` runs (or at the end of the run)."""
         self._begin()
         for fault in faults:
             self._planned.append(fault)
@@ -127,7 +128,7 @@ class LiveRun:
                 return
 
     def inject(self, *faults: Fault) -> None:
-        """Undo armed faults on their triggers, then play ``faults`` one after another: each
+        """Undo the faults applied at once (``apply_now``) on their triggers, then play ``faults`` one after another: each
         waits for its trigger, is applied, and (unless it lasts to the end of the run) waits
         for its ``until`` trigger and is undone."""
         try:
@@ -179,7 +180,7 @@ class LiveRun:
         history = self.observe(deadline_s)
         info = RunInfo(name, agent, description, tuple(tags), tuple(checks), expect_failure)
         with self.phases.measure("judging"):
-            result = judge(info, history, self.errors)
+            result = ScenarioResult.from_judgement(judge(info, history, self.errors))
         if self._on_result is not None:
             self._on_result(result)
         return result
@@ -191,7 +192,7 @@ class LiveRun:
         self.faults.append(record)
         self._in_force.append((fault, record))
         record.detail = fault.apply(self)
-        self.report(faults=len(self.faults))
+        self.report_progress(faults=len(self.faults))
         # A held LLM answer is released once the fault is in place, so it meets the fault:
         # it goes to a dead process, a paused one, or an agent that cannot journal it.
         self.llm.release_all()
@@ -255,7 +256,7 @@ class _Sender(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.workload.send(self.run_.env.ingress, into=self.run_.requests, on_sent=lambda n: self.run_.report(sent=n))
+            self.workload.send(self.run_.env.ingress, into=self.run_.requests, on_sent=lambda n: self.run_.report_progress(sent=n))
         except Exception as exc:  # reported by join()
             self.error = exc
 

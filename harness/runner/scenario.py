@@ -31,10 +31,10 @@ from harness.env.process import ManagedProcess, log_tail
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
 from harness.nemesis.faults import Fault, describe
-from harness.nemesis.schedule import Plan
-from harness.nemesis.strategies import Strategy
+from harness.nemesis.schedule import DrawnSchedule
+from harness.nemesis.strategies import Strategy, with_schedule
 from harness.nemesis.triggers import AtStart
-from harness.results.reproduce import run_command, with_schedule
+from harness.results.reproduce import run_command
 from harness.results.schema import ScenarioResult
 from harness.runner.live import LiveRun
 from harness.runner.pool import EnvironmentPool, Lease, Shape
@@ -60,34 +60,35 @@ class Scenario:
     trigger_timeout_s: float = 20.0
     inactivity_timeout_s: float | None = None  # Restate's, when the tests' 2 s default does not fit
     llm_timeout_s: float | None = None  # the agents' LLM client timeout, when the 2 s default does not fit
+    always_replay: bool = False  # Restate's inactivity timeout 0: every await suspends, every resumption replays
     seed: int | None = None  # set when the fault schedule was drawn at random
     schedule_for_seed: Callable[[int], tuple[Fault, ...]] | None = None
     # A strategy drawing the fault schedule and request count (harness.nemesis.schedule):
     # seeded like schedule_for_seed, and also replayable from a choice stream, so shrinkable.
-    plan: Strategy[Plan] | None = None
-    choices: tuple[int, ...] | None = None  # the stream the plan was replayed from (--schedule)
+    schedule_strategy: Strategy[DrawnSchedule] | None = None
+    choices: tuple[int, ...] | None = None  # the stream the schedule was replayed from (--schedule)
 
     def with_seed(self, seed: int) -> "Scenario":
         """The scenario with its random fault schedule drawn from ``seed``."""
-        if self.plan is not None:
-            return self._with_plan(self.plan.generate(seed).value, seed=seed, choices=None)
+        if self.schedule_strategy is not None:
+            return self._with_drawn(self.schedule_strategy.generate(seed).value, seed=seed, choices=None)
         if self.schedule_for_seed is None:
             return self
         return replace(self, seed=seed, faults=self.schedule_for_seed(seed))
 
     def with_choices(self, choices: Sequence[int]) -> "Scenario":
-        """The scenario with its ``plan`` replayed from a choice stream: how a shrunk
-        schedule is run again (``--schedule 3,0,17``). Any stream gives a valid plan."""
-        if self.plan is None:
+        """The scenario with its ``schedule_strategy`` replayed from a choice stream: how a
+        shrunk schedule is run again (``--schedule 3,0,17``). Any stream gives a valid schedule."""
+        if self.schedule_strategy is None:
             return self
-        example = self.plan.replay(choices)
-        return self._with_plan(example.value, seed=None, choices=example.key)
+        example = self.schedule_strategy.replay(choices)
+        return self._with_drawn(example.value, seed=None, choices=example.key)
 
-    def _with_plan(self, plan: Plan, *, seed: int | None, choices: tuple[int, ...] | None) -> "Scenario":
+    def _with_drawn(self, drawn: DrawnSchedule, *, seed: int | None, choices: tuple[int, ...] | None) -> "Scenario":
         # Fewer requests are sent at the same rate: the workload ends sooner.
-        spread_s = self.workload.spread_s * plan.requests / self.workload.n if self.workload.n else self.workload.spread_s
-        workload = replace(self.workload, n=plan.requests, spread_s=round(spread_s, 3))
-        return replace(self, seed=seed, choices=choices, faults=plan.faults, workload=workload)
+        spread_s = self.workload.spread_s * drawn.requests / self.workload.n if self.workload.n else self.workload.spread_s
+        workload = replace(self.workload, n=drawn.requests, spread_s=round(spread_s, 3))
+        return replace(self, seed=seed, choices=choices, faults=drawn.faults, workload=workload)
 
     def with_agents(self, *agents: AgentSpec) -> "Scenario":
         """The same scenario against other agents, e.g. a mutant or a user's own."""
@@ -113,8 +114,8 @@ class Scenario:
 
     @property
     def folder(self) -> str:
-        """Its folder in a run: unique per (scenario, agent), as the same scenario may run
-        against several agents in one run."""
+        """Its folder in a batch: unique per (scenario, agent), as the same scenario may run
+        against several agents in one batch."""
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{self.name}--{self.agent_label}")
 
     @property
@@ -166,12 +167,14 @@ def run_scenario(
     """Run one scenario in its own environment. Never raises for a scenario's own failure:
     errors become an ``unknown`` verdict with the message and log tails.
 
-    ``always_replay`` sets Restate's inactivity timeout to 0, so every await suspends and
-    every resumption replays the journal: non-determinism shows up as a journal mismatch.
+    ``always_replay`` (or the scenario's own ``always_replay``) sets Restate's inactivity
+    timeout to 0, so every await suspends and every resumption replays the journal:
+    non-determinism shows up as a journal mismatch.
 
     ``settings`` and ``cleanup`` go to the ``Environment`` (None: ``Settings()``, and a
     ``Cleanup`` the environment owns). With a ``pool``, the scenario runs in an environment
     a previous one left clean, when there is one (see ``harness.runner.pool``)."""
+    always_replay = always_replay or scenario.always_replay
     scenario_dir = run_dir / scenario.folder
     scenario_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -179,36 +182,18 @@ def run_scenario(
     errors: list[str] = []
     log_tails: dict[str, str] = {}
     phases = Phases()
-    leaving = 0.0
     try:
         with _environment(scenario, scenario_dir, always_replay, settings or Settings(), cleanup, pool) as lease:
-            env = lease.environment
-            ready_s = time.time() - started
-            scenario.script(env.llm)
-            run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s, on_progress=on_progress)
-            armed = [f for f in scenario.faults if isinstance(f.when, AtStart)]
-            run.arm(*armed)
-            run.send(scenario.workload)
-            run.inject(*[f for f in scenario.faults if f not in armed])
-            result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)
-            result.environment_ready_s = round(ready_s, 3)
-            result.environment_reused = lease.reused
-            if lease.reused:
-                phases.add("environment (reused)", ready_s)
-            else:
-                phases.update(env.phases)
-            phases.update(run.phases)
-            if run.history is not None:  # the record the verdict came from, to judge again
-                (scenario_dir / "history.json").write_text(json.dumps(run.history.to_json(), default=str))
+            result = _play(scenario, lease, scenario_dir, time.time() - started, on_progress, phases)
             leaving = time.perf_counter()
         phases.add("teardown" if pool is None else "recycle or teardown", time.perf_counter() - leaving)
-        log_tails = _log_tails(scenario_dir / "logs", env.processes)
+        log_tails = _log_tails(scenario_dir / "logs", lease.environment.processes)
     except HarnessError as exc:
         errors.append(str(exc))
     except Exception as exc:  # a harness bug: keep the other scenarios' results
         errors.append(f"harness error: {exc!r}\n{traceback.format_exc(limit=5)}")
     if result is None:  # the environment never came up, or broke
-        result = judge(RunInfo(checks=scenario.checks, **scenario.info), None, errors)
+        result = ScenarioResult.from_judgement(judge(RunInfo(checks=scenario.checks, **scenario.info), None, errors))
     else:
         result.errors += errors
     result.always_replay = always_replay
@@ -220,6 +205,32 @@ def run_scenario(
     result.duration_s = round(time.time() - started, 3)
     result.phases_s = phases.seconds
     result.log_tails = log_tails if result.verdict != "pass" else {}
+    return result
+
+
+def _play(
+    scenario: Scenario, lease: Lease, scenario_dir: Path, ready_s: float, on_progress: Progress | None, phases: Phases,
+) -> ScenarioResult:
+    """The scenario's run in a ready environment: script the LLM, apply the faults that act
+    from the start, send, inject the others on their triggers, and judge. Its phases are
+    added to ``phases``; the history is saved beside the result."""
+    env = lease.environment
+    scenario.script(env.llm)
+    run = LiveRun(env, trigger_timeout_s=scenario.trigger_timeout_s, on_progress=on_progress)
+    at_start = [f for f in scenario.faults if isinstance(f.when, AtStart)]
+    run.apply_now(*at_start)
+    run.send(scenario.workload)
+    run.inject(*[f for f in scenario.faults if f not in at_start])
+    result = run.check(*scenario.checks, deadline_s=scenario.deadline_s, **scenario.info)
+    result.environment_ready_s = round(ready_s, 3)
+    result.environment_reused = lease.reused
+    if lease.reused:
+        phases.add("environment (reused)", ready_s)
+    else:
+        phases.update(env.phases)
+    phases.update(run.phases)
+    if run.history is not None:  # the record the verdict came from, to judge again
+        (scenario_dir / "history.json").write_text(json.dumps(run.history.to_json(), default=str))
     return result
 
 

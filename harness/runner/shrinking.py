@@ -1,5 +1,5 @@
 """Shrinking a scenario: ``harness.nemesis.shrink`` applied to a scenario with a random
-``plan``. Each attempt is a real run, and it "fails" only if the finding that made the
+``schedule_strategy``. Each attempt is a real run, and it "fails" only if the finding that made the
 original fail is there again (the same failed check; for duplicate calls, the same bug
 class)."""
 
@@ -32,7 +32,7 @@ def repeat_kind(reason: str) -> str:
 
 
 @dataclass(frozen=True)
-class Target:
+class FindingToKeep:
     """The finding a shrunk schedule must still produce: the same failed check (of the same
     bug class) and, for duplicate calls, repeated the same way."""
 
@@ -42,7 +42,7 @@ class Target:
     message: str = ""
 
     @classmethod
-    def of(cls, result: ScenarioResult) -> Target | None:
+    def of(cls, result: ScenarioResult) -> FindingToKeep | None:
         """The finding that made ``result`` fail: duplicate calls first (the bugs the
         harness is for), then the first failed check. Advisories never make a run fail."""
         failed = [f for f in result.findings if f.failed]
@@ -66,7 +66,7 @@ def _kinds(result: ScenarioResult, bug_class: str | None) -> list[str]:
     if bug_class not in _CALLS_OF:
         return []
     calls = getattr(result, _CALLS_OF[bug_class], None) or []
-    return list(dict.fromkeys(repeat_kind(c.get("reason", "")) for c in calls if c.get("class") == "duplicate"))
+    return list(dict.fromkeys(repeat_kind(c.reason) for c in calls if c.class_ == "duplicate"))
 
 
 @dataclass
@@ -76,7 +76,7 @@ class ShrunkScenario:
     scenario: Scenario  # with ``choices`` set: its reproduce command replays them
     example: Example[Any]  # its plan and choices
     result: ScenarioResult  # the minimal scenario's failing run
-    target: Target
+    finding: FindingToKeep
     shrunk: Shrunk[Any]
     original: Scenario
     budget_s: float
@@ -99,7 +99,7 @@ class ShrunkScenario:
             "requests": self.scenario.workload.n,
             "choices": self.choices,
             "reproduce": reproduce,
-            "finding": {**self.target.to_json(), "message": _message(self.result, self.target.check)},
+            "finding": {**self.finding.to_json(), "message": _message(self.result, self.finding.check)},
             "verdict": self.result.verdict,
             "original": {"faults": len(self.original.faults), "requests": self.original.workload.n},
             "attempts": self.shrunk.attempts,
@@ -133,8 +133,9 @@ def shrink_scenario(
     on_attempt: Callable[[int, Scenario, bool], None] | None = None,
     clock: Clock = time.monotonic,
 ) -> ShrunkScenario | None:
-    """Shrink a failed run of a scenario with a random ``plan``. ``run(scenario, folder)``
-    runs each candidate (in ``out_dir/attempt-N``; only the minimal run's folder is kept).
+    """Shrink a failed run of a scenario with a random ``schedule_strategy``.
+    ``run(scenario, folder)`` runs each candidate (in ``out_dir/attempt-N``; only the
+    minimal run's folder is kept).
 
     Timing decides whether a fault meets a request in flight, so a schedule shrunk to the
     edge (a kill 50 ms after the answer it must follow) may not fail every time. The
@@ -143,82 +144,102 @@ def shrink_scenario(
     one run's time is kept from the search for it. ``confirmed`` says whether a re-run
     failed. The search stops early after ``max_unjudged`` runs in a row end ``unknown``
     with an error (the environment is broken, not the agent); the first errors are kept.
-    None when there is nothing to shrink: no plan, no known choices, no failed check, or
-    no budget."""
-    plan = getattr(scenario, "plan", None)
-    target = Target.of(result)
-    if plan is None or target is None or budget_s <= 0:
+    None when there is nothing to shrink: no strategy, no known choices, no failed check,
+    or no budget."""
+    strategy = getattr(scenario, "schedule_strategy", None)
+    finding = FindingToKeep.of(result)
+    if strategy is None or finding is None or budget_s <= 0:
         return None
     if scenario.choices is not None:
         choices: Sequence[int] = scenario.choices
     elif scenario.seed is not None:
-        choices = plan.generate(scenario.seed).choices
+        choices = strategy.generate(scenario.seed).choices
     else:
         return None
     started = clock()
-    accepted: list[tuple[Example[Any], ScenarioResult, Path]] = []  # each smaller than the one before
-    runs = 0
-    verdicts: dict[str, int] = {}
-    errors: list[str] = []
-    unjudged = 0  # runs in a row that ended unknown with an error
+    search = _Search(scenario, finding, run, out_dir, max_unjudged, max_errors, on_attempt)
+    reserve = result.duration_s if confirm else 0.0
+    shrunk = shrink(strategy, choices, search.fails, budget_s=max(0.0, budget_s - reserve),
+                    estimate_s=result.duration_s, clock=clock)
+    example, minimal, folder, confirmed = shrunk.example, result, None, None
+    if search.accepted:
+        (example, minimal, folder), confirmed = search.confirm(confirm)
+    return ShrunkScenario(
+        scenario.with_choices(example.choices), example, minimal, finding, shrunk, scenario, budget_s,
+        clock() - started, confirmed, search.runs - shrunk.attempts, folder, search.verdicts, search.errors,
+        search.stopped,
+    )
+
+
+@dataclass
+class _Search:
+    """The runs of one shrinking search: each candidate run for real, judged by whether
+    ``finding`` is there again; the failing ones kept, each smaller than the one before."""
+
+    scenario: Scenario
+    finding: FindingToKeep
+    run: Callable[[Scenario, Path], ScenarioResult]
+    out_dir: Path
+    max_unjudged: int
+    max_errors: int
+    on_attempt: Callable[[int, Scenario, bool], None] | None
+    accepted: list[tuple[Example[Any], ScenarioResult, Path]] = field(default_factory=list)
+    runs: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    unjudged: int = 0  # runs in a row that ended unknown with an error
     stopped: str | None = None
 
-    def attempt(example: Example[Any], name: str) -> tuple[Scenario, ScenarioResult, Path, bool]:
-        nonlocal runs, unjudged
-        runs += 1
-        folder = out_dir / name
-        candidate = scenario.with_choices(example.choices)
-        outcome = run(candidate, folder)
-        failed = target.found_in(outcome)
-        verdicts[outcome.verdict] = verdicts.get(outcome.verdict, 0) + 1
-        unjudged = unjudged + 1 if outcome.verdict == "unknown" and outcome.errors else 0
+    def attempt(self, example: Example[Any], name: str) -> tuple[ScenarioResult, Path, bool]:
+        self.runs += 1
+        folder = self.out_dir / name
+        candidate = self.scenario.with_choices(example.choices)
+        outcome = self.run(candidate, folder)
+        failed = self.finding.found_in(outcome)
+        self.verdicts[outcome.verdict] = self.verdicts.get(outcome.verdict, 0) + 1
+        self.unjudged = self.unjudged + 1 if outcome.verdict == "unknown" and outcome.errors else 0
         for error in outcome.errors[:1]:
             line = f"{name}: {error.splitlines()[0] if error else ''}"
-            if len(errors) < max_errors and line not in errors:
-                errors.append(line)
-        if on_attempt is not None:
-            on_attempt(runs, candidate, failed)
-        return candidate, outcome, folder, failed
+            if len(self.errors) < self.max_errors and line not in self.errors:
+                self.errors.append(line)
+        if self.on_attempt is not None:
+            self.on_attempt(self.runs, candidate, failed)
+        return outcome, folder, failed
 
-    def fails(example: Example[Any]) -> bool:
-        nonlocal stopped
-        _, outcome, folder, failed = attempt(example, f"attempt-{runs + 1:03d}")
-        if unjudged >= max_unjudged:
+    def fails(self, example: Example[Any]) -> bool:
+        """The shrinker's predicate: does this candidate fail with the same finding?"""
+        outcome, folder, failed = self.attempt(example, f"attempt-{self.runs + 1:03d}")
+        if self.unjudged >= self.max_unjudged:
             shutil.rmtree(folder, ignore_errors=True)
-            stopped = f"{unjudged} runs in a row could not be judged (see errors)"
-            raise StopShrinking(stopped)
+            self.stopped = f"{self.unjudged} runs in a row could not be judged (see errors)"
+            raise StopShrinking(self.stopped)
         if failed:
-            if accepted:  # superseded: only the latest run's folder is kept
-                shutil.rmtree(accepted[-1][2], ignore_errors=True)
-            accepted.append((example, outcome, folder))
+            if self.accepted:  # superseded: only the latest run's folder is kept
+                shutil.rmtree(self.accepted[-1][2], ignore_errors=True)
+            self.accepted.append((example, outcome, folder))
         else:
             shutil.rmtree(folder, ignore_errors=True)
         return failed
 
-    reserve = result.duration_s if confirm else 0.0
-    shrunk = shrink(plan, choices, fails, budget_s=max(0.0, budget_s - reserve), estimate_s=result.duration_s, clock=clock)
-    example, minimal, folder = shrunk.example, result, None
-    confirmed: bool | None = None
-    if accepted:
-        example, minimal, folder = accepted[-1]
-        confirmed = False if stopped is None else None
-        for tried, (candidate_example, _, _) in enumerate(reversed(accepted)):
-            if tried >= confirm or stopped is not None:
+    def confirm(self, confirm: int) -> tuple[tuple[Example[Any], ScenarioResult, Path], bool | None]:
+        """Re-run the smallest failing candidate, stepping back to larger ones while a re-run
+        passes (at most ``confirm`` re-runs): the one kept, and whether a re-run failed."""
+        kept = self.accepted[-1]
+        confirmed = False if self.stopped is None else None
+        for tried, (candidate, _, _) in enumerate(reversed(self.accepted)):
+            if tried >= confirm or self.stopped is not None:
                 break
-            _, outcome, again, failed = attempt(candidate_example, f"confirm-{tried + 1}")
-            if failed:
-                if candidate_example is not accepted[-1][0]:  # stepped back to a larger one
-                    shutil.rmtree(accepted[-1][2], ignore_errors=True)
-                    example, minimal, folder = candidate_example, outcome, again
-                else:
-                    shutil.rmtree(again, ignore_errors=True)
-                confirmed = True
-                break
-            shutil.rmtree(again, ignore_errors=True)
-    return ShrunkScenario(
-        scenario.with_choices(example.choices), example, minimal, target, shrunk, scenario, budget_s,
-        clock() - started, confirmed, runs - shrunk.attempts, folder, verdicts, errors, stopped,
-    )
+            outcome, again, failed = self.attempt(candidate, f"confirm-{tried + 1}")
+            if not failed:
+                shutil.rmtree(again, ignore_errors=True)
+                continue
+            if candidate is not self.accepted[-1][0]:  # stepped back to a larger one
+                shutil.rmtree(self.accepted[-1][2], ignore_errors=True)
+                kept = (candidate, outcome, again)
+            else:
+                shutil.rmtree(again, ignore_errors=True)
+            return kept, True
+        return kept, confirmed
 
 
-__all__ = ["ShrunkScenario", "Target", "repeat_kind", "shrink_scenario"]
+__all__ = ["FindingToKeep", "ShrunkScenario", "repeat_kind", "shrink_scenario"]

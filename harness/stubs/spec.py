@@ -12,7 +12,6 @@ from typing import Literal
 
 import httpx
 
-from harness.env.ports import refused
 from harness.errors import HarnessError
 
 StubKind = Literal["stub", "proxy", "mcp"]
@@ -83,11 +82,10 @@ class Stub:
             found += ["--tools", str(self.tools_file)]
         return found
 
-    def check_reachable(self, timeout_s: float = 2.0) -> None:
-        """The proxied service accepts a connection: one line now, not a failed baseline later."""
-        if self.upstream is not None and (why := refused(self.upstream, timeout_s)) is not None:
-            option = "--mcp" if self.mcp else "--proxy"
-            raise HarnessError(f"{option} {self.name}: nothing answers at {self.upstream} ({why})")
+    @property
+    def option(self) -> str:
+        """The command-line option that asks for it (a proxied or an MCP service)."""
+        return "--mcp" if self.mcp else "--proxy"
 
 
 REFUNDS = Stub("refunds", "REFUNDS_URL")

@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.checker.checks import children_per_target, masked
 from harness.checker.classify import classify_history
-from harness.fake_llm import LLMCall
+from harness.history import LLMCall
 from harness.history import History
 
 

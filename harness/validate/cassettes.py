@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 
 from harness.errors import HarnessError
-from harness.fake_llm.cassette import ON_MISS, CassetteError, Tape, load, read_log
+from harness.fake_llm.cassette import CassetteError, load, read_log
+from harness.settings import ON_MISS, Tape
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN
 from harness.results.schema import ScenarioResult
 from harness.settings import Settings

@@ -19,11 +19,12 @@ from rich.table import Table
 from harness.env import binaries, versions
 from harness.errors import HarnessError
 from harness.results import reproduce
+from harness.runner.batch import Batch
 from harness.settings import Settings, topology_options
 from harness.validate.cassettes import cassette_tape
 from harness.validate.diagnosis import fail_on_classes
-from harness.validate.run import NeedsInput, Validation, validate_agent
-from harness.validate.target import parse_target
+from harness.validate.agent import parse_agent_under_test
+from harness.validate.run import NeedsInput, Validation, validate_in
 
 
 def add_parser(sub: Any, out_default: str) -> None:
@@ -73,13 +74,11 @@ def add_parser(sub: Any, out_default: str) -> None:
     topology_options(p)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs side by side, each in its own environment (default: 2, or 1 on one core)")
-    p.add_argument("--out", default=out_default, help="where run folders go (default: ./reports)")
+    p.add_argument("--out", default=out_default, help="where batch folders go (default: ./reports)")
     p.set_defaults(handler=validate_command)
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    from harness.report.publish import write_results  # the report's libraries only when writing
-
     settings = Settings.from_environ(os.environ).choosing(topology=args.topology, backend=args.backend)  # read once, here
     tape = cassette_tape(settings, record=args.record, cassette=args.cassette, upstream=args.upstream,
                          on_miss=args.on_miss)
@@ -87,39 +86,35 @@ def validate_command(args: argparse.Namespace) -> int:
     fail_on = fail_on_classes("all" if args.strict else args.fail_on) if (args.strict or args.fail_on) else frozenset()
     terminal_s = parse_duration(args.expect_terminal_within, "--expect-terminal-within") \
         if args.expect_terminal_within is not None else None
-    target = parse_target(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
-                          input_json=args.input, key=args.key, images=args.image, port=args.port,
-                          proxies=args.proxy, mcp=args.mcp, mcp_tools=args.mcp_tools)
-    target.check_reachable()
-    if target.images or settings.backend == "docker":
+    agent = parse_agent_under_test(args.cmd, args.url, cwd=args.cwd, env=args.env, stubs=args.stub, entry=args.entry,
+                                   input_json=args.input, key=args.key, images=args.image, port=args.port,
+                                   proxies=args.proxy, mcp=args.mcp, mcp_tools=args.mcp_tools)
+    agent.check_reachable()
+    if agent.images or settings.backend == "docker":
         from harness.env.docker.images import preflight  # docker only when asked for
 
-        preflight(settings, target.images)  # an engine, and every image on it: else one line
+        preflight(settings, agent.images)  # an engine, and every image on it: else one line
     console = Console(highlight=False)
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-validate"
-    run_dir = Path(args.out) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    batch_id = time.strftime("%Y%m%d-%H%M%S") + "-validate"
     started = time.time()
     try:
-        validation = validate_agent(target, run_dir, budget=args.budget, say=lambda line: console.print(line, markup=False),
-                              settings=settings, cleanup=args.cleanup, workers=max(1, args.workers),
-                              fail_on=fail_on, expect_terminal_within_s=terminal_s, tape=tape)
+        with Batch(Path(args.out) / batch_id, settings, args.cleanup, workers=max(1, args.workers),
+                   save_each=False) as batch:
+            validation = validate_in(batch, agent, budget=args.budget, say=lambda line: console.print(line, markup=False),
+                                     fail_on=fail_on, expect_terminal_within_s=terminal_s, tape=tape)
     except NeedsInput as exc:  # not hung, not passed: said as it is
         console.print(f"needs input: {str(exc).split('needs input: ', 1)[-1]}", markup=False)
         return 2
     again = reproduce.validate_command(sys.argv[1:], os.getcwd())
-    for result in validation.results:
+    for result in batch.results:
         result.reproduce = again
-    meta = {"run_id": run_id, "started_at": started, "finished_at": time.time(), "argv": sys.argv[1:],
-            "versions": versions.collect(settings)}
-    write_results(validation.results, run_dir, meta, validation=validation.to_json())
+    batch.meta.update({"batch_id": batch_id, "started_at": started, "finished_at": time.time(), "argv": sys.argv[1:],
+                       "versions": versions.collect(settings)})
+    batch.publish(validation=validation.to_json())
     _print(console, validation)
-    latest = Path(args.out) / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(run_id)
-    console.print(f"\nresults: {run_dir / 'results.json'}\nreport:  {run_dir / 'index.html'}\nreproduce: {again}",
-                  markup=False)
+    batch.point_latest(Path(args.out))
+    console.print(f"\nresults: {batch.folder / 'results.json'}\nreport:  {batch.folder / 'index.html'}\n"
+                  f"reproduce: {again}", markup=False)
     colour = "green" if validation.green else "red"
     console.print(f"\n[{colour}]{validation.summary()}[/]")  # the last line: the verdict
     return 0 if validation.green else 1

@@ -25,6 +25,7 @@ from harness.checker.checks import (
 from harness.checker.liveness import HangEnded, RecoversAfterHealing, recovery_bound
 from harness.checker.poisoned import NoPoisonedJournal
 from harness.checker.retries import CallsPerAttempt, RetriesBounded, TerminalWithin
+from harness.env.environment import AgentSpec
 from harness.fake_llm import FakeLLM
 from harness.fake_llm.rules import Auto, Rule
 from harness.nemesis.faults import (
@@ -67,7 +68,9 @@ from harness.nemesis.triggers import (
     Trigger,
 )
 from harness.restate_settings import FAST
+from harness.runner.scenario import Scenario
 from harness.validate.baseline import Baseline, LLMCallPoint
+from harness.workload import Requests
 
 QUICK_MAX = 15
 # Under always-replay a handler suspends only when an await races Restate's acknowledgement;
@@ -79,7 +82,10 @@ REPLAYED_REQUESTS = 12
 
 @dataclass(frozen=True)
 class Probe:
-    """One run of the plan: what it does to the agent and which oracles judge it."""
+    """One run of the plan: what it does to the agent and which oracles judge it. A probe
+    is a scenario the validator derives from the baseline, before it knows the agent's
+    workload: the fake LLM answers in auto mode (``script``), and ``to_scenario`` makes it
+    a ``Scenario`` for the agent under test."""
 
     name: str
     description: str
@@ -103,6 +109,16 @@ class Probe:
     def script(self) -> Callable[[FakeLLM], None]:
         """The fake LLM unscripted (auto), with call ``hold_call`` held for the trigger."""
         return _Script(self.hold_call, self.prefer_tool)
+
+    def to_scenario(self, agents: tuple[AgentSpec, ...], workload: Requests) -> Scenario:
+        """This probe as a scenario against ``agents``: the baseline's ``workload`` with the
+        probe's request count and spread."""
+        return Scenario(
+            name=self.name, description=self.description, agents=agents, script=self.script(),
+            workload=replace(workload, n=self.requests, spread_s=self.spread_s), faults=self.faults,
+            checks=self.checks, tags=("validate",), deadline_s=self.deadline_s,
+            trigger_timeout_s=self.trigger_timeout_s, always_replay=self.always_replay,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,53 +147,16 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     LLM is down for good (opt-in; by default retrying until it is back is fine)."""
     # Every probe's faults heal; then each invocation has this long to reach an outcome (our
     # own restate-server runs with the fast settings; the check reads the run's own).
-    bound = recovery_bound(FAST, baseline.duration_s)
-    recovers = RecoversAfterHealing(baseline_s=baseline.duration_s)
-    oracles: tuple[Check, ...] = (
-        recovers, NoJournalMismatch(), NoDuplicateLLMCalls(),
-        NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
-        *((SameAnswerAsBaseline(baseline.output),) if baseline.repeatable else ()),
-        FinishedDespiteTransientFaults(severity="advisory"), NoPoisonedJournal(),
-    )
-    deadline = bound
+    deadline = recovery_bound(FAST, baseline.duration_s)
+    oracles = _oracles(baseline)
     calls = list(baseline.llm_calls)
-    steps = list(baseline.steps)
     entry_agent = agent_of.get(baseline.services[0]) if baseline.services else None
     quick = budget == "quick"
-    pick_calls = _spread(calls, 4) if quick else calls
-    pick_steps = _spread(list(enumerate(steps, 1)), 3) if quick else list(enumerate(steps, 1))
-
-    probes: list[Probe] = []
-    for call in pick_calls:
-        agent = agent_of.get(call.service or "", entry_agent or "")
-        probes.append(Probe(
-            f"kill-{agent}-at-llm-call-{call.number}",
-            f"SIGKILL {agent} while LLM call {call.number} is held, then restart it",
-            (Kill(agent, when=LLMCallHeld(call.number)),), hold_call=call.number,
-            needs_processes=True, deadline_s=deadline, checks=oracles,
-        ))
-    for n, (service, step) in pick_steps:
-        agent = agent_of.get(service, entry_agent or "")
-        # The next LLM call is held until the kill, so the request cannot finish before it lands;
-        # the kill waits for that call too, so no hold is left to catch a call after the restart.
-        held = baseline.call_after_step[n - 1] if n <= len(baseline.call_after_step) else None
-        when: Trigger = StepsCompleted(n) if held is None else AllOf((StepsCompleted(n), LLMCallHeld(held)))
-        probes.append(Probe(
-            f"kill-{agent}-after-step-{n}",
-            f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
-            (Kill(agent, when=when),), hold_call=held, needs_processes=True, deadline_s=deadline, checks=oracles,
-        ))
+    probes = crash_point_probes(baseline, agent_of, entry_agent or "", oracles, quick=quick, deadline_s=deadline)
+    crash_points = len(probes)
     probes += tool_probes(baseline, entry_agent or "", oracles, quick=quick, deadline_s=deadline)
-    tools_added = len(probes) - len(pick_calls) - len(pick_steps)
-    probes.append(Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
-                        "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS, deadline_s=deadline, checks=oracles))
-    # The other branches a router can take: replayed at every await, where duplicates and
-    # non-determinism show. Their answers differ from the baseline's by design.
-    branch_oracles = tuple(o for o in oracles if not isinstance(o, (SameAnswerAsBaseline, NoDuplicateChildWork)))
-    for tool in [t for t in baseline.tools if t != baseline.chosen_tool][: 2 if quick else None]:
-        probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
-                            always_replay=True, prefer_tool=tool, requests=REPLAYED_REQUESTS, deadline_s=deadline,
-                            checks=branch_oracles))
+    tools_added = len(probes) - crash_points
+    probes += replay_probes(baseline, oracles, quick=quick, deadline_s=deadline)
     for kind, call in _aimed_errors(calls, quick):
         healed = LLMCallsArrived(call.number)  # the aimed call has had its error
         fault: Fault = (LLMRateLimited(times=1, skip=call.number - 1, retry_after_s=0.5, until=healed) if kind == "429"
@@ -195,49 +174,117 @@ def make_plan(baseline: Baseline, agent_of: dict[str, str], *, budget: str, seed
     values = value_probes(calls, value_oracles, quick=quick, deadline_s=deadline)
     probes += values
     if calls:
-        outage = OUTAGE_S if expect_terminal_within_s is None else expect_terminal_within_s + 5.0
-        retry_checks: tuple[Check, ...] = (
-            CallsPerAttempt(at_most=10), CallsPerAttempt(at_most=1, severity="advisory"),
-            RetriesBounded(severity="advisory"),
-            *((TerminalWithin(seconds=expect_terminal_within_s),) if expect_terminal_within_s is not None else ()),
-        )
-        probes.append(Probe("llm-down-then-back", f"every LLM call fails (503) for {outage:g} s, then the LLM is back: "
-                            "how the agent retries while it is down, and that it finishes once it is back",
-                            (LLMServerError(times=None, until=After(outage)),), deadline_s=deadline,
-                            trigger_timeout_s=outage + 20.0,
-                            checks=(recovers, NoJournalMismatch(),
-                                    NoDuplicateSideEffects(required=False), *retry_checks)))
-        probes.append(Probe("llm-hang", "the first LLM call never answers: the agent's client timeout or Restate's "
-                            "abort must end it, and the request finish (Restate's timeouts are short here; the "
-                            "advisory says what production's would mean)",
-                            (LLMHang(times=1, until=LLMCallsArrived(1)),), deadline_s=deadline,
-                            checks=(*oracles, HangEnded(severity="advisory"))))
-        probes.append(Probe("kill-restate-server", "SIGKILL restate-server while LLM call 1 is held, restart it on "
-                            "the same data dir", (Kill("restate", when=LLMCallHeld(1), until=After(0.5)),),
-                            hold_call=1, deadline_s=deadline, checks=oracles))
-        last = calls[-1]
-        agent = agent_of.get(last.service or "", entry_agent or "")
-        probes.append(Probe(f"partition-restate-to-{agent}", f"cut the Restate->{agent} link for 1 s while LLM call "
-                            f"{last.number} is held", (Partition(f"restate->{agent}", when=LLMCallHeld(last.number),
-                                                                 until=After(1.0)),),
-                            hold_call=last.number, deadline_s=deadline, checks=oracles))
-    # A seeded random schedule over the deployments, their links and the LLM, like the
-    # catalogue's: faults in combinations nobody enumerated.
-    agents = sorted({agent_of[s] for s in baseline.services if s in agent_of})
-    # The full budget's schedule may give bad answers too; the quick one keeps to the faults
-    # every agent must ride out.
-    schedule = random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
-                               faults=RANDOM_FAULTS, max_window_s=1.0, bad_answers=not quick)
-    spoils = any(isinstance(fault, VALUE_FAULTS) for fault in schedule)
-    probes.append(Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
-                        schedule, needs_processes=True, requests=4, spread_s=RANDOM_FAULTS * 1.3, deadline_s=deadline,
-                        checks=value_oracles if spoils else oracles))
+        last_agent = agent_of.get(calls[-1].service or "", entry_agent or "")
+        probes += dependency_probes(baseline, last_agent, oracles, deadline_s=deadline,
+                                    expect_terminal_within_s=expect_terminal_within_s)
+    probes.append(_random_probe(baseline, agent_of, seed, oracles, value_oracles, quick=quick, deadline_s=deadline))
     if not quick:
         for call in calls:
             probes.append(Probe(f"llm-stream-cut-at-call-{call.number}", f"LLM call {call.number} is cut midway",
                                 (LLMStreamCut(times=1, skip=call.number - 1, until=LLMCallsArrived(call.number)),),
                                 deadline_s=deadline, checks=oracles))
     return probes[:QUICK_MAX + tools_added + len(values)] if quick else probes
+
+
+def _oracles(baseline: Baseline) -> tuple[Check, ...]:
+    """What judges most probes: nothing lost or done twice, no journal mismatch, the
+    baseline's answer (when two fault-free requests agree on it), no poisoned journal."""
+    return (
+        RecoversAfterHealing(baseline_s=baseline.duration_s), NoJournalMismatch(), NoDuplicateLLMCalls(),
+        NoDuplicateSideEffects(required=False), NoDuplicateChildWork(baseline.children),
+        *((SameAnswerAsBaseline(baseline.output),) if baseline.repeatable else ()),
+        FinishedDespiteTransientFaults(severity="advisory"), NoPoisonedJournal(),
+    )
+
+
+def crash_point_probes(baseline: Baseline, agent_of: dict[str, str], entry_agent: str, oracles: tuple[Check, ...],
+                       *, quick: bool, deadline_s: float) -> list[Probe]:
+    """A SIGKILL of the deployment that owns it while each LLM call is held, and right after
+    each journaled step (quick: at most 4 calls and 3 steps, first and last included)."""
+    calls, steps = list(baseline.llm_calls), list(enumerate(baseline.steps, 1))
+    probes = []
+    for call in _spread(calls, 4) if quick else calls:
+        agent = agent_of.get(call.service or "", entry_agent)
+        probes.append(Probe(
+            f"kill-{agent}-at-llm-call-{call.number}",
+            f"SIGKILL {agent} while LLM call {call.number} is held, then restart it",
+            (Kill(agent, when=LLMCallHeld(call.number)),), hold_call=call.number,
+            needs_processes=True, deadline_s=deadline_s, checks=oracles,
+        ))
+    for n, (service, step) in _spread(steps, 3) if quick else steps:
+        agent = agent_of.get(service, entry_agent)
+        # The next LLM call is held until the kill, so the request cannot finish before it lands;
+        # the kill waits for that call too, so no hold is left to catch a call after the restart.
+        held = baseline.call_after_step[n - 1] if n <= len(baseline.call_after_step) else None
+        when: Trigger = StepsCompleted(n) if held is None else AllOf((StepsCompleted(n), LLMCallHeld(held)))
+        probes.append(Probe(
+            f"kill-{agent}-after-step-{n}",
+            f"SIGKILL {agent} right after step {n} ('{step}') is journaled, then restart it",
+            (Kill(agent, when=when),), hold_call=held, needs_processes=True, deadline_s=deadline_s, checks=oracles,
+        ))
+    return probes
+
+
+def replay_probes(baseline: Baseline, oracles: tuple[Check, ...], *, quick: bool, deadline_s: float) -> list[Probe]:
+    """The baseline under always-replay; then the other branches a router can take (quick:
+    two), replayed at every await, where duplicates and non-determinism show. Their answers
+    differ from the baseline's by design."""
+    probes = [Probe("always-replay", "the baseline with Restate's inactivity timeout at 0: every await suspends "
+                    "and every resumption replays the journal", always_replay=True, requests=REPLAYED_REQUESTS,
+                    deadline_s=deadline_s, checks=oracles)]
+    branch_oracles = tuple(o for o in oracles if not isinstance(o, (SameAnswerAsBaseline, NoDuplicateChildWork)))
+    for tool in [t for t in baseline.tools if t != baseline.chosen_tool][: 2 if quick else None]:
+        probes.append(Probe(f"always-replay-via-{tool}", f"always-replay, the LLM calling tool {tool} (another branch)",
+                            always_replay=True, prefer_tool=tool, requests=REPLAYED_REQUESTS, deadline_s=deadline_s,
+                            checks=branch_oracles))
+    return probes
+
+
+def dependency_probes(baseline: Baseline, last_agent: str, oracles: tuple[Check, ...], *, deadline_s: float,
+                      expect_terminal_within_s: float | None) -> list[Probe]:
+    """The LLM down for a while then back, the LLM hanging, restate-server killed, and the
+    Restate->agent link cut while the last LLM call is held (``last_agent`` owns it)."""
+    recovers = RecoversAfterHealing(baseline_s=baseline.duration_s)
+    outage = OUTAGE_S if expect_terminal_within_s is None else expect_terminal_within_s + 5.0
+    retry_checks: tuple[Check, ...] = (
+        CallsPerAttempt(at_most=10), CallsPerAttempt(at_most=1, severity="advisory"),
+        RetriesBounded(severity="advisory"),
+        *((TerminalWithin(seconds=expect_terminal_within_s),) if expect_terminal_within_s is not None else ()),
+    )
+    last = baseline.llm_calls[-1]
+    return [
+        Probe("llm-down-then-back", f"every LLM call fails (503) for {outage:g} s, then the LLM is back: "
+              "how the agent retries while it is down, and that it finishes once it is back",
+              (LLMServerError(times=None, until=After(outage)),), deadline_s=deadline_s,
+              trigger_timeout_s=outage + 20.0,
+              checks=(recovers, NoJournalMismatch(), NoDuplicateSideEffects(required=False), *retry_checks)),
+        Probe("llm-hang", "the first LLM call never answers: the agent's client timeout or Restate's "
+              "abort must end it, and the request finish (Restate's timeouts are short here; the "
+              "advisory says what production's would mean)",
+              (LLMHang(times=1, until=LLMCallsArrived(1)),), deadline_s=deadline_s,
+              checks=(*oracles, HangEnded(severity="advisory"))),
+        Probe("kill-restate-server", "SIGKILL restate-server while LLM call 1 is held, restart it on "
+              "the same data dir", (Kill("restate", when=LLMCallHeld(1), until=After(0.5)),),
+              hold_call=1, deadline_s=deadline_s, checks=oracles),
+        Probe(f"partition-restate-to-{last_agent}", f"cut the Restate->{last_agent} link for 1 s while LLM call "
+              f"{last.number} is held", (Partition(f"restate->{last_agent}", when=LLMCallHeld(last.number),
+                                                   until=After(1.0)),),
+              hold_call=last.number, deadline_s=deadline_s, checks=oracles),
+    ]
+
+
+def _random_probe(baseline: Baseline, agent_of: dict[str, str], seed: int, oracles: tuple[Check, ...],
+                  value_oracles: tuple[Check, ...], *, quick: bool, deadline_s: float) -> Probe:
+    """A seeded random schedule over the deployments, their links and the LLM, like the
+    catalogue's: faults in combinations nobody enumerated. The full budget's schedule may
+    give bad answers too; the quick one keeps to the faults every agent must ride out."""
+    agents = sorted({agent_of[s] for s in baseline.services if s in agent_of})
+    schedule = random_schedule(seed, processes=[*agents, "restate"], links=[f"restate->{a}" for a in agents],
+                               faults=RANDOM_FAULTS, max_window_s=1.0, bad_answers=not quick)
+    spoils = any(isinstance(fault, VALUE_FAULTS) for fault in schedule)
+    return Probe(f"random-schedule-seed-{seed}", f"a seeded random schedule of process, link and LLM faults (seed {seed})",
+                 schedule, needs_processes=True, requests=4, spread_s=RANDOM_FAULTS * 1.3, deadline_s=deadline_s,
+                 checks=value_oracles if spoils else oracles)
 
 
 # The bad answers a real model gives, by the probe name's word: each a 200 whose value is

@@ -18,18 +18,16 @@ from harness.checker.checks import masked, same_answer
 from harness.checker.liveness import deadlock, waits_on
 from harness.history import History, Invocation
 from harness.results.schema import ScenarioResult
-from harness.runner.batch import run_batch
+from harness.runner.batch import Batch
 from harness.runner.live import LiveRun
-from harness.runner.pool import EnvironmentPool
-from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
-from harness.fake_llm.cassette import Tape
+from harness.settings import Tape
 from harness.validate.baseline import Baseline
 from harness.validate.cassettes import CassetteReport, recorded_exchanges, replaying
 from harness.validate.diagnosis import FIX, WHY, ClassRow, ProbeOutcome, classes_json, diagnose
+from harness.validate.agent import AgentUnderTest
 from harness.validate.discover import Entry, choose_entry, default_input
 from harness.validate.plan import Probe, make_plan
-from harness.validate.target import Target
 from harness.workload import Requests
 
 Say = Callable[[str], None]
@@ -80,18 +78,18 @@ class Validation:
 
 
 def learn_baseline(
-    target: Target, run_dir: Path, *, settings: Settings, cleanup: Cleanup, launcher: ForkServer | None = None
+    agent: AgentUnderTest, folder: Path, *, settings: Settings, cleanup: Cleanup, launcher: ForkServer | None = None
 ) -> tuple[Entry, Requests, Baseline | str, dict[str, str]]:
     """Start the deployments fault-free, discover the entry, send one request, and learn;
     or, when the baseline itself can never finish (a deadlock), say what it is stuck on."""
-    with Environment(target.agents, run_dir / "baseline", settings=settings, cleanup=cleanup, launcher=launcher) as env:
+    with Environment(agent.agents, folder / "baseline", settings=settings, cleanup=cleanup, launcher=launcher) as env:
         callees = {s.name for d in list(env.deployments.values())[1:] for s in d.services} if len(env.deployments) > 1 else set()
-        entry = choose_entry(env.deployments.values(), target.entry, callees=callees)
-        if target.key is not None and not entry.keyed:
-            raise HarnessError(f"--key {target.key!r}: {entry} is a plain Service, which has no key "
+        entry = choose_entry(env.deployments.values(), agent.entry, callees=callees)
+        if agent.key is not None and not entry.keyed:
+            raise HarnessError(f"--key {agent.key!r}: {entry} is a plain Service, which has no key "
                                "(--key is for a Virtual Object or a Workflow)")
-        payload = target.input if target.input is not None else default_input(entry)
-        key = target.key if target.key is not None else ("{token}" if entry.keyed else None)
+        payload = agent.input if agent.input is not None else default_input(entry)
+        key = agent.key if agent.key is not None else ("{token}" if entry.keyed else None)
         workload = Requests(entry.service, entry.handler, payload, key=key, idempotency_header=entry.kind != "Workflow")
         env.llm.on().auto()  # unscripted, as in every run of the plan
         run = LiveRun(env)
@@ -156,7 +154,7 @@ def _check_baseline(history: History, errors: list[str], entry: Entry) -> str | 
 
 
 def validate_agent(
-    target: Target,
+    agent: AgentUnderTest,
     out: Path,
     *,
     budget: str = "quick",
@@ -168,101 +166,103 @@ def validate_agent(
     expect_terminal_within_s: float | None = None,
     tape: Tape | None = None,
 ) -> Validation:
-    """Validate ``target``: every run's folder goes under ``out``. ``tape``: a cassette to
-    record the baseline's LLM calls into first, or to replay (``harness.validate.cassettes``). Raises ``HarnessError``
-    for bad input (an unknown entry, a deployment that does not start or register, a
-    baseline that fails with no fault at all). ``fail_on``: bug classes whose advisories
-    count as failures; ``expect_terminal_within_s``: the agent must fail terminally that
-    soon once the LLM is down (opt-in)."""
+    """Validate ``agent``: every run's folder goes under ``out`` (a batch of its own; see
+    ``validate_in``). ``cleanup``: the one that owns every process (None: one of its own)."""
     settings = settings or Settings()
     with ExitStack() as stack:
         cleanup = cleanup or stack.enter_context(Cleanup())
-        out.mkdir(parents=True, exist_ok=True)
-        launcher = stack.enter_context(ForkServer(cleanup, log_path=out / "forkserver.log"))
-        validation = _validate(target, out, budget=budget, say=say, settings=settings, cleanup=cleanup,
-                               workers=workers, launcher=launcher, fail_on=fail_on,
-                               expect_terminal_within_s=expect_terminal_within_s, tape=tape)
-    (out / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
-    return validation
+        batch = stack.enter_context(Batch(out, settings, cleanup, workers=workers, save_each=False))
+        return validate_in(batch, agent, budget=budget, say=say, fail_on=fail_on,
+                           expect_terminal_within_s=expect_terminal_within_s, tape=tape)
 
 
-def _validate(
-    target: Target, run_dir: Path, *, budget: str, say: Say, settings: Settings, cleanup: Cleanup, workers: int,
-    launcher: ForkServer, fail_on: frozenset[str], expect_terminal_within_s: float | None, tape: Tape | None = None,
+def validate_in(
+    batch: Batch,
+    agent: AgentUnderTest,
+    *,
+    budget: str = "quick",
+    say: Say = print,
+    fail_on: frozenset[str] = frozenset(),
+    expect_terminal_within_s: float | None = None,
+    tape: Tape | None = None,
 ) -> Validation:
-    recorded, logs = None, (run_dir / "cassette-baseline.jsonl", run_dir / "cassette-runs.jsonl")
+    """Validate ``agent`` in ``batch``: learn the baseline, print the plan, run its probes
+    on the batch's workers (their results are the batch's, in the plan's order) and
+    diagnose; ``validation.json`` goes into the batch's folder. ``tape``: a cassette to
+    record the baseline's LLM calls into first, or to replay (``harness.validate.cassettes``).
+    Raises ``HarnessError`` for bad input (an unknown entry, a deployment that does not
+    start or register, a baseline that fails with no fault at all). ``fail_on``: bug
+    classes whose advisories count as failures; ``expect_terminal_within_s``: the agent
+    must fail terminally that soon once the LLM is down (opt-in)."""
+    recorded, logs = None, (batch.folder / "cassette-baseline.jsonl", batch.folder / "cassette-runs.jsonl")
+    settings = plan_settings = batch.settings
     if tape is not None and tape.record:  # the real provider answers the baseline once; everything after replays it
         started = time.time()
-        learn_baseline(target, run_dir / "recording", settings=replace(settings, cassette=tape), cleanup=cleanup,
-                       launcher=launcher)
+        learn_baseline(agent, batch.folder / "recording", settings=replace(settings, cassette=tape),
+                       cleanup=batch.cleanup, launcher=batch.launcher)
         recorded = recorded_exchanges(tape)
         say(f"recorded {recorded} LLM exchanges in {time.time() - started:.1f}s to {tape.path}")
-    plan_settings = settings
     if tape is not None:
         settings = replace(settings, cassette=replaying(tape, logs[0]))
         plan_settings = replace(settings, cassette=replaying(tape, logs[1]))
     started = time.time()
-    entry, workload, baseline, agent_of = learn_baseline(target, run_dir, settings=settings, cleanup=cleanup,
-                                                         launcher=launcher)
+    entry, workload, baseline, agent_of = learn_baseline(agent, batch.folder, settings=settings,
+                                                         cleanup=batch.cleanup, launcher=batch.launcher)
     if isinstance(baseline, str):  # stuck with no fault at all: nothing else can be judged
-        say(f"validate {target.label}: entry {entry}: the fault-free baseline never finished: {baseline}")
-        return _stuck_baseline(target, entry, baseline, fail_on)
-    say(f"validate {target.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
-    plan = make_plan(baseline, agent_of, budget=budget, expect_terminal_within_s=expect_terminal_within_s)
-    managed = {a.name for a in target.agents if a.url is None}
-    say(f"plan ({budget}, {len(plan)} runs):")
-    for probe in plan:
-        skip = probe.needs_processes and not probe.killed_agents <= managed
-        say(f"  {'skip' if skip else '-   '} {probe.name}: {probe.description}")
-    validation = Validation(target.label, str(entry), baseline, plan, fail_on=fail_on)
+        say(f"validate {agent.label}: entry {entry}: the fault-free baseline never finished: {baseline}")
+        validation = _stuck_baseline(agent, entry, baseline, fail_on)
+    else:
+        say(f"validate {agent.label}: entry {entry}, baseline in {time.time() - started:.1f}s: {baseline.describe()}")
+        plan = make_plan(baseline, agent_of, budget=budget, expect_terminal_within_s=expect_terminal_within_s)
+        validation = Validation(agent.label, str(entry), baseline, plan, fail_on=fail_on)
+        _run_plan(batch, agent, workload, validation, budget=budget, say=say, settings=plan_settings)
+        _diagnose(validation, baseline, fail_on)
+        if tape is not None:
+            validation.cassette = CassetteReport.read(tape, *logs, validation.results, recorded)
+    (batch.folder / "validation.json").write_text(json.dumps(validation.to_json(), indent=2))
+    return validation
 
-    skipped = {probe.name for probe in plan if probe.needs_processes and not probe.killed_agents <= managed}
-    runnable = [probe for probe in plan if probe.name not in skipped]
-    scenarios = [
-        Scenario(
-            name=probe.name, description=probe.description, agents=target.agents, script=probe.script(),
-            workload=replace(workload, n=probe.requests, spread_s=probe.spread_s), faults=probe.faults, checks=probe.checks, tags=("validate",),
-            deadline_s=probe.deadline_s, trigger_timeout_s=probe.trigger_timeout_s,
-        )
-        for probe in runnable
-    ]
-    probes = {probe.name: probe for probe in runnable}
-    finished: dict[str, tuple[ScenarioResult, ProbeOutcome]] = {}
 
-    def run_one(scenario: Scenario, pool: EnvironmentPool) -> ScenarioResult:
-        return run_scenario(scenario, run_dir, always_replay=probes[scenario.name].always_replay, settings=plan_settings, cleanup=cleanup,
-                            pool=pool)
+def _run_plan(batch: Batch, agent: AgentUnderTest, workload: Requests, validation: Validation, *, budget: str,
+              say: Say, settings: Settings) -> None:
+    """Print the plan, then run each probe the agent allows (one that kills a deployment
+    given by ``--url`` is skipped), ``batch.workers`` side by side: runs are independent (a
+    run reuses an environment only once the one before left it clean). Results and outcomes
+    keep the plan's order."""
+    managed = {a.name for a in agent.agents if a.url is None}
+    skipped = {probe.name for probe in validation.plan if probe.needs_processes and not probe.killed_agents <= managed}
+    say(f"plan ({budget}, {len(validation.plan)} runs):")
+    for probe in validation.plan:
+        say(f"  {'skip' if probe.name in skipped else '-   '} {probe.name}: {probe.description}")
+    runnable = [probe for probe in validation.plan if probe.name not in skipped]
 
     def on_result(index: int, result: ScenarioResult) -> None:
-        probe = runnable[index]
-        result.agent = target.label
+        result.agent = agent.label
         if result.verdict != "unknown" and _too_late(result):
             result.verdict = "unknown"
             result.errors.append("every fault came after every request had finished: nothing was exercised")
         bad = [f.check for f in result.findings if f.failed]
         noted = [f.check for f in result.findings if not f.ok and not f.failed and f.exercised]
-        say(f"  {probe.name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
+        say(f"  {runnable[index].name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
             + (f" [advisory: {', '.join(noted)}]" if noted else "")
             + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))
-        finished[probe.name] = (result, ProbeOutcome(probe.name, result.verdict, tuple(result.findings)))
 
-    def new_pool(worker: int) -> EnvironmentPool:
-        return EnvironmentPool(run_dir / "environments" / f"worker-{worker}", plan_settings, cleanup, launcher=launcher)
-
-    # Runs are independent (a run reuses an environment only once the one before left it
-    # clean), so ``workers`` of them go side by side. Results keep the plan's order.
-    run_batch(scenarios, workers=workers, new_pool=new_pool, run_one=run_one, on_result=on_result)
-    for probe in plan:
+    results = batch.run([probe.to_scenario(agent.agents, workload) for probe in runnable], on_result=on_result,
+                        settings=settings)
+    finished = {probe.name: result for probe, result in zip(runnable, results)}
+    for probe in validation.plan:
         if probe.name in skipped:
             validation.outcomes.append(
                 ProbeOutcome(probe.name, "skipped", skipped="a deployment given by --url cannot be killed"))
         else:
-            result, outcome = finished[probe.name]
+            result = finished[probe.name]
             validation.results.append(result)
-            validation.outcomes.append(outcome)
+            validation.outcomes.append(ProbeOutcome(probe.name, result.verdict, tuple(result.findings)))
+
+
+def _diagnose(validation: Validation, baseline: Baseline, fail_on: frozenset[str]) -> None:
+    """One row per bug class, with why a class could not be judged when the baseline says so."""
     validation.classes = diagnose(validation.outcomes, fail_on)
-    if tape is not None:
-        validation.cassette = CassetteReport.read(tape, *logs, validation.results, recorded)
     degraded = validation.classes["degraded_answer"]
     if not baseline.repeatable and degraded.verdict == "pass":  # the plan could not compare answers
         degraded.verdict, degraded.why = "skipped", (
@@ -272,7 +272,6 @@ def _validate(
         validation.classes["duplicate_side_effect"].why = (
             "the agent made no call to a recording stub; give its outside services with --stub NAME=ENV_VAR, "
             "--proxy NAME=ENV_VAR=URL or --mcp NAME=ENV_VAR[=URL]")
-    return validation
 
 
 def _too_late(result: ScenarioResult) -> bool:
@@ -283,9 +282,9 @@ def _too_late(result: ScenarioResult) -> bool:
     return bool(applied) and bool(finished) and None not in finished and min(applied) > max(finished)  # type: ignore[type-var]
 
 
-def _stuck_baseline(target: Target, entry: Entry, why: str, fail_on: frozenset[str]) -> Validation:
+def _stuck_baseline(agent: AgentUnderTest, entry: Entry, why: str, fail_on: frozenset[str]) -> Validation:
     """The verdict when the fault-free run can never finish: stuck, and nothing else judged."""
-    validation = Validation(target.label, str(entry), None, [], fail_on=fail_on)
+    validation = Validation(agent.label, str(entry), None, [], fail_on=fail_on)
     validation.classes = diagnose([], fail_on)
     for row in validation.classes.values():
         row.why = "the fault-free baseline never finished, so no run of the plan was made"

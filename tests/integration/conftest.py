@@ -37,10 +37,52 @@ TEMP_DIR_PREFIXES = ("restate-", "invoker-")
 GONE_WITHIN_S = 3.0
 
 
+# The PR tier (``pytest -m "not slow"``): every unit test and these end-to-end tests, one or
+# two per capability; every other test here is ``slow``. Ids are prefixes of node ids.
+PR_TIER = {
+    "catalogue": ("test_catalogue.py::test_reference_agents_pass_every_scenario[kill-router-during-specialist-call[local-router]]",),
+    "validate": ("test_validate.py::test_an_unjournaled_llm_call_is_a_duplicate_llm_call",
+                 "test_validate.py::test_the_reference_local_router_validates_green",
+                 "test_validate.py::test_bad_input_is_one_line_and_exit_2"),
+    "cluster": ("test_cluster.py::test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost",),
+    "docker": ("test_docker_backend.py::test_baseline_on_restate_in_a_container",),
+    "report in Chromium": ("test_report_browser.py::test_report_in_chromium",),
+    "pytest plugin": ("test_plugin.py::test_a_user_writes_scenarios_with_the_fixtures_and_gets_junit_and_a_report",),
+    "cleanup": ("test_cleanup.py::test_ctrl_c_tears_down_inside_the_with_block",),
+    "bad input": ("test_bad_input.py::",),
+}
+
+
+def in_pr_tier(node_id: str) -> bool:
+    """True for a node id (relative to this folder) the PR tier keeps."""
+    return any(node_id.startswith(prefix) for prefixes in PR_TIER.values() for prefix in prefixes)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if _HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.integration)
+    ours = [item for item in items if _HERE in Path(str(item.path)).resolve().parents]
+    for item in ours:
+        item.add_marker(pytest.mark.integration)
+        if not in_pr_tier(_local_id(item)):
+            item.add_marker(pytest.mark.slow)
+    # A renamed test must not drop out of the PR tier unnoticed: every prefix whose file was
+    # collected in full must match a test.
+    files = {_local_id(item).split("::")[0] for item in ours}
+    kept = {_local_id(item) for item in ours}
+    missing = [prefix for prefixes in PR_TIER.values() for prefix in prefixes
+               if prefix.split("::")[0] in files and not any(node.startswith(prefix) for node in kept)
+               and not _narrowed(config)]
+    if missing:
+        raise pytest.UsageError(f"PR_TIER in {__file__} names tests that do not exist: {', '.join(missing)}")
+
+
+def _narrowed(config: pytest.Config) -> bool:
+    """Whether the command line picked tests inside files (by id or ``-k``)."""
+    return bool(config.getoption("keyword")) or any("::" in arg for arg in config.args)
+
+
+def _local_id(item: pytest.Item) -> str:
+    return item.nodeid.split("tests/integration/", 1)[-1]
 
 
 # --- /proc helpers ---------------------------------------------------------------------

@@ -36,4 +36,4 @@ def test_reference_agents_pass_every_scenario(scenario, tmp_path: Path, environm
         assert result.invocations["completed"] == result.invocations["sent"] >= 1
     assert result.llm_calls["duplicate"] == 0
     assert len(result.faults) == len(scenario.faults)
-    assert all(f["at_s"] >= 0 for f in result.faults)
+    assert all(f.at_s >= 0 for f in result.faults)

@@ -30,14 +30,14 @@ def test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost(tmp
     result = run_scenario(scenario, tmp_path, settings=Settings(topology="cluster"), cleanup=cleanup)
 
     assert result.verdict == "pass", result.explain()
-    lost = next(f for f in result.findings if f["check"] == "no acknowledged request lost")
-    assert lost["ok"] and lost["message"].startswith("1 acknowledged, 0 lost"), lost
+    lost = next(f for f in result.findings if f.check == "no acknowledged request lost")
+    assert lost.ok and lost.message.startswith("1 acknowledged, 0 lost"), lost
     [fault] = result.faults
-    assert fault["kind"] == "kill_node" and fault["target"] == "leader"
-    assert fault["detail"]["node"] in ("restate-1", "restate-2", "restate-3")
+    assert fault.kind == "kill_node" and fault.target == "leader"
+    assert fault.detail["node"] in ("restate-1", "restate-2", "restate-3")
     # The history says which node was killed; every node kept its own log.
     history = json.loads((tmp_path / scenario.folder / "history.json").read_text())
-    assert history["faults"][0]["detail"]["node"] == fault["detail"]["node"]
+    assert history["faults"][0]["detail"]["node"] == fault.detail["node"]
     logs = tmp_path / scenario.folder / "logs"
     assert {f"restate-{i}.log" for i in (1, 2, 3)} <= {p.name for p in logs.iterdir()}
     assert not cleanup.groups and not cleanup.dirs  # the environment released every node and base dir

@@ -83,7 +83,7 @@ def test_kill_restate_container_mid_invocation(
     assert result.verdict == "pass", result.explain()
     assert result.invocations["completed"] == result.invocations["sent"] >= 1
     assert result.llm_calls["duplicate"] == 0
-    assert [f["kind"] for f in result.faults] == ["kill"], result.faults
+    assert [f.kind for f in result.faults] == ["kill"], result.faults
     log = (tmp_path / KILL_RESTATE_SERVER.folder / "logs" / "restate-server.log").read_text()
     assert log.count("--- harness: starting restate-server") == 2  # one container, started twice
     assert labelled(docker_engine, cleanup.run_id) == []

@@ -36,7 +36,7 @@ from scenarios.remote_router import SCENARIOS as REMOTE_SCENARIOS
 
 
 def failed_checks(result) -> set[str]:  # type: ignore[no-untyped-def]
-    return {f["check"] for f in result.findings if not f["ok"]}
+    return {f.check for f in result.findings if not f.ok}
 
 
 # A kill after routing: the mutant asks for the routing decision again on replay.
@@ -49,8 +49,8 @@ def test_routing_outside_ctx_run_is_caught_as_a_duplicate(scenario, tmp_path: Pa
     assert mutant.llm_calls["duplicate"] >= 1, mutant.explain()
     assert "no duplicate LLM calls" in failed_checks(mutant)
     # The repeated call is the routing call (the one with tools), not the specialist's.
-    routing = next(c for c in mutant.calls if c["id"] == 1)
-    assert {c["fingerprint"] for c in mutant.calls if c["class"] == "duplicate"} == {routing["fingerprint"]}
+    routing = next(c for c in mutant.calls if c.id == 1)
+    assert {c.fingerprint for c in mutant.calls if c.class_ == "duplicate"} == {routing.fingerprint}
 
     assert reference.verdict == "pass", reference.explain()
     assert reference.llm_calls["duplicate"] == 0
@@ -79,7 +79,7 @@ def test_random_routing_outside_ctx_run_is_exposed_as_a_journal_mismatch_by_alwa
 
     assert mutant.verdict == "fail", mutant.explain()
     assert "no journal mismatch" in failed_checks(mutant), mutant.explain()
-    assert any("RT0016" in f["message"] for f in mutant.findings)
+    assert any("RT0016" in f.message for f in mutant.findings)
     assert reference.verdict == "pass", reference.explain()
     assert reference.always_replay
 
@@ -127,9 +127,9 @@ def test_a_bad_answer_parsed_outside_its_step_is_caught_as_a_poisoned_journal_al
 
     assert mutant.verdict == "fail", mutant.explain()
     assert failed_checks(mutant) == {"no poisoned journal"}, mutant.explain()
-    poisoned = next(f for f in mutant.findings if f["check"] == "no poisoned journal")
-    assert "step 'extract claim'" in poisoned["message"] and "schema_violation" in poisoned["message"]
-    assert "validation error for ClaimData" in poisoned["message"]
+    poisoned = next(f for f in mutant.findings if f.check == "no poisoned journal")
+    assert "step 'extract claim'" in poisoned.message and "schema_violation" in poisoned.message
+    assert "validation error for ClaimData" in poisoned.message
     assert mutant.llm_calls == {"committed": 1, "wasted": 0, "duplicate": 0}  # never asked again
 
     assert twin.verdict == "pass", twin.explain()

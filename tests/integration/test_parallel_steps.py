@@ -22,7 +22,7 @@ from harness.runner.pool import EnvironmentPool
 from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
 from harness.validate.plan import Probe
-from harness.validate.target import parse_target
+from harness.validate.agent import parse_agent_under_test
 from harness.workload import Requests
 
 FOLDER = PROJECT_ROOT / "agents" / "validation" / "parallel_gather"
@@ -32,7 +32,7 @@ REPEATS = 3
 @pytest.mark.parametrize("held", [1, 2, 3])
 def test_killing_a_parallel_steps_agent_at_any_held_call_never_gives_a_duplicate(held: int, tmp_path: Path,
                                                                                   no_leftovers) -> None:
-    target = parse_target([f"{sys.executable} -m hypercorn app:app --bind 127.0.0.1:{{port}}"], [], cwd=str(FOLDER))
+    target = parse_agent_under_test([f"{sys.executable} -m hypercorn app:app --bind 127.0.0.1:{{port}}"], [], cwd=str(FOLDER))
     probe = Probe(f"kill-at-parallel-call-{held}", "", hold_call=held)
     with Cleanup() as cleanup, EnvironmentPool(tmp_path / "envs", Settings(), cleanup) as pool:
         for attempt in range(REPEATS):
@@ -46,4 +46,4 @@ def test_killing_a_parallel_steps_agent_at_any_held_call_never_gives_a_duplicate
             result = run_scenario(scenario, tmp_path / "runs", cleanup=cleanup, pool=pool)
             assert result.verdict == "pass", result.explain()
             assert result.llm_calls["duplicate"] == 0 and result.llm_calls["committed"] == 4, result.llm_calls
-            assert result.faults and result.faults[0]["kind"] == "kill", result.faults  # the kill did happen
+            assert result.faults and result.faults[0].kind == "kill", result.faults  # the kill did happen

@@ -49,7 +49,7 @@ def test_the_catalogue_runs_against_a_real_provider_through_the_recording_proxy(
 
     assert baseline.verdict == "pass", baseline.explain()
     assert killed.verdict == "pass", killed.explain()
-    assert all(c["forwarded"] for c in baseline.calls + killed.calls)
+    assert all(c.forwarded for c in baseline.calls + killed.calls)
     assert killed.llm_calls == {"committed": 2, "wasted": 1, "duplicate": 0}
     # The provider saw every answered call, with the user's key, which nothing recorded.
     assert len(provider.calls) >= 4

@@ -25,7 +25,7 @@ SCENARIO_FILE = """
 from dataclasses import replace
 
 from harness.fake_llm import tool_call
-from harness.nemesis.schedule import plans, schedules
+from harness.nemesis.schedule import drawn_schedules, schedules
 from scenarios.agents import CACHED_ROUTING_MUTANT
 from scenarios.llm_scripts import BILLING_ANSWER
 from scenarios.random_schedules import random_faults
@@ -36,14 +36,14 @@ def script(llm):
     llm.on(system_contains="billing specialist").delay(1.0).reply(BILLING_ANSWER)
 
 
-PLAN = plans(
+PLAN = drawn_schedules(
     schedules(processes=["router", "restate"], links=["restate->router", "router->llm"], faults=6,
               horizon_s=3.0, max_window_s=0.6),
     requests=6,
 )
 SCENARIOS = [
     replace(random_faults("local", n=6, faults=6, spread_s=3.0), name="shrink-cached-routing", script=script,
-            plan=PLAN, schedule_for_seed=lambda seed: PLAN.example(seed).faults)
+            schedule_strategy=PLAN, schedule_for_seed=lambda seed: PLAN.example(seed).faults)
     .with_agents(CACHED_ROUTING_MUTANT)
     .with_seed(0)
 ]

@@ -1,17 +1,21 @@
 """Running scenarios on workers: every scenario once, results by place, each worker with its
-own pool (made and closed in its own thread); and a pool's log slices."""
+own pool (made and closed in its own thread); a batch keeping them in order in its folder;
+and a pool's log slices."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.results.schema import ScenarioResult
-from harness.runner.batch import run_batch
+from harness.runner.batch import Batch, run_batch
 from harness.runner.pool import _copy_slices, _sizes
+from harness.settings import Settings
 
 
 class FakePool:
@@ -65,6 +69,34 @@ def test_a_failing_worker_surfaces_its_error() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         run_batch([Named("a"), Named("b")], workers=2, new_pool=lambda w: FakePool(w, []), run_one=run_one,  # type: ignore[arg-type]
                   on_result=lambda i, r: None)
+
+
+def test_a_batch_keeps_its_results_in_the_given_order_and_saves_them_after_each(tmp_path: Path) -> None:
+    batch = Batch(tmp_path / "reports" / "b1", Settings(), cleanup=None, meta={"batch_id": "b1"}, workers=2)  # type: ignore[arg-type]
+    saved: list[list[str]] = []
+    seen: list[int] = []
+
+    def run_one(scenario: Any, pool: Any) -> ScenarioResult:
+        assert pool.root == batch.folder / "environments" / pool.root.name  # the worker's own pool, in the folder
+        time.sleep(0.05 if scenario.name == "s0" else 0.0)  # the first finishes last
+        return ScenarioResult(name=scenario.name, agent="a", verdict="pass")
+
+    def on_result(index: int, result: ScenarioResult) -> None:
+        seen.append(index)
+        if (batch.folder / "results.json").exists():
+            saved.append([s["name"] for s in json.loads((batch.folder / "results.json").read_text())["scenarios"]])
+
+    batch.record(ScenarioResult(name="earlier", agent="a", verdict="pass"))
+    results = batch.run([Named(f"s{i}") for i in range(4)], run_one=run_one, on_result=on_result)  # type: ignore[list-item]
+    assert [r.name for r in results] == ["s0", "s1", "s2", "s3"]
+    assert [r.name for r in batch.results] == ["earlier", "s0", "s1", "s2", "s3"]
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert saved and all(names == sorted(names, key=lambda n: (n != "earlier", n)) for names in saved)
+    written = json.loads((batch.folder / "results.json").read_text())
+    assert [s["name"] for s in written["scenarios"]] == ["earlier", "s0", "s1", "s2", "s3"]
+    assert written["meta"]["batch_id"] == "b1"
+    latest = batch.point_latest(tmp_path / "reports")
+    assert latest.is_symlink() and latest.resolve() == batch.folder.resolve()
 
 
 def test_each_scenario_gets_what_the_logs_gained_while_it_ran(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from harness.env.docker.container import _timestamp_ns
 from harness.env.docker.images import _write_rootfs
 from harness.errors import HarnessError
 from harness.settings import Settings
-from harness.validate.target import parse_target
+from harness.validate.agent import parse_agent_under_test
 
 
 def test_docker_log_timestamps_parse_to_nanoseconds() -> None:
@@ -42,14 +42,14 @@ def test_no_engine_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 def test_image_target() -> None:
-    target = parse_target([], [], images=["registry.example/agent:1"], port=9080)
+    target = parse_agent_under_test([], [], images=["registry.example/agent:1"], port=9080)
     (agent,) = target.agents
     assert (agent.image, agent.container_port, agent.command) == ("registry.example/agent:1", 9080, ())
     assert target.managed and target.images == ("registry.example/agent:1",)
     with pytest.raises(HarnessError, match="--port"):
-        parse_target([], [], images=["a:1", "b:1"], port=9080)
+        parse_agent_under_test([], [], images=["a:1", "b:1"], port=9080)
     with pytest.raises(HarnessError, match="--image"):
-        parse_target([], [])
+        parse_agent_under_test([], [])
 
 
 class Engine:

@@ -25,7 +25,6 @@ from harness.fake_llm import FakeLLM, create_app
 from harness.fake_llm.cassette import (
     CassetteError,
     Exchange,
-    Tape,
     load,
     match_key,
     read_log,
@@ -34,6 +33,7 @@ from harness.fake_llm.cassette import (
     with_token,
 )
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN, ChatRequest
+from harness.settings import Tape
 from tests.unit.served import serving
 
 PATTERN = re.compile(DEFAULT_TOKEN_PATTERN)

@@ -11,8 +11,7 @@ import pytest
 from harness.checker.classify import ClassifiedCall, classify_history
 from harness.checker.impact import measure_impact
 from harness.checker.judge import judge
-from harness.fake_llm.calls import LLMCall
-from harness.history import FaultRecord, History, Invocation, Request
+from harness.history import FaultRecord, History, Invocation, LLMCall, Request
 from harness.results.schema import ScenarioResult
 
 from . import histories
@@ -206,7 +205,7 @@ def test_the_recorded_soak() -> None:
 
 def test_the_soak_impact_goes_into_results_and_round_trips() -> None:
     name = histories.SOAK
-    result = judge(histories.info(name), histories.load(name), [])
+    result = ScenarioResult.from_judgement(judge(histories.info(name), histories.load(name), []))
     assert result.impact is not None and len(result.impact.faults) == 4
     again = ScenarioResult.from_json(json.loads(json.dumps(result.to_json())))
     assert again.impact == result.impact

@@ -10,6 +10,7 @@ import pytest
 
 from harness.checker.checks import AllCompleted, FailedTerminally, NoDuplicateLLMCalls
 from harness.checker.judge import RunInfo, _answer_excerpt, judge
+from harness.results.rows import row_to_json
 from tests.unit import histories as H
 from tests.unit.histories import info, load, root, variant
 
@@ -17,8 +18,8 @@ NOTHING = "nothing was exercised: no request, no LLM call, or a fault never fire
 
 
 def plain(rows: Any) -> list[dict[str, Any]]:
-    """Result rows as the plain objects results.json holds (rows may be typed)."""
-    return [row.to_json() if hasattr(row, "to_json") else dict(row) for row in rows]
+    """Result rows as the plain objects results.json holds."""
+    return [row_to_json(row) for row in rows]
 
 
 @pytest.mark.parametrize("name", H.names())
@@ -47,10 +48,10 @@ def test_the_verdicts_of_the_recorded_runs(name: str, verdict: str) -> None:
 
 def test_a_mutant_fails_on_exactly_the_duplicate_check() -> None:
     routing = judge(info(H.MUTANT_ROUTING), load(H.MUTANT_ROUTING), [])
-    assert [f["check"] for f in routing.findings if not f["ok"]] == ["no duplicate LLM calls"]
+    assert [f.check for f in routing.findings if not f.ok] == ["no duplicate LLM calls"]
     assert routing.llm_calls == {"committed": 2, "wasted": 1, "duplicate": 1}
     refund = judge(info(H.MUTANT_REFUND), load(H.MUTANT_REFUND), [])
-    assert [f["check"] for f in refund.findings if not f["ok"]] == ["no duplicate side effects"]
+    assert [f.check for f in refund.findings if not f.ok] == ["no duplicate side effects"]
     assert refund.side_effects == {"committed": 1, "wasted": 0, "duplicate": 1}
 
 
@@ -84,7 +85,7 @@ def test_errors_make_a_passing_run_unknown() -> None:
     result = judge(info(H.KILL_ROUTER), load(H.KILL_ROUTER), errors)
     assert result.verdict == "unknown"
     assert result.errors == errors  # nothing added: the run was exercised
-    assert all(f["ok"] for f in result.findings)
+    assert all(f.ok for f in result.findings)
 
 
 def test_the_judge_does_not_touch_the_callers_errors() -> None:
@@ -108,7 +109,7 @@ def test_nothing_exercised_is_unknown_never_pass(case: str, edit: Any) -> None:
 def test_a_fault_that_never_applied_makes_even_a_failing_run_unknown() -> None:
     history = variant(H.MUTANT_ROUTING, lambda d: d.update(planned_faults=2))
     result = judge(info(H.MUTANT_ROUTING), history, [])
-    assert not next(f for f in result.findings if f["check"] == "no duplicate LLM calls")["ok"]
+    assert not next(f for f in result.findings if f.check == "no duplicate LLM calls").ok
     assert result.verdict == "unknown"
 
 
@@ -130,12 +131,12 @@ def test_the_figures_of_a_remote_kill() -> None:
     history = load(H.KILL_REMOTE)
     result = judge(info(H.KILL_REMOTE), history, [])
     assert result.invocations == {"sent": 1, "completed": 1, "failed": 0, "stuck": 0, "callees": 1}
-    assert [(f["kind"], f["target"], f["at_s"], f["healed_s"]) for f in result.faults] == [("kill", "billing", 0.731, 0.955)]
-    assert [(c["id"], c["class"], c["attempt"]) for c in result.calls] == [(1, "committed", 1), (2, "wasted", 1), (3, "committed", 2)]
-    assert [c["answer"] for c in result.calls][:1] == ["tool call: BillingAgent"]
-    assert {c["api"] for c in result.calls} == {"chat"}
-    assert [(c["service"], c["class"]) for c in result.side_effect_calls] == [("refunds", "committed")]
-    assert [t["parent"] for t in result.timeline] == [None, root(H.raw(H.KILL_REMOTE))]
+    assert [(f.kind, f.target, f.at_s, f.healed_s) for f in result.faults] == [("kill", "billing", 0.731, 0.955)]
+    assert [(c.id, c.class_, c.attempt) for c in result.calls] == [(1, "committed", 1), (2, "wasted", 1), (3, "committed", 2)]
+    assert [c.answer for c in result.calls][:1] == ["tool call: BillingAgent"]
+    assert {c.api for c in result.calls} == {"chat"}
+    assert [(c.service, c.class_) for c in result.side_effect_calls] == [("refunds", "committed")]
+    assert [t.parent for t in result.timeline] == [None, root(H.raw(H.KILL_REMOTE))]
     assert len(result.journal) == len(history.journal) == 13
     assert result.stuck == []
 
@@ -154,7 +155,7 @@ def test_an_invocation_still_running_is_counted_stuck_and_dumped() -> None:
 def test_the_terminal_failure_is_counted_failed() -> None:
     result = judge(info(H.LLM_DOWN), load(H.LLM_DOWN), [])
     assert result.invocations == {"sent": 1, "completed": 0, "failed": 1, "stuck": 0, "callees": 0}
-    assert [c["status"] for c in result.calls] == [503] * 6
+    assert [c.status for c in result.calls] == [503] * 6
 
 
 def test_recovery_runs_from_the_heal_to_the_last_completion() -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checker.liveness import HangEnded, RecoversAfterHealing, waits_on
-from harness.fake_llm.calls import LLMCall
-from harness.history import FaultRecord, History, Invocation, JournalEntry, Request, Samples
+from harness.history import FaultRecord, History, Invocation, JournalEntry, LLMCall, Request, Samples
 from harness.restate_settings import FAST, PRODUCTION
 from tests.unit import histories as H
 

@@ -16,8 +16,7 @@ from harness.checker.checks import FinishedDespiteTransientFaults
 from harness.checker.classify import classify_history
 from harness.checker.liveness import RecoversAfterHealing
 from harness.checker.poisoned import NoPoisonedJournal, poisoned_requests
-from harness.fake_llm.calls import LLMCall
-from harness.history import FaultRecord, History, Invocation, JournalEntry, Request, Samples
+from harness.history import FaultRecord, History, Invocation, JournalEntry, LLMCall, Request, Samples
 
 T0 = 1_000.0
 ROOT = "inv_root"

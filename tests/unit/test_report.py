@@ -14,8 +14,9 @@ import pytest
 
 from harness.report import write_report
 from harness.report.model import build, cost_by_kind, invocation_tree, recovery_by_kind
-from harness.results.redact import REDACTED, redact, redact_data
+from harness.redact import REDACTED, redact, redact_data
 from harness.results.reproduce import reproduce_command
+from harness.results.rows import row_from_json
 from harness.results.schema import ScenarioResult, TimelineRow
 
 ANSWER = "I have refunded the duplicate charge; it will show within 5 days."
@@ -154,7 +155,7 @@ def test_reproduce_command() -> None:
 
 
 def test_callees_are_drawn_under_their_parent() -> None:
-    timeline = [TimelineRow.from_json(row) for row in (
+    timeline = [row_from_json(TimelineRow, row) for row in (
         {"invocation_id": "child", "parent": "root", "created_s": 0.5},
         {"invocation_id": "root", "parent": None, "created_s": 0.1},
         {"invocation_id": "grandchild", "parent": "child", "created_s": 0.6},
@@ -273,7 +274,7 @@ def test_an_older_results_json_still_renders(tmp_path: Path) -> None:
     old = r.scenarios[0].result
     assert old.seed is None and old.duration_s == 0.0 and old.recovery_s == 0.9  # "7", null: dropped to defaults
     assert old.faults[0].healed_s is None and old.calls[0].tokens is None and old.calls[1].tokens == 52
-    assert r.scenarios[0].wasted_tokens == 52 and r.run.meta["versions"] == {}
+    assert r.scenarios[0].wasted_tokens == 52 and r.batch.meta["versions"] == {}
     assert r.scenarios[1].result.calls == [] and r.scenarios[1].result.faults == []
 
 
@@ -336,7 +337,7 @@ def test_flaky_detection_over_runs(tmp_path: Path) -> None:
     current = write_run(tmp_path, run_id, [scenario(verdict=kill), scenario("baseline", verdict=base),
                                            scenario("llm-down", verdict=down)])
     r = build(current, tmp_path)
-    assert r.trend_runs == [h[0] for h in history]
+    assert r.trend_batches == [h[0] for h in history]
     flaky = {t.name: t.flaky for t in r.trend}
     assert flaky == {"kill-router-during-specialist-call": True, "baseline": False, "llm-down": True}
     kill_row = next(t for t in r.trend if t.name == "kill-router-during-specialist-call")
@@ -353,8 +354,8 @@ def test_trend_keeps_the_last_runs_and_ignores_later_and_latest(tmp_path: Path) 
     current = tmp_path / "20261120-100000"
     (tmp_path / "latest").symlink_to("20261124-100000")
     r = build(current, tmp_path, keep=4)
-    assert r.trend_runs == ["20261117-100000", "20261118-100000", "20261119-100000", "20261120-100000"]
-    assert build(current, tmp_path, keep=1).trend_runs == ["20261120-100000"]
+    assert r.trend_batches == ["20261117-100000", "20261118-100000", "20261119-100000", "20261120-100000"]
+    assert build(current, tmp_path, keep=1).trend_batches == ["20261120-100000"]
 
 
 def test_malformed_earlier_runs_are_skipped(tmp_path: Path) -> None:
@@ -380,7 +381,7 @@ def test_malformed_earlier_runs_are_skipped(tmp_path: Path) -> None:
 
     path = write_report(current, tmp_path)
     r = build(current, tmp_path)
-    assert r.trend_runs == [good.name, "20261114-100000", current.name]
+    assert r.trend_batches == [good.name, "20261114-100000", current.name]
     assert r.skipped_runs == ["20261117-100000", "20261115-100000", "20261113-100000", "20261112-100000", "20261111-100000"]
     row = next(t for t in r.trend if t.name == "kill-router-during-specialist-call")
     assert row.flaky  # fail in the good earlier run, pass now
@@ -415,7 +416,7 @@ def test_run_dir_given_through_latest(tmp_path: Path) -> None:
     current = write_run(tmp_path, "20261111-100000", [scenario()])
     (tmp_path / "latest").symlink_to(current.name)
     r = build(tmp_path / "latest", tmp_path)
-    assert r.trend_runs == ["20261110-100000", "20261111-100000"]
+    assert r.trend_batches == ["20261110-100000", "20261111-100000"]
 
 
 def test_a_soak_timeline_is_compact(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from . import histories
 
 
 def judged(name: str) -> ScenarioResult:
-    return judge(histories.info(name), histories.load(name), [])
+    return ScenarioResult.from_judgement(judge(histories.info(name), histories.load(name), []))
 
 
 def render(tmp_path: Path, *results: ScenarioResult) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checker.retries import CallsPerAttempt, RetriesBounded, TerminalWithin
-from harness.fake_llm.calls import LLMCall
-from harness.history import FaultRecord, History, Invocation, Request, Samples
+from harness.history import FaultRecord, History, Invocation, LLMCall, Request, Samples
 
 T0 = 1_000.0
 ROOT = "inv_root"

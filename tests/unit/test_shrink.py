@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from harness.checker.judgement import CallRow, FindingRow
 from harness.nemesis.faults import Kill, Terminate, describe
-from harness.nemesis.schedule import Plan, plans, schedules
+from harness.nemesis.schedule import DrawnSchedule, drawn_schedules, schedules
 from harness.nemesis.shrink import shrink, sort_key
-from harness.nemesis.strategies import Example, decode_choices, integers, lists
+from harness.nemesis.strategies import Example, decode_choices, integers, lists, with_schedule
 from harness.nemesis.triggers import After, At
-from harness.results.reproduce import with_schedule
 from harness.results.schema import ScenarioResult
-from harness.runner.shrinking import Target, repeat_kind, shrink_scenario
+from harness.runner.shrinking import FindingToKeep, repeat_kind, shrink_scenario
 from scenarios.random_schedules import random_faults
 
 PROCESSES = ["router", "restate"]
 LINKS = ["restate->router", "router->llm"]
 SCHEDULE = schedules(processes=PROCESSES, links=LINKS, faults=6)
-PLAN = plans(SCHEDULE, requests=20)
+PLAN = drawn_schedules(SCHEDULE, requests=20)
 
 
 def kills_restate(faults) -> bool:  # type: ignore[no-untyped-def]
@@ -72,14 +72,14 @@ def test_deleting_faults_takes_a_few_runs_when_one_of_six_is_the_culprit() -> No
 
 def test_the_request_count_and_windows_are_lowered_while_the_finding_holds() -> None:
     # fails with 5 or more requests and a kill of the router whose window is at least 0.5 s
-    def fails(e: Example[Plan]) -> bool:
+    def fails(e: Example[DrawnSchedule]) -> bool:
         return e.value.requests >= 5 and any(
             isinstance(f, (Kill, Terminate)) and f.target == "router" and f.until.seconds >= 0.5 for f in e.value.faults
         )
 
     seed = next(iter(seeds_where(lambda p: fails(Example(p, (), ())), strategy=PLAN, count=1)))
     shrunk = shrink(PLAN, PLAN.generate(seed).choices, fails, budget_s=60)
-    assert shrunk.example.value == Plan((Kill("router", when=At(0.1), until=After(0.5)),), 5)
+    assert shrunk.example.value == DrawnSchedule((Kill("router", when=At(0.1), until=After(0.5)),), 5)
 
 
 def test_the_budget_stops_the_search_and_no_run_starts_past_it() -> None:
@@ -124,7 +124,7 @@ def test_each_candidate_is_run_once_and_always_smaller() -> None:
     original = PLAN.generate(3)
     best = [original.key]
 
-    def fails(e: Example[Plan]) -> bool:
+    def fails(e: Example[DrawnSchedule]) -> bool:
         seen.append(e.key)
         assert sort_key(e.key) < sort_key(best[-1])
         failed = len(e.value.faults) >= 2
@@ -156,9 +156,8 @@ def result(*failed: str, duplicates: tuple[str, ...] = (), duration_s: float = 5
     checks = ["all invocations completed", "no duplicate LLM calls", "steps once and completed"]
     r = ScenarioResult("random-faults-local", "mutant", "fail" if failed else "pass")
     classes = {"no duplicate LLM calls": "duplicate_llm_call"}
-    r.findings = [{"check": c, "ok": c not in failed, "message": "m", **({"bug_class": classes[c]} if c in classes else {})}
-                  for c in checks]
-    r.calls = [{"id": i, "class": "duplicate", "reason": reason} for i, reason in enumerate(duplicates)]
+    r.findings = [FindingRow(check=c, ok=c not in failed, message="m", bug_class=classes.get(c)) for c in checks]
+    r.calls = [CallRow(id=i, class_="duplicate", reason=reason) for i, reason in enumerate(duplicates)]
     r.duration_s = duration_s
     return r
 
@@ -167,17 +166,17 @@ OUTSIDE = "call #1 had already answered, and the journal recorded Run 'ask' afte
 JOURNALED = "Run 'route' had already journaled call #1's answer before this call"
 
 
-def test_the_target_is_the_duplicate_finding_with_its_bug_class() -> None:
-    target = Target.of(result("all invocations completed", "no duplicate LLM calls", duplicates=(OUTSIDE,)))
-    assert target == Target("no duplicate LLM calls", "duplicate_llm_call", repeat_kind(OUTSIDE), "m")
-    assert target.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED, OUTSIDE)))
-    assert not target.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED,)))  # repeated another way
-    assert not target.found_in(result("all invocations completed"))  # another check
-    assert not target.found_in(result())
-    plain = Target.of(result("steps once and completed"))
-    assert plain == Target("steps once and completed", None, None, "m")
+def test_the_finding_to_keep_is_the_duplicate_finding_with_its_bug_class() -> None:
+    finding = FindingToKeep.of(result("all invocations completed", "no duplicate LLM calls", duplicates=(OUTSIDE,)))
+    assert finding == FindingToKeep("no duplicate LLM calls", "duplicate_llm_call", repeat_kind(OUTSIDE), "m")
+    assert finding.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED, OUTSIDE)))
+    assert not finding.found_in(result("no duplicate LLM calls", duplicates=(JOURNALED,)))  # repeated another way
+    assert not finding.found_in(result("all invocations completed"))  # another check
+    assert not finding.found_in(result())
+    plain = FindingToKeep.of(result("steps once and completed"))
+    assert plain == FindingToKeep("steps once and completed", None, None, "m")
     assert plain.found_in(result("all invocations completed", "steps once and completed"))
-    assert Target.of(result()) is None
+    assert FindingToKeep.of(result()) is None
 
 
 def test_with_schedule_replaces_the_seed() -> None:
@@ -254,7 +253,7 @@ def test_nothing_to_shrink(tmp_path: Path) -> None:
     never = lambda s, f: pytest.fail("no run expected")  # noqa: E731
     assert shrink_scenario(scenario, result(), never, tmp_path, budget_s=60) is None  # nothing failed
     assert shrink_scenario(scenario, failing, never, tmp_path, budget_s=0) is None  # disabled
-    assert shrink_scenario(replace(scenario, plan=None), failing, never, tmp_path, budget_s=60) is None  # not random
+    assert shrink_scenario(replace(scenario, schedule_strategy=None), failing, never, tmp_path, budget_s=60) is None  # not random
 
 
 def test_the_command_line_takes_a_shrink_budget_and_a_schedule() -> None:
@@ -292,7 +291,7 @@ def test_runs_that_cannot_be_judged_stop_the_search_and_say_why(tmp_path: Path) 
                              "attempt-004: restate-server did not start"]
     assert shrunk.verdicts == {"fail": 1, "unknown": 3}
     assert shrunk.confirmed is None and shrunk.confirm_runs == 0  # no confirming on a broken environment
-    assert shrunk.example.key != scenario.with_seed(seed).plan.generate(seed).key  # the smaller one found is kept
+    assert shrunk.example.key != scenario.with_seed(seed).schedule_strategy.generate(seed).key  # the smaller one found is kept
     data = shrunk.to_json("x")
     assert data["stopped"] and data["errors"] and data["verdicts"] == {"fail": 1, "unknown": 3}
 

@@ -23,9 +23,9 @@ from harness.nemesis.faults import (
 from harness.nemesis.schedule import (
     GAP_S,
     MIN_WINDOW_S,
-    Plan,
+    DrawnSchedule,
+    drawn_schedules,
     one_after_another,
-    plans,
     random_schedule,
     schedules,
 )
@@ -49,7 +49,7 @@ from harness.nemesis.triggers import After, At
 PROCESSES = ["router", "restate"]
 LINKS = ["restate->router", "router->llm"]
 SCHEDULE = schedules(processes=PROCESSES, links=LINKS, faults=6)
-PLAN = plans(SCHEDULE, requests=20)
+PLAN = drawn_schedules(SCHEDULE, requests=20)
 KINDS = (Kill, Terminate, Pause, Partition, Latency, ResetPeer, LLMRateLimited, LLMServerError)
 
 
@@ -127,7 +127,7 @@ def test_edited_choices_always_give_a_valid_value() -> None:
             else:
                 choices[i:i] = [rng.randrange(200) for _ in range(rng.randint(1, 5))]
         example = PLAN.replay(choices)
-        assert isinstance(example.value, Plan) and 1 <= example.value.requests <= 20
+        assert isinstance(example.value, DrawnSchedule) and 1 <= example.value.requests <= 20
         valid_schedule(example.value.faults)
         # the canonical form replays the same value: it is what the CLI prints
         assert PLAN.replay(example.key).value == example.value
@@ -144,7 +144,7 @@ def test_random_streams_give_valid_values() -> None:
 
 def test_the_empty_stream_gives_the_simplest_value() -> None:
     assert SCHEDULE.replay([]).value == ()
-    assert PLAN.replay([]).value == Plan((), 1)
+    assert PLAN.replay([]).value == DrawnSchedule((), 1)
     assert MIXED.replay([]).value == (Point(-3, "a"),)  # min_size 1: the first option, minimal
     assert integers(5, 9).replay([]).value == 5
     assert floats(0.1, 1.0, step=0.05).replay([]).value == 0.1

@@ -199,8 +199,11 @@ def test_an_mcp_server_needs_a_url_or_tools_but_not_both(tmp_path: Path) -> None
 def test_an_unreachable_proxied_service_is_found_before_anything_starts() -> None:
     with serving(_upstream()) as gone:
         pass
-    with pytest.raises(HarnessError, match="nothing answers at"):
-        Stub.parse_proxy(f"payments=PAY_URL={gone}").check_reachable()
+    from harness.validate.agent import parse_agent_under_test  # the stub is a value: the validation probes it
+
+    agent = parse_agent_under_test(["python -m my_agent --port {port}"], [], proxies=[f"payments=PAY_URL={gone}"])
+    with pytest.raises(HarnessError, match=f"--proxy payments: nothing answers at {gone}"):
+        agent.check_reachable()
 
 
 def test_rules_aim_at_call_k_and_count_every_call() -> None:

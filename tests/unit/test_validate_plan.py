@@ -257,3 +257,20 @@ def test_tool_arguments_handed_over_parsed_can_only_break_the_schema() -> None:
     both = _with_calls(LLMCallPoint(1, "Router", "json_object", ("billing",), api="gemini"))
     names = [p.name for p in make_plan(both, AGENT_OF, budget="quick")]
     assert names.count("llm-schema-violation-at-call-1") == 1
+
+
+def test_a_probe_is_a_scenario_of_the_baselines_workload_with_its_own_requests_and_replay() -> None:
+    from harness.env.environment import AgentSpec
+    from harness.workload import Requests
+
+    agents = (AgentSpec("agent", ("serve", "{port}")),)
+    workload = Requests("Router", "answer", "q {token}", n=1)
+    probes = plan()
+    replayed = probes["always-replay"].to_scenario(agents, workload)
+    assert isinstance(replayed, Scenario) and replayed.always_replay and replayed.tags == ("validate",)
+    assert (replayed.name, replayed.agents, replayed.workload.n) == ("always-replay", agents, probes["always-replay"].requests)
+    assert (replayed.workload.service, replayed.workload.handler) == ("Router", "answer")
+    kill = next(p for name, p in probes.items() if name.startswith("kill-agent-at-llm-call"))
+    scenario = kill.to_scenario(agents, workload)
+    assert not scenario.always_replay and scenario.faults == kill.faults and scenario.checks == kill.checks
+    assert (scenario.deadline_s, scenario.trigger_timeout_s) == (kill.deadline_s, kill.trigger_timeout_s)

@@ -1,10 +1,19 @@
-"""Redaction of secrets in text that goes into the report. Log tails, errors and LLM answers
-can carry an API key (a traceback printing the client's settings, an env dump), and a report
-is shared: every string is passed through here before it reaches a template or a chart."""
+"""Redaction of secrets: the one place they are blanked out, for every layer (a bottom module:
+it imports nothing of the harness).
+
+- In what the harness writes and shows (``results.json``, the report): log tails, errors and
+  LLM answers can carry an API key (a traceback printing the client's settings, an env dump),
+  and both are shared. ``redact`` blanks what looks like a secret in text, ``redact_data``
+  every string of a JSON-like value and the values of secret-named keys.
+- In what the fake LLM records or relays (cassettes, a forwarded answer): the keys the
+  request itself carried are known, and are blanked wherever they show (``redact_secrets``,
+  ``redact_bytes``), with anything that looks like an OpenAI key.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -47,6 +56,31 @@ def redact(text: str) -> str:
         else:
             text = pattern.sub(REDACTED, text)
     return text
+
+
+# A known secret shorter than this is left alone: a short "key" (tests use "x") would blank
+# out ordinary text.
+MIN_SECRET_LEN = 8
+# An upstream refusing a key tends to echo it, whole or masked, in its error message.
+_KEY_LIKE = re.compile(rb"\bsk-[A-Za-z0-9_*\-]{8,}")
+
+
+def redact_secrets(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each of the given ``secrets`` (the keys a request carried) replaced by
+    ``[redacted]``."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LEN:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_bytes(content: bytes, *secrets: str) -> bytes:
+    """``content`` (a body relayed from a provider) without the given ``secrets``, or
+    anything that looks like an OpenAI key (``sk-[redacted]``)."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LEN:
+            content = content.replace(secret.encode(), REDACTED.encode())
+    return _KEY_LIKE.sub(b"sk-" + REDACTED.encode(), content)
 
 
 _SECRET_KEY = re.compile(r"^" + _NAME + r"$", re.IGNORECASE)

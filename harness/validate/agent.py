@@ -1,4 +1,4 @@
-"""What to validate, as the user named it: deployments to start (``--cmd``), run from a
+"""The agent under test, as the user named it: deployments to start (``--cmd``), run from a
 container image (``--image``, on ``--port`` or the ``PORT`` the harness picks) or reach
 (``--url``), stubs for their side effects, the entry handler and its input."""
 
@@ -20,7 +20,9 @@ from harness.stubs.spec import Stub
 
 
 @dataclass(frozen=True)
-class Target:
+class AgentUnderTest:
+    """What a validation validates: the deployments, and which handler it sends what to."""
+
     agents: tuple[AgentSpec, ...]
     entry: str | None = None  # "Service/handler"; None: the only public handler
     input: Any = None  # a JSON value with {token}; None: built from the handler's schema
@@ -37,7 +39,8 @@ class Target:
         at once when nothing listens there, not after a registration that retries for many
         seconds, nor at the baseline's deadline."""
         for stub in dict.fromkeys(s for agent in self.agents for s in agent.stubs):
-            stub.check_reachable(timeout_s)
+            if stub.upstream is not None and (why := refused(stub.upstream, timeout_s)) is not None:
+                raise HarnessError(f"{stub.option} {stub.name}: nothing answers at {stub.upstream} ({why})")
         for agent in self.agents:
             if agent.url is not None and (why := refused(agent.url, timeout_s)) is not None:
                 raise HarnessError(f"--url {agent.url}: nothing answers there ({why})")
@@ -48,7 +51,7 @@ class Target:
         return all(a.url is None for a in self.agents)
 
 
-def parse_target(
+def parse_agent_under_test(
     cmds: Sequence[str],
     urls: Sequence[str],
     *,
@@ -63,8 +66,8 @@ def parse_target(
     proxies: Sequence[str] = (),
     mcp: Sequence[str] = (),
     mcp_tools: str | None = None,
-) -> Target:
-    """The CLI's words as a ``Target``; bad input is one HarnessError line."""
+) -> AgentUnderTest:
+    """The CLI's words as an ``AgentUnderTest``; bad input is one HarnessError line."""
     if not cmds and not urls and not images:
         raise HarnessError("name the agent: --cmd 'COMMAND with {port}' (repeatable as NAME=COMMAND), --image IMAGE "
                            "or --url URL")
@@ -74,24 +77,8 @@ def parse_target(
     if not folder.is_dir():
         raise HarnessError(f"--cwd {cwd}: no such directory")
     variables = tuple(_pair(e, "--env", "K=V") for e in env)
-    if mcp_tools is not None and not any("=" not in m.partition("=")[2] for m in mcp):
-        raise HarnessError("--mcp-tools FILE serves the tools of an --mcp NAME=ENV_VAR given without a URL")
-    stub_list = (*(Stub.parse(s) for s in stubs), *(Stub.parse_proxy(p) for p in proxies),
-                 *(Stub.parse_mcp(m, None if "=" in m.partition("=")[2] else mcp_tools) for m in mcp))
-    if len({s.name for s in stub_list}) != len(stub_list) or len({s.env_var for s in stub_list}) != len(stub_list):
-        raise HarnessError("each --stub, --proxy and --mcp needs its own NAME and ENV_VAR")
-    agents: list[AgentSpec] = []
-    for i, cmd in enumerate(cmds):
-        name, command = _named(cmd, f"agent{i + 1}" if len(cmds) > 1 else "agent")
-        try:
-            argv = tuple(shlex.split(command))
-        except ValueError as exc:
-            raise HarnessError(f"--cmd {cmd!r}: {exc}") from None
-        if not argv:
-            raise HarnessError(f"--cmd {cmd!r} is empty")
-        if not any("{port}" in part for part in argv) and not any("{port}" in v for _, v in variables):
-            raise HarnessError(f"--cmd {command!r} must use {{port}}: the harness picks the port the agent listens on")
-        agents.append(AgentSpec(name, argv, env=variables, cwd=folder, label=name, stubs=stub_list))
+    stub_list = _stubs(stubs, proxies, mcp, mcp_tools)
+    agents = [*_commands(cmds, variables, folder, stub_list)]
     for i, image in enumerate(images):
         name, reference = _named(image, f"image{i + 1}" if len(images) > 1 else "agent")
         agents.append(AgentSpec(name, (), env=variables, cwd=folder, label=name, stubs=stub_list,
@@ -111,7 +98,36 @@ def parse_target(
             raise HarnessError(f"--input is not JSON: {exc}") from None
     label = "+".join(a.name for a in agents) if len(agents) > 1 else (
         Path(folder).name if cmds else agents[0].image or agents[0].url or "agent")
-    return Target(tuple(agents), entry, value, key, label=label)
+    return AgentUnderTest(tuple(agents), entry, value, key, label=label)
+
+
+def _stubs(stubs: Sequence[str], proxies: Sequence[str], mcp: Sequence[str], mcp_tools: str | None) -> tuple[Stub, ...]:
+    """``--stub``, ``--proxy`` and ``--mcp`` as stubs, each with its own name and variable."""
+    if mcp_tools is not None and not any("=" not in m.partition("=")[2] for m in mcp):
+        raise HarnessError("--mcp-tools FILE serves the tools of an --mcp NAME=ENV_VAR given without a URL")
+    stub_list = (*(Stub.parse(s) for s in stubs), *(Stub.parse_proxy(p) for p in proxies),
+                 *(Stub.parse_mcp(m, None if "=" in m.partition("=")[2] else mcp_tools) for m in mcp))
+    if len({s.name for s in stub_list}) != len(stub_list) or len({s.env_var for s in stub_list}) != len(stub_list):
+        raise HarnessError("each --stub, --proxy and --mcp needs its own NAME and ENV_VAR")
+    return stub_list
+
+
+def _commands(cmds: Sequence[str], variables: tuple[tuple[str, str], ...], folder: Path,
+              stubs: tuple[Stub, ...]) -> list[AgentSpec]:
+    """The ``--cmd`` deployments, each told its port through ``{port}``."""
+    agents = []
+    for i, cmd in enumerate(cmds):
+        name, command = _named(cmd, f"agent{i + 1}" if len(cmds) > 1 else "agent")
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise HarnessError(f"--cmd {cmd!r}: {exc}") from None
+        if not argv:
+            raise HarnessError(f"--cmd {cmd!r} is empty")
+        if not any("{port}" in part for part in argv) and not any("{port}" in v for _, v in variables):
+            raise HarnessError(f"--cmd {command!r} must use {{port}}: the harness picks the port the agent listens on")
+        agents.append(AgentSpec(name, argv, env=variables, cwd=folder, label=name, stubs=stubs))
+    return agents
 
 
 def _named(text: str, default: str) -> tuple[str, str]:
