@@ -19,7 +19,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(('AllCompleted', 'CallTree', 'FailedTerminally', 'NoDuplicateLLMCalls', 'NoDuplicateSideEffects', 'NoJournalMismatch', 'OneInvocationPerRequest', 'RetriesPlausible', 'SlowedDown', 'StepsOnce', 'Wasted', 'WastedExplainedByFaults'), "harness.checker.checks"),
     **dict.fromkeys(('AgentSpec', 'Environment', 'python_app'), "harness.env.environment"),
     **dict.fromkeys(('FaultRecord',), "harness.history"),
-    **dict.fromkeys(('Bandwidth', 'Kill', 'LLMHang', 'LLMMalformed', 'LLMMatch', 'LLMRateLimited', 'LLMServerError', 'LLMSlowFirstToken', 'LLMStreamCut', 'LLMWrongTool', 'Latency', 'LimitData', 'Partition', 'Pause', 'ROUTING', 'ResetPeer', 'Restart', 'Slicer', 'Terminate', 'Timeout'), "harness.nemesis.faults"),
+    **dict.fromkeys(('Bandwidth', 'Kill', 'LLMHang', 'LLMMalformed', 'LLMMatch', 'LLMRateLimited', 'LLMServerError', 'LLMSlowFirstToken', 'LLMStreamCut', 'LLMWrongTool', 'Latency', 'LimitData', 'Partition', 'OFFERS_TOOLS', 'Pause', 'ResetPeer', 'Restart', 'Slicer', 'Terminate', 'Timeout'), "harness.nemesis.faults"),
     **dict.fromkeys(('After', 'LLMCallHeld', 'RetryObserved', 'StepCompleted'), "harness.nemesis.triggers"),
     **dict.fromkeys(('ScenarioResult',), "harness.results.schema"),
     **dict.fromkeys(('LiveRun',), "harness.runner.live"),

@@ -6,6 +6,7 @@ from functools import partial
 
 from harness.env.binaries import PROJECT_ROOT
 from harness.env.environment import AgentSpec, python_app
+from harness.nemesis.faults import OFFERS_TOOLS
 from harness.stubs.spec import REFUNDS
 
 # The reference agents and mutants are modules of this repository's agents/ folder.
@@ -27,6 +28,9 @@ PRODUCT_AGENT_TS = AgentSpec(
 )
 
 REMOTE_AGENTS = (REMOTE_ROUTER, BILLING_AGENT, ACCOUNT_AGENT, PRODUCT_AGENT_TS)
+
+# The reference routers' routing decision: their only LLM call that offers tools.
+ROUTING = OFFERS_TOOLS
 
 REFUND_OUTSIDE_RUN_MUTANT = ours(
     "billing", "agents.mutants.refund_outside_run:app", ["BillingAgent"],

@@ -17,7 +17,6 @@ from harness.checker.checks import (
     WastedExplainedByFaults,
 )
 from harness.nemesis.faults import (
-    ROUTING,
     LLMHang,
     LLMMalformed,
     LLMMatch,
@@ -39,7 +38,7 @@ from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
 
 from . import local_router
-from .agents import LOCAL_ROUTER, REMOTE_AGENTS
+from .agents import LOCAL_ROUTER, REMOTE_AGENTS, ROUTING
 from .llm_scripts import BILLING_ANSWER, billing_conversation
 
 SPECIALIST = LLMMatch(system_contains="billing specialist")

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from harness.nemesis.faults import (
-    ROUTING,
+    OFFERS_TOOLS,
     Fault,
     Kill,
     Latency,
@@ -98,7 +98,7 @@ def llm_faults(timing: Timing = Timing(), *, bad_answers: bool = False) -> Strat
     """The fake LLM answers 429 to the next 1 to 3 routing calls, or 503 to the next 1 to 3
     calls; with ``bad_answers``, also a bad answer (``bad_answer_faults``)."""
     return one_of(
-        builds(LLMRateLimited, match=just(ROUTING), times=integers(1, 3), when=timing.when(), until=timing.until()),
+        builds(LLMRateLimited, match=just(OFFERS_TOOLS), times=integers(1, 3), when=timing.when(), until=timing.until()),
         builds(LLMServerError, times=integers(1, 3), when=timing.when(), until=timing.until()),
         *([bad_answer_faults(timing)] if bad_answers else []),
     )
@@ -113,7 +113,7 @@ def bad_answer_faults(timing: Timing = Timing()) -> Strategy[Fault]:
         sampled_from([LLMEmpty, LLMTruncated, LLMRefusal, LLMStreamEarlyEnd]).flatmap(lambda kind: builds(
             kind, times=times, when=timing.when(), until=timing.until())),
         sampled_from([LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool]).flatmap(lambda kind: builds(
-            kind, match=just(ROUTING), times=times, when=timing.when(), until=timing.until())),
+            kind, match=just(OFFERS_TOOLS), times=times, when=timing.when(), until=timing.until())),
     )
 
 

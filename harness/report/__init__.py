@@ -1,6 +1,6 @@
 """The HTML resilience report: ``write_report(run_dir, reports_root)`` writes
 ``run_dir/index.html`` from the run's ``results.json`` and the trend over earlier runs;
-``write_results`` writes a run's ``results.json`` and its report together. The report's
+``write_results`` writes a batch's ``results.json`` and its report together. The report's
 libraries (jinja2, matplotlib) load on first use, not on import."""
 
 from __future__ import annotations

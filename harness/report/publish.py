@@ -1,5 +1,5 @@
-"""Publishing a run: its ``results.json`` and its HTML report, written together after every
-scenario, so an interrupted run keeps what it measured."""
+"""Publishing a batch: its ``results.json`` and its HTML report, written together (after every
+scenario of a CLI batch), so an interrupted batch keeps what it measured."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.env.cleanup import Cleanup
 from harness.env.forkserver import ForkServer
+from harness.report.publish import write_results
 from harness.results.batch import BatchResults
 from harness.results.schema import ScenarioResult
 from harness.runner.pool import EnvironmentPool
@@ -121,12 +122,7 @@ class Batch:
     def publish(self, folder: Path | None = None, *, validation: dict[str, Any] | None = None) -> Path:
         """Write ``results.json`` and the HTML report from it (into ``folder``, default the
         batch's); the report's trend reads the batches beside it. Returns results.json."""
-        from harness.report.render import write_report  # matplotlib and jinja2 only when publishing
-
-        folder = Path(folder or self.folder)
-        path = self.save(folder, validation=validation)
-        write_report(folder, folder.parent)
-        return path
+        return write_results(list(self.results), Path(folder or self.folder), self.meta, validation=validation)
 
     def point_latest(self, out_root: Path) -> Path:
         """``out_root/latest`` made a link to this batch's folder (when it exists)."""

@@ -148,6 +148,59 @@ class ToolEndpoint:
             await response(scope, receive, send)
 
 
+class Control:
+    """The stub's control endpoints (``/_stub/...``): its ledger, rules and held calls."""
+
+    def __init__(self, state: StubState) -> None:
+        self.state = state
+
+    async def ledger(self, request: Request) -> Response:
+        return JSONResponse([entry.to_json() for entry in self.state.ledger])
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "kind": self.state.kind})
+
+    async def reset(self, request: Request) -> Response:  # a reused environment starts with an empty ledger
+        for entry in self.state.ledger:
+            entry.released.set()
+        self.state.ledger.clear()
+        self.state.rules.clear()
+        return JSONResponse({"ok": True})
+
+    async def add_rule(self, request: Request) -> Response:
+        try:
+            rule = ToolRule.from_json(await request.json())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse({"id": self.state.rules.add(rule)}, 201)
+
+    async def remove_rule(self, request: Request) -> Response:
+        if not self.state.rules.remove(request.path_params["rule_id"]):
+            return JSONResponse({"error": f"no rule {request.path_params['rule_id']!r}"}, 404)
+        return JSONResponse({"ok": True})
+
+    async def list_rules(self, request: Request) -> Response:
+        return JSONResponse(self.state.rules.to_json())
+
+    async def release(self, request: Request) -> Response:
+        entries = [e for e in self.state.ledger if e.id == request.path_params["call_id"]]
+        if not entries or not entries[0].held:
+            return JSONResponse({"error": f"call {request.path_params['call_id']} is not held"}, 409)
+        entries[0].released.set()
+        return JSONResponse(entries[0].to_json())
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_stub/ledger", self.ledger, methods=["GET"]),
+            Route("/_stub/health", self.health, methods=["GET"]),
+            Route("/_stub/reset", self.reset, methods=["POST"]),
+            Route("/_stub/rules", self.list_rules, methods=["GET"]),
+            Route("/_stub/rules", self.add_rule, methods=["POST"]),
+            Route("/_stub/rules/{rule_id}", self.remove_rule, methods=["DELETE"]),
+            Route("/_stub/calls/{call_id:int}/release", self.release, methods=["POST"]),
+        ]
+
+
 def create_app(service: str, token_pattern: str = DEFAULT_TOKEN_PATTERN, *, kind: str = "stub",
                upstream: str | None = None, tools: tuple[mcp.DeclaredTool, ...] = ()) -> Starlette:
     state = StubState(service, kind, re.compile(token_pattern), upstream,
@@ -161,54 +214,8 @@ def create_app(service: str, token_pattern: str = DEFAULT_TOKEN_PATTERN, *, kind
         if state.client is not None:
             await state.client.aclose()
 
-    async def ledger(request: Request) -> Response:
-        return JSONResponse([entry.to_json() for entry in state.ledger])
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "kind": kind})
-
-    async def reset(request: Request) -> Response:  # a reused environment starts with an empty ledger
-        for entry in state.ledger:
-            entry.released.set()
-        state.ledger.clear()
-        state.rules.clear()
-        return JSONResponse({"ok": True})
-
-    async def add_rule(request: Request) -> Response:
-        try:
-            rule = ToolRule.from_json(await request.json())
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, 400)
-        return JSONResponse({"id": state.rules.add(rule)}, 201)
-
-    async def remove_rule(request: Request) -> Response:
-        if not state.rules.remove(request.path_params["rule_id"]):
-            return JSONResponse({"error": f"no rule {request.path_params['rule_id']!r}"}, 404)
-        return JSONResponse({"ok": True})
-
-    async def list_rules(request: Request) -> Response:
-        return JSONResponse(state.rules.to_json())
-
-    async def release(request: Request) -> Response:
-        entries = [e for e in state.ledger if e.id == request.path_params["call_id"]]
-        if not entries or not entries[0].held:
-            return JSONResponse({"error": f"call {request.path_params['call_id']} is not held"}, 409)
-        entries[0].released.set()
-        return JSONResponse(entries[0].to_json())
-
-    return Starlette(
-        lifespan=lifespan,
-        routes=[
-            Route("/_stub/ledger", ledger, methods=["GET"]),
-            Route("/_stub/health", health, methods=["GET"]),
-            Route("/_stub/reset", reset, methods=["POST"]),
-            Route("/_stub/rules", list_rules, methods=["GET"]),
-            Route("/_stub/rules", add_rule, methods=["POST"]),
-            Route("/_stub/rules/{rule_id}", remove_rule, methods=["DELETE"]),
-            Route("/_stub/calls/{call_id:int}/release", release, methods=["POST"]),
-            Route("/{path:path}", ToolEndpoint(state), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ],
-    )
+    tool = Route("/{path:path}", ToolEndpoint(state), methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return Starlette(lifespan=lifespan, routes=[*Control(state).routes(), tool])
 
 
 # --- plain HTTP: a stub or a proxy -----------------------------------------------------------

@@ -345,7 +345,7 @@ def test_flaky_detection_over_runs(tmp_path: Path) -> None:
     assert kill_row.recoveries == [1.7, 1.7, 1.7]
     html = write_report(current, tmp_path).read_text()
     trend = html[html.index('id="trend"'):]
-    assert trend.count('class="chip flaky"') == 2 and "Trend over the last 3 runs" in trend
+    assert trend.count('class="chip flaky"') == 2 and "Trend over the last 3 batches" in trend
 
 
 def test_trend_keeps_the_last_runs_and_ignores_later_and_latest(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def test_generated_choices_are_in_range_and_choice_rejects_nonsense() -> None:
 
 
 def test_bad_answers_are_drawn_only_when_asked_for_and_aim_tool_flaws_at_routing() -> None:
-    from harness.nemesis.faults import ROUTING, VALUE_FAULTS, LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool
+    from harness.nemesis.faults import OFFERS_TOOLS, VALUE_FAULTS, LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool
 
     plain = [f for seed in range(60) for f in random_schedule(seed, processes=PROCESSES, links=LINKS, faults=6)]
     assert not any(isinstance(f, VALUE_FAULTS) for f in plain)
@@ -245,7 +245,7 @@ def test_bad_answers_are_drawn_only_when_asked_for_and_aim_tool_flaws_at_routing
     assert drawn == set(VALUE_FAULTS), drawn
     for fault in spoilt:
         if isinstance(fault, (LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool)):
-            assert fault.match == ROUTING and fault.times in (1, 2)
+            assert fault.match == OFFERS_TOOLS and fault.times in (1, 2)
     # Replay is total with bad answers in the mix too.
     strategy = schedules(processes=PROCESSES, links=LINKS, faults=6, bad_answers=True)
     rng = random.Random(7)
