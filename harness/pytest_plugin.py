@@ -282,12 +282,12 @@ def require_binaries(settings: Settings) -> None:
 class Resilience:
     """The session's resilience runner, as one test sees it."""
 
-    def __init__(self, request: pytest.FixtureRequest, run_dir: Path, batch: Batch, pool: EnvironmentPool,
+    def __init__(self, request: pytest.FixtureRequest, batch_dir: Path, batch: Batch, pool: EnvironmentPool,
                  options: ResilienceOptions | None = None) -> None:
         self._request = request
         self._batch = batch
         self._pool: EnvironmentPool | None = pool
-        self._run_dir = run_dir
+        self._batch_dir = batch_dir
         self.settings = batch.settings
         self.cleanup = batch.cleanup
         self.options = options or ResilienceOptions(bool(request.config.getoption("--always-replay")))
@@ -314,7 +314,7 @@ class Resilience:
         if self.options.tape is not None:  # a cassette's own fake LLM: an environment of its own
             settings, pool = replace(settings, cassette=self.options.tape), None
         result = run_scenario(
-            replace(scenario, **timeouts), self._run_dir, always_replay=self.always_replay, settings=settings,
+            replace(scenario, **timeouts), self._batch_dir, always_replay=self.always_replay, settings=settings,
             cleanup=self.cleanup, pool=pool,
         )
         result.reproduce = nodeid_command(self.nodeid, always_replay=result.always_replay)

@@ -13,8 +13,8 @@ and the reaper (``python -m harness.env.reaper``) only covers SIGKILL of the run
 no Python code runs.
 
 Containers (the docker backend) are registered by label rather than one by one: each
-``Cleanup`` has a ``run_id``, every container started for it is labelled
-``restate-resilience.run=<run_id>`` (``container_labels()``), and ``close()`` and the
+``Cleanup`` has an ``owner_id``, every container started for it is labelled
+``restate-resilience.run=<owner_id>`` (``container_labels()``), and ``close()`` and the
 reaper ``docker rm -f`` whatever still carries it.
 """
 
@@ -62,7 +62,7 @@ class Cleanup:
 
         with Cleanup() as cleanup:
             signal.signal(signal.SIGINT, cleanup.interrupt)
-            with Environment(agents, run_dir, cleanup=cleanup) as env:
+            with Environment(agents, folder, cleanup=cleanup) as env:
                 ...
 
     The reaper is started at the first registration and stopped by ``close()``."""
@@ -73,7 +73,7 @@ class Cleanup:
         self._groups: set[int] = set()
         self._dirs: set[str] = set()
         self._containers = False  # container_labels() was asked for: close() and the reaper sweep by label
-        self.run_id = uuid.uuid4().hex[:16]  # the label value of this owner's containers
+        self.owner_id = uuid.uuid4().hex[:16]  # the label value of this owner's containers
         self._closed = False
         self.interrupted = False  # a SIGINT or SIGTERM arrived (see ``interrupt``)
         atexit.register(self.close)
@@ -150,8 +150,8 @@ class Cleanup:
             self._check_open()
             if not self._containers:
                 self._containers = True
-                self._tell_reaper(f"add-containers {self.run_id}")
-        return {CONTAINER_LABEL: self.run_id}
+                self._tell_reaper(f"add-containers {self.owner_id}")
+        return {CONTAINER_LABEL: self.owner_id}
 
     def _check_open(self) -> None:
         if self._closed:
@@ -177,7 +177,7 @@ class Cleanup:
             for path in self._dirs:
                 self._reaper.stdin.write(f"add-dir {path}\n")
             if self._containers:
-                self._reaper.stdin.write(f"add-containers {self.run_id}\n")
+                self._reaper.stdin.write(f"add-containers {self.owner_id}\n")
         assert self._reaper.stdin is not None
         self._reaper.stdin.write(line + "\n")
         self._reaper.stdin.flush()
@@ -199,7 +199,7 @@ class Cleanup:
         for pgid in groups:
             kill_group(pgid)
         if containers:
-            remove_containers(self.run_id)
+            remove_containers(self.owner_id)
         for path in dirs:
             remove_tree(path)
         if reaper is not None and reaper.stdin is not None:

@@ -97,10 +97,10 @@ def python_app(
 
 @dataclass
 class Environment:
-    """Start with ``with Environment(agents, run_dir, settings=..., cleanup=...) as env:``."""
+    """Start with ``with Environment(agents, folder, settings=..., cleanup=...) as env:``."""
 
     agents: Sequence[AgentSpec]
-    run_dir: Path
+    folder: Path
     llm_timeout_s: float = 2.0  # the agents' LLM client timeout: a hung LLM costs this much
     restate_env: dict[str, str] = field(default_factory=dict)
     inactivity_timeout_s: float | None = None  # None: the tests' default (harness/restate.py)
@@ -155,7 +155,7 @@ class Environment:
         self._stack.close()
 
     def _start(self) -> None:
-        logs = self.run_dir / "logs"
+        logs = self.folder / "logs"
         # Stop callbacks go on the stack before each start, so that a failed or interrupted
         # start-up still tears down what it had begun (a temp dir, a half-ready server).
         self.toxiproxy = ToxiproxyServer.from_settings(logs, self.settings, self._cleanup)

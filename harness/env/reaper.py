@@ -16,7 +16,7 @@ import signal
 import sys
 
 # Every container the harness starts carries this label, its value the owner's run id
-# (``Cleanup.run_id``): whatever is left with it is removed by ``remove_containers``.
+# (``Cleanup.owner_id``): whatever is left with it is removed by ``remove_containers``.
 CONTAINER_LABEL = "restate-resilience.run"
 
 
@@ -28,8 +28,8 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def remove_containers(run_id: str) -> list[str]:
-    """``docker rm -f`` every container labelled with ``run_id`` (and its anonymous volumes);
+def remove_containers(owner_id: str) -> list[str]:
+    """``docker rm -f`` every container labelled with ``owner_id`` (and its anonymous volumes);
     the names removed. The Docker SDK is imported only here: a run with no container
     never loads it. Quiet when there is no engine (then there is no container either)."""
     try:
@@ -40,7 +40,7 @@ def remove_containers(run_id: str) -> list[str]:
         return []
     removed = []
     try:
-        for container in client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"}):
+        for container in client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={owner_id}"}):
             try:
                 container.remove(force=True, v=True)
                 removed.append(container.name)
@@ -57,7 +57,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the runner; we wait for EOF
     groups: set[int] = set()
     dirs: set[str] = set()
-    runs: set[str] = set()
+    owners: set[str] = set()
     for line in sys.stdin:
         verb, _, arg = line.strip().partition(" ")
         if verb == "add-group":
@@ -69,11 +69,11 @@ def main() -> None:
         elif verb == "drop-dir":
             dirs.discard(arg)
         elif verb == "add-containers":
-            runs.add(arg)
+            owners.add(arg)
     for pgid in groups:
         _kill_group(pgid)
-    for run_id in runs:  # before the dirs: a container may use one
-        remove_containers(run_id)
+    for owner_id in owners:  # before the dirs: a container may use one
+        remove_containers(owner_id)
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
 

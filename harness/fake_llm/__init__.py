@@ -9,7 +9,9 @@ scripts (and what a `forward()` rule matches) is answered by that real LLM, with
 agent's own key.
 With `--auto` (or a rule's `auto()`) it answers what no rule scripts by itself, like a
 plausible LLM: tool calls with schema-valid arguments, then text (`harness.fake_llm.auto`).
-"""
+
+Layer: above the history, below the stubs; it imports nothing of a run. Held by ``lint-
+imports`` (pyproject.toml's [tool.importlinter])."""
 
 from harness.fake_llm.app import create_app
 from harness.fake_llm.chat import DEFAULT_TOKEN_PATTERN

@@ -1,7 +1,10 @@
-"""The HTML resilience report: ``write_report(run_dir, reports_root)`` writes
-``run_dir/index.html`` from the run's ``results.json`` and the trend over earlier runs;
+"""The HTML resilience report: ``write_report(batch_dir, reports_root)`` writes
+``batch_dir/index.html`` from the batch's ``results.json`` and the trend over earlier batches;
 ``write_results`` writes a batch's ``results.json`` and its report together. The report's
-libraries (jinja2, matplotlib) load on first use, not on import."""
+libraries (jinja2, matplotlib) load on first use, not on import.
+
+Layer: above results, below the runner; never a live run. Held by ``lint-imports``
+(pyproject.toml's [tool.importlinter])."""
 
 from __future__ import annotations
 

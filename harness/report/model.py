@@ -1,5 +1,5 @@
 """What the report shows, derived from ``results.json`` files: the run, its scenarios (with
-the command that reproduces each), per-fault-kind figures and the trend over earlier runs.
+the command that reproduces each), per-fault-kind figures and the trend over earlier batches.
 
 Files are read with the one results schema (``harness.results.schema.BatchResults``), so
 the report works on typed ``ScenarioResult`` objects and renders older files too. Everything
@@ -153,11 +153,11 @@ class Report:
 # --- loading ----------------------------------------------------------------------------
 
 
-def read_batch(run_dir: Path) -> Batch:
-    """The batch in ``run_dir``, read with the results schema and redacted. Raises
+def read_batch(batch_dir: Path) -> Batch:
+    """The batch in ``batch_dir``, read with the results schema and redacted. Raises
     ``ValueError`` (or ``OSError``) when it cannot be read: used for the run being
     reported, which must be there."""
-    path = run_dir / "results.json"
+    path = batch_dir / "results.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -166,26 +166,26 @@ def read_batch(run_dir: Path) -> Batch:
         results = BatchResults.from_json(redact_data(raw))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    return Batch(results.batch_id or run_dir.resolve().name, results.meta, results.scenarios, results.validation)
+    return Batch(results.batch_id or batch_dir.resolve().name, results.meta, results.scenarios, results.validation)
 
 
-def try_read_batch(run_dir: Path) -> Batch | None:
+def try_read_batch(batch_dir: Path) -> Batch | None:
     """An earlier batch, or None when it is missing or malformed in any way."""
     try:
-        return read_batch(run_dir)
+        return read_batch(batch_dir)
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
 
 
-def earlier_batch_dirs(run_dir: Path, reports_root: Path) -> list[Path]:
-    """Sibling run folders that sort before ``run_dir`` (run ids sort by time), newest
+def earlier_batch_dirs(batch_dir: Path, reports_root: Path) -> list[Path]:
+    """Sibling batch folders that sort before ``batch_dir`` (batch ids sort by time), newest
     first. ``latest`` and other symlinks, stray files and folders without a results.json
     are not runs."""
     try:
         entries = list(reports_root.iterdir())
     except OSError:
         return []
-    this = run_dir.resolve()  # run_dir may be given as reports/latest
+    this = batch_dir.resolve()  # batch_dir may be given as reports/latest
     names = []
     for p in entries:
         try:
@@ -390,16 +390,16 @@ def trend(batches: list[Batch], anchors: dict[tuple[str, str], str] | None = Non
     for row in rows.values():
         verdicts = {c.verdict for c in row.cells if c is not None}
         row.flaky = bool(verdicts & GOOD_VERDICTS) and bool(verdicts & BAD_VERDICTS)
-    # This run's scenarios first, in its order; then those only earlier runs had.
+    # This batch's scenarios first, in its order; then those only earlier batches had.
     return sorted(rows.values(), key=lambda r: (order.index((r.name, r.agent)) if (r.name, r.agent) in order else len(order), r.name, r.agent))
 
 
-def build(run_dir: Path, reports_root: Path, keep: int = 10) -> Report:
-    batch = read_batch(run_dir)
+def build(batch_dir: Path, reports_root: Path, keep: int = 10) -> Report:
+    batch = read_batch(batch_dir)
     earlier: list[Batch] = []
     skipped: list[str] = []
     # Newest first, until keep - 1 readable runs: a malformed run does not use up a slot.
-    for path in earlier_batch_dirs(run_dir, reports_root):
+    for path in earlier_batch_dirs(batch_dir, reports_root):
         if len(earlier) >= keep - 1:
             break
         loaded = try_read_batch(path)

@@ -95,14 +95,14 @@ def render(report: Report) -> str:
     )
 
 
-def write_report(run_dir: Path, reports_root: Path, *, keep: int = 10) -> Path:
-    """Write ``run_dir/index.html`` from ``run_dir/results.json`` and, for the trend, the
-    last ``keep`` runs under ``reports_root`` (this one included). Earlier runs that cannot
-    be read are skipped; an unreadable ``run_dir/results.json`` raises ``ValueError`` or
+def write_report(batch_dir: Path, reports_root: Path, *, keep: int = 10) -> Path:
+    """Write ``batch_dir/index.html`` from ``batch_dir/results.json`` and, for the trend, the
+    last ``keep`` batches under ``reports_root`` (this one included). Earlier batches that cannot
+    be read are skipped; an unreadable ``batch_dir/results.json`` raises ``ValueError`` or
     ``OSError``."""
-    run_dir, reports_root = Path(run_dir), Path(reports_root)
-    html = render(build(run_dir, reports_root, keep=max(keep, 1)))
-    path = run_dir / "index.html"
+    batch_dir, reports_root = Path(batch_dir), Path(reports_root)
+    html = render(build(batch_dir, reports_root, keep=max(keep, 1)))
+    path = batch_dir / "index.html"
     # Atomic: the report may be rewritten after every scenario while someone has it open.
     tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -86,7 +86,7 @@ class EnvironmentPool:
             lease = Lease(kept, reused=True)
         else:
             lease = Lease(self._start(shape), reused=False, fresh_because=self._not_reusable.pop(shape, []))
-        logs = lease.environment.run_dir / "logs"
+        logs = lease.environment.folder / "logs"
         offsets = _sizes(logs) if lease.reused else {}  # a fresh one's start-up belongs to this scenario
         healthy = False
         try:

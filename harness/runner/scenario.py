@@ -156,7 +156,7 @@ def standard_checks(answer: str | None) -> tuple[Check, ...]:
 
 def run_scenario(
     scenario: Scenario,
-    run_dir: Path,
+    batch_dir: Path,
     *,
     always_replay: bool = False,
     on_progress: Progress | None = None,
@@ -175,7 +175,7 @@ def run_scenario(
     ``Cleanup`` the environment owns). With a ``pool``, the scenario runs in an environment
     a previous one left clean, when there is one (see ``harness.runner.pool``)."""
     always_replay = always_replay or scenario.always_replay
-    scenario_dir = run_dir / scenario.folder
+    scenario_dir = batch_dir / scenario.folder
     scenario_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     result: ScenarioResult | None = None

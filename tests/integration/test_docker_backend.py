@@ -55,10 +55,10 @@ def docker_engine() -> Iterator[Any]:
     client.close()
 
 
-def labelled(engine: Any, run_id: str) -> list[str]:
+def labelled(engine: Any, owner_id: str) -> list[str]:
     """Containers (any state) carrying this owner's label. Sparse: a full listing inspects each
     container after listing it, and one the reaper removed in between fails it with a 404."""
-    found = engine.containers.list(all=True, sparse=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"})
+    found = engine.containers.list(all=True, sparse=True, filters={"label": f"{CONTAINER_LABEL}={owner_id}"})
     return [",".join(c.attrs.get("Names") or [c.id]) for c in found]
 
 
@@ -71,7 +71,7 @@ def test_baseline_on_restate_in_a_container(
     log = (tmp_path / BASELINE.folder / "logs" / "restate-server.log").read_text()
     assert "container of image restate-resilience/restate-server:" in log
     assert "Starting Restate Server" in log  # the container's own output, followed into the log
-    assert labelled(docker_engine, cleanup.run_id) == []
+    assert labelled(docker_engine, cleanup.owner_id) == []
 
 
 def test_kill_restate_container_mid_invocation(
@@ -86,7 +86,7 @@ def test_kill_restate_container_mid_invocation(
     assert [f.kind for f in result.faults] == ["kill"], result.faults
     log = (tmp_path / KILL_RESTATE_SERVER.folder / "logs" / "restate-server.log").read_text()
     assert log.count("--- harness: starting restate-server") == 2  # one container, started twice
-    assert labelled(docker_engine, cleanup.run_id) == []
+    assert labelled(docker_engine, cleanup.owner_id) == []
 
 
 # A runner that starts restate-server in a container, reports, then waits to be killed.
@@ -99,7 +99,7 @@ from harness.settings import Settings
 
 cleanup = Cleanup()
 server = RestateContainer(Path(sys.argv[1]), cleanup=cleanup, settings=Settings(backend="docker")).start()
-print("READY " + json.dumps({"run_id": cleanup.run_id, "reaper": cleanup.reaper_pid,
+print("READY " + json.dumps({"owner_id": cleanup.owner_id, "reaper": cleanup.reaper_pid,
                              "container": server.container.container_id}), flush=True)
 while True:
     time.sleep(1)
@@ -117,11 +117,11 @@ def test_sigkilled_runner_leaves_no_container(tmp_path: Path, no_leftovers: Left
             pytest.fail(f"the runner did not start: {line!r} {runner.stderr.read()[-2000:] if runner.stderr else ''}")
         info = json.loads(line.removeprefix("READY "))
         assert docker_engine.containers.get(info["container"]).status == "running"
-        assert labelled(docker_engine, info["run_id"]) != []
+        assert labelled(docker_engine, info["owner_id"]) != []
         os.kill(runner.pid, signal.SIGKILL)  # no Python code runs: no finally, no atexit
         assert runner.wait(timeout=5) == -signal.SIGKILL
         deadline = time.monotonic() + 30
-        while (left := labelled(docker_engine, info["run_id"])) and time.monotonic() < deadline:
+        while (left := labelled(docker_engine, info["owner_id"])) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert left == [], f"containers survived the runner's SIGKILL: {left}"
         assert wait_until_gone({info["reaper"]}, timeout_s=10) == set(), "the reaper did not exit"

@@ -59,7 +59,7 @@ def report(tmp_path: Path, no_leftovers: object) -> Path:
     xss = dataclasses.replace(local_router.BASELINE, name="xss-payload", script=_xss_script, checks=standard_checks(XSS))
     reports_root = tmp_path / "reports"
     run_dir = reports_root / time.strftime("%Y%m%d-%H%M%S")
-    meta: dict[str, object] = {"run_id": run_dir.name, "started_at": time.time(), "versions": versions.collect()}
+    meta: dict[str, object] = {"batch_id": run_dir.name, "started_at": time.time(), "versions": versions.collect()}
     results = [run_scenario(scenario, run_dir) for scenario in (local_router.KILL_DURING_SPECIALIST_CALL, xss)]
     meta["finished_at"] = time.time()
     write_results(results, run_dir, meta)  # as the CLI writes results.json

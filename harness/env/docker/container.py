@@ -66,7 +66,7 @@ class ContainerProcess:
         container = DockerContainer(self.image).with_envs(**self.env).with_kwargs(
             network_mode="host", labels=labels, stop_signal="SIGTERM",
         )
-        container.with_name(f"rrh-{self.name}-{self.cleanup.run_id[:8]}-{time.monotonic_ns() % 10**9}")
+        container.with_name(f"rrh-{self.name}-{self.cleanup.owner_id[:8]}-{time.monotonic_ns() % 10**9}")
         if self.command is not None:
             container.with_command(list(self.command))
         self._write_header()
