@@ -5,9 +5,11 @@
   worker's test has there at the same moment (``tests/integration/conftest.py`` checks it).
   Everything the harness and its child processes make goes there (``TMPDIR``); the root is
   removed when the worker ends.
-- A Docker engine that the docker backend's tests started (``scripts/docker-engine``) is
+- A Docker engine that this session's docker tests started (``start_docker_engine``) is
   stopped when the run ends, by the controlling process: under ``-n``, a worker done with it
-  cannot know whether the other still needs it. An engine that was already up is left as found.
+  cannot know whether the other still needs it. An engine that was already up is left as found,
+  and so is one that another pytest session on the machine started meanwhile (a session only
+  stops the engine its own tests started: they leave a mark, ``ENGINE_MARK``).
 - A home of its own (hermetic tests): nothing a user installed or left in their home changes a
   test's outcome (``restate-resilience install``'s ``~/.cache/restate-resilience`` above all).
   The process that runs tests gets a temporary ``HOME`` with its XDG folders for the session
@@ -33,7 +35,8 @@ import pytest
 
 ENGINE_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "docker-engine"
 _ROOT = pytest.StashKey[tuple[Path, "str | None", "str | None"]]()  # the root, and TMPDIR before it
-_ENGINE_WAS_UP = pytest.StashKey[bool]()
+_CONTROLLER = pytest.StashKey[bool]()
+ENGINE_MARK = "RRH_TESTS_STARTED_ENGINE"  # a file this session's tests create when they start dockerd
 _HOME = pytest.StashKey[tuple[Path, pytest.MonkeyPatch]]()  # the session's home, and how to undo it
 _TOOL_CACHES = pytest.StashKey[pytest.MonkeyPatch]()
 
@@ -45,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_TOOL_CACHES] = _keep_tool_caches()  # first, from the real home; xdist's workers inherit them
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
-        config.stash[_ENGINE_WAS_UP] = _engine_answers()
+        config.stash[_CONTROLLER] = True
+        _sweep_roots_of_dead_sessions()
+        os.environ[ENGINE_MARK] = str(_worker_roots(os.getpid()) / "started-docker-engine")  # workers inherit it
         if getattr(config.option, "dist", "no") == "no":  # no workers: this process runs the tests
             _enter_session_home(config)
         return
@@ -64,8 +69,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(home, ignore_errors=True)
     if _TOOL_CACHES in config.stash:
         config.stash[_TOOL_CACHES].undo()
-    if _ENGINE_WAS_UP in config.stash:  # the controlling process (or the only one), after every worker
-        if not config.stash[_ENGINE_WAS_UP] and _engine_answers():
+    if _CONTROLLER in config.stash:  # the controlling process (or the only one), after every worker
+        if Path(os.environ.pop(ENGINE_MARK)).exists() and _engine_answers():
             subprocess.run([str(ENGINE_SCRIPT), "stop"], capture_output=True, timeout=120)  # only the one it started
         shutil.rmtree(_worker_roots(os.getpid()), ignore_errors=True)  # what a worker's own removal raced with
     saved = config.stash.get(_ROOT, None)
@@ -143,8 +148,29 @@ def _go_folders(environ: Mapping[str, str]) -> dict[str, Path]:
     return {name: Path(found[name]) for name in names if found.get(name) and found[name] != "off"}
 
 
+def _sweep_roots_of_dead_sessions() -> None:
+    """Remove the temp roots a killed session left (its controller is gone): a SIGKILLed
+    runner runs no teardown, and the next session is the first code that can."""
+    for root in Path(tempfile.gettempdir()).glob("rrh-tests-*"):
+        pid = root.name.removeprefix("rrh-tests-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def _worker_roots(controller_pid: int) -> Path:
     return Path(tempfile.gettempdir()) / f"rrh-tests-{controller_pid}"
+
+
+def start_docker_engine() -> subprocess.CompletedProcess[str]:
+    """``scripts/docker-engine`` (an engine that answers, started if need be), leaving this
+    session's mark when it was not up before, so that only this session stops it."""
+    was_up = _engine_answers()
+    found = subprocess.run([str(ENGINE_SCRIPT)], capture_output=True, text=True, timeout=600)
+    if found.returncode == 0 and not was_up and ENGINE_MARK in os.environ:
+        mark = Path(os.environ[ENGINE_MARK])
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+    return found
 
 
 def _engine_answers() -> bool:

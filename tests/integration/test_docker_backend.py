@@ -4,7 +4,7 @@ teardown, by ``Cleanup.close()``, or by the reaper when the runner is SIGKILLed)
 
 The engine comes from ``scripts/docker-engine`` (it installs docker.io and starts dockerd
 where it can); a machine with none and no way to start one skips these tests, saying why.
-A dockerd these tests started is stopped when the whole test run ends (``tests/conftest.py``:
+A dockerd these tests started is stopped when the whole test run ends (``tests/conftest.py``,
 under ``pytest -n``, another worker may still be using it when this one is done).
 """
 
@@ -29,10 +29,10 @@ from harness.runner.scenario import run_scenario
 from harness.settings import Settings
 from scenarios.local_router import BASELINE, KILL_RESTATE_SERVER
 
+from ..conftest import start_docker_engine
 from .conftest import Leftovers, wait_until_gone
 
 DOCKER = Settings(backend="docker")
-ENGINE_SCRIPT = PROJECT_ROOT / "scripts" / "docker-engine"
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def docker_engine() -> Iterator[Any]:
     except ImportError:
         pytest.skip("the docker backend's Python packages are missing: pip install -e '.[test]'")
     try:
-        found = subprocess.run([str(ENGINE_SCRIPT)], capture_output=True, text=True, timeout=600)
+        found = start_docker_engine()
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"no Docker engine: scripts/docker-engine could not run: {exc}")
     if found.returncode != 0:
