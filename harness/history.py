@@ -387,14 +387,25 @@ def _run_result(entry_json: str | None) -> str | None:
 @dataclass
 class Samples:
     """What polling ``sys_invocation`` saw during the run, per invocation id: completed rows
-    no longer carry their retry count or last failure, so they are sampled as they go."""
+    no longer carry their retry count or last failure, so they are sampled as they go.
+
+    ``max_retry_count`` counts attempts (1.7's ``retry_count``). A poll can miss a short
+    attempt altogether, so one more is known from the states: an invocation seen backing off
+    after attempt n and then completed ran attempt n + 1."""
 
     max_retry_count: dict[str, int] = field(default_factory=dict)
     statuses_seen: dict[str, list[str]] = field(default_factory=dict)
     failures_seen: dict[str, list[str]] = field(default_factory=dict)  # "code: message"
+    # Bookkeeping while sampling, not part of the record: the attempt of the last backing-off seen.
+    backing_off_after: dict[str, int] = field(default_factory=dict)
 
     def add(self, row: Invocation) -> None:
-        self.max_retry_count[row.id] = max(self.max_retry_count.get(row.id, 0), row.retry_count)
+        attempts = row.retry_count
+        if row.status == "backing-off":
+            self.backing_off_after[row.id] = row.retry_count
+        elif row.status == "completed" and row.id in self.backing_off_after:
+            attempts = max(attempts, self.backing_off_after[row.id] + 1)
+        self.max_retry_count[row.id] = max(self.max_retry_count.get(row.id, 0), attempts)
         statuses = self.statuses_seen.setdefault(row.id, [])
         if row.status not in statuses:
             statuses.append(row.status)
@@ -403,6 +414,10 @@ class Samples:
             failures = self.failures_seen.setdefault(row.id, [])
             if failure not in failures:
                 failures.append(failure)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_retry_count": dict(self.max_retry_count), "statuses_seen": dict(self.statuses_seen),
+                "failures_seen": dict(self.failures_seen)}
 
 
 # --- the history ------------------------------------------------------------------------------
@@ -494,7 +509,7 @@ class History:
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data = {k: (asdict(v) if k == "samples" else [asdict(x) for x in v] if isinstance(v, list)
+        data = {k: (v.to_json() if k == "samples" else [asdict(x) for x in v] if isinstance(v, list)
                     else dict(v) if isinstance(v, dict) else v)
                 for k, v in data.items()}
         for fault in data["faults"]:  # only cluster node faults settle after their undo: others lack it

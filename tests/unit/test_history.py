@@ -173,9 +173,29 @@ def test_samples_keep_the_highest_retry_count_and_each_status_and_failure_once()
     samples = Samples()
     row = Invocation("inv_1", "running", retry_count=1)
     for r in (row, Invocation("inv_1", "backing-off", retry_count=3, last_failure="reset", last_failure_error_code="RT0010"),
-              Invocation("inv_1", "running", retry_count=3, last_failure="reset", last_failure_error_code="RT0010"),
+              Invocation("inv_1", "running", retry_count=4, last_failure="reset", last_failure_error_code="RT0010"),
               Invocation("inv_1", "completed")):
         samples.add(r)
-    assert samples.max_retry_count == {"inv_1": 3}
+    assert samples.max_retry_count == {"inv_1": 4}
     assert samples.statuses_seen == {"inv_1": ["running", "backing-off", "completed"]}
     assert samples.failures_seen == {"inv_1": ["RT0010: reset"]}
+
+
+def test_an_attempt_too_short_to_be_polled_is_known_from_backing_off_then_completing() -> None:
+    """1.7's retry_count counts attempts and is n while backing off after attempt n; a
+    retried attempt can finish between two polls (the catalogue's graceful restart did)."""
+    missed = Samples()
+    for r in (Invocation("inv_1", "running", retry_count=1),
+              Invocation("inv_1", "backing-off", retry_count=1, last_failure="broken pipe"),
+              Invocation("inv_1", "completed")):
+        missed.add(r)
+    assert missed.max_retry_count == {"inv_1": 2}
+    seen = Samples()  # the attempt was polled: nothing counted twice
+    for r in (Invocation("inv_1", "backing-off", retry_count=1), Invocation("inv_1", "running", retry_count=2),
+              Invocation("inv_1", "completed")):
+        seen.add(r)
+    assert seen.max_retry_count == {"inv_1": 2}
+    waiting = Samples()  # still backing off: no attempt is known to have followed
+    waiting.add(Invocation("inv_1", "backing-off", retry_count=1))
+    assert waiting.max_retry_count == {"inv_1": 1}
+    assert "backing_off_after" not in waiting.to_json()  # bookkeeping, not the record
