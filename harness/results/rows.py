@@ -18,18 +18,7 @@ from dataclasses import MISSING, Field, fields, is_dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from harness.checker.judgement import (
-    CallRow,
-    FaultImpactRow,
-    FaultRow,
-    FindingRow,
-    ImpactRow,
-    JournalRow,
-    RequestPointRow,
-    Row,
-    SideEffectRow,
-    TimelineRow,
-)
+from harness.checker.judgement import CallRow, FaultRow, FindingRow, Row, SideEffectRow
 
 R = TypeVar("R")
 
@@ -158,7 +147,4 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-__all__ = [
-    "CallRow", "FaultImpactRow", "FaultRow", "FindingRow", "ImpactRow", "JournalRow", "RequestPointRow", "Row",
-    "SideEffectRow", "TimelineRow", "read_as", "read_fields", "row_from_json", "row_to_json",
-]
+__all__ = ["read_as", "read_fields", "row_from_json", "row_to_json"]

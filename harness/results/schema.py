@@ -23,9 +23,10 @@ names are collected here):
 
 from __future__ import annotations
 
-from harness.checker.judgement import BAD_VERDICTS, GOOD_VERDICTS, VERDICTS, Verdict
-from harness.results.batch import SCHEMA_VERSION, BatchResults
-from harness.results.rows import (
+from harness.checker.judgement import (
+    BAD_VERDICTS,
+    GOOD_VERDICTS,
+    VERDICTS,
     CallRow,
     FaultImpactRow,
     FaultRow,
@@ -36,7 +37,9 @@ from harness.results.rows import (
     Row,
     SideEffectRow,
     TimelineRow,
+    Verdict,
 )
+from harness.results.batch import SCHEMA_VERSION, BatchResults
 from harness.results.scenario import ScenarioResult
 
 __all__ = [

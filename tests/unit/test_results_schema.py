@@ -15,7 +15,8 @@ import pytest
 
 from harness.redact import REDACTED
 from harness.report.publish import write_results
-from harness.results.rows import JournalRow, SideEffectRow, row_from_json, row_to_json
+from harness.checker.judgement import JournalRow, SideEffectRow
+from harness.results.rows import row_from_json, row_to_json
 from harness.results.schema import (
     BAD_VERDICTS,
     GOOD_VERDICTS,
