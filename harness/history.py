@@ -69,6 +69,18 @@ class FaultRecord:
         return start <= undone and (end is None or end >= self.applied_at)
 
 
+@dataclass(frozen=True)
+class LeaderChange:
+    """A partition's leader as first seen (epoch seconds ``at``), and each time it changed:
+    the node acting as leader at the highest epoch any node reported (``leader`` None while
+    no node answered). Sampled on a cluster only."""
+
+    at: float
+    partition_id: int
+    leader: str | None
+    epoch: int
+
+
 # --- what the fake services saw -----------------------------------------------------------
 
 
@@ -447,6 +459,7 @@ class History:
     planned_faults: int = 0  # how many faults the schedule had: fewer records means one never fired
     restate: RestateSettings | None = None  # the timeouts and retry policy of the run (None: not known)
     ended_at: float | None = None  # when the history was gathered: the run's end
+    leadership: list[LeaderChange] = field(default_factory=list)  # a cluster's leaders over the run
 
     # Derived views are computed once: checks and the classifier read them per request, and
     # a soak has hundreds of requests over thousands of journal rows.
@@ -529,6 +542,8 @@ class History:
         for key in ("restate", "ended_at"):  # recorded since histories judged liveness
             if data[key] is None:
                 del data[key]
+        if not data["leadership"]:  # a cluster's only
+            del data["leadership"]
         if self.restate is not None:
             data["restate"] = self.restate.to_json()
         return {"history_version": HISTORY_VERSION, **data}
@@ -550,4 +565,5 @@ class History:
             planned_faults=int(data.get("planned_faults", 0)),
             restate=RestateSettings.from_json(data["restate"]) if data.get("restate") else None,
             ended_at=data.get("ended_at"),
+            leadership=[LeaderChange(**c) for c in data.get("leadership", [])],
         )

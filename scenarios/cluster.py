@@ -1,7 +1,8 @@
-"""Node faults on a 3-node Restate cluster (replication 2), for both reference routers: kill
-the partition leader while an LLM answer is held, restart a follower between two journaled
-steps, cut the leader off from its peers, and a soak under a seeded random schedule of node
-faults. They run only with ``--topology cluster`` (``CLUSTER_SCENARIOS``): their targets
+"""Node faults and partitions on a 3-node Restate cluster (replication 2), for both reference
+routers: kill the partition leader while an LLM answer is held, restart a follower between two
+journaled steps; partition the leader both ways while an LLM answer is held, cut the harness's
+clients from the leader, a majority/minority split and a ring of majorities under a soak; and
+a soak under a seeded random schedule of node faults and partitions. They run only with ``--topology cluster`` (``CLUSTER_SCENARIOS``): their targets
 (``leader``, ``follower``, ``restate-2``) exist only there. LLM call 2 is the specialist's
 answer (the billing agent's, on the remote router)."""
 
@@ -13,7 +14,19 @@ from harness.checker.checks import (
     NoDuplicateSideEffects,
     Wasted,
 )
-from harness.nemesis.faults import IsolateNode, KillNode, RestartNode
+from harness.checker.leadership import FAILOVER_BOUND_S, IsolatedLeaderReplaced
+from harness.checker.liveness import RecoversAfterHealing
+from harness.nemesis.faults import (
+    CutInboundNode,
+    KillNode,
+    PartitionBridge,
+    PartitionClients,
+    PartitionHalves,
+    PartitionNode,
+    PartitionPair,
+    PartitionRing,
+    RestartNode,
+)
 from harness.nemesis.schedule import Timing, drawn_schedules, one_after_another
 from harness.nemesis.strategies import (
     Strategy,
@@ -23,7 +36,8 @@ from harness.nemesis.strategies import (
     one_of,
     sampled_from,
 )
-from harness.nemesis.triggers import After, LLMCallHeld, StepCompleted
+from harness.nemesis.strategies import integers
+from harness.nemesis.triggers import After, At, LLMCallHeld, StepCompleted
 from harness.runner.scenario import Scenario, standard_checks
 from harness.workload import Requests
 
@@ -32,6 +46,9 @@ from .llm_scripts import BILLING_ANSWER, BILLING_QUESTION, billing_conversation
 
 DEFAULT_SEED = 20261126
 NODE_TARGETS = ("leader", "follower", "restate-1", "restate-2", "restate-3")
+# A partition that cuts a leader off lasts past Restate's failure detection (an isolated
+# leader was replaced 9 to 14 s after the cut here), so that the failover happens inside it.
+PARTITION_S = FAILOVER_BOUND_S
 
 
 def cluster_checks(router: str) -> tuple:  # type: ignore[type-arg]
@@ -56,15 +73,27 @@ def on_cluster(router: str, name: str, description: str, *, faults: tuple, check
     )
 
 
-def node_faults(timing: Timing = Timing(max_window_s=1.5)) -> Strategy:  # type: ignore[type-arg]
-    """A kill (then restart), a graceful restart or an isolation of one node: the leader, a
-    follower or a node by name."""
+def node_faults(timing: Timing = Timing(max_window_s=1.5), *, partitions: bool = True) -> Strategy:  # type: ignore[type-arg]
+    """A kill (then restart), a graceful restart or a one-way cut of one node (the leader, a
+    follower or a node by name); with ``partitions``, also a two-way partition of one node,
+    of a pair, into halves, a ring or a bridge, or of the clients from one node, seeded."""
     target = sampled_from(NODE_TARGETS)
-    return one_of(
+    seed = integers(0, 1000)
+    faults = [
         builds(KillNode, target, when=timing.when(), until=timing.until()),
         builds(RestartNode, target, when=timing.when(), until=just(After(0)), grace_s=just(2.0)),
-        builds(IsolateNode, target, when=timing.when(), until=timing.until()),
-    )
+        builds(CutInboundNode, target, when=timing.when(), until=timing.until()),
+    ]
+    if partitions:
+        faults += [
+            builds(PartitionNode, target, when=timing.when(), until=timing.until()),
+            builds(PartitionPair, just("leader"), just("follower"), when=timing.when(), until=timing.until()),
+            builds(PartitionHalves, when=timing.when(), until=timing.until(), seed=seed),
+            builds(PartitionRing, when=timing.when(), until=timing.until(), seed=seed),
+            builds(PartitionBridge, when=timing.when(), until=timing.until(), seed=seed),
+            builds(PartitionClients, target, when=timing.when(), until=timing.until()),
+        ]
+    return one_of(*faults)
 
 
 def cluster_soak(router: str = "local", *, n: int = 500, faults: int = 4, seed: int = DEFAULT_SEED) -> Scenario:
@@ -77,14 +106,15 @@ def cluster_soak(router: str = "local", *, n: int = 500, faults: int = 4, seed: 
     return Scenario(
         name=f"cluster-soak-{router}",
         description=f"{n} concurrent requests to the {router} router on the 3-node cluster under a seeded random "
-        f"schedule of {faults} node faults (kill, graceful restart or isolation of the leader, a follower or a "
-        "named node). Every acknowledged request must complete, with no duplicate LLM call.",
+        f"schedule of {faults} node faults (kill, graceful restart or one-way cut of the leader, a follower or a "
+        "named node) and partitions (a node both ways, a pair, halves, a ring, a bridge, clients from a node). "
+        "Every acknowledged request must complete, with no duplicate LLM call.",
         agents=REMOTE_AGENTS if remote else (LOCAL_ROUTER,),
         script=billing_conversation(),
         workload=Requests("RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n,
                           spread_s=spread_s),
         checks=cluster_checks(router),
-        tags=("cluster", router, "node", "random", "soak"),
+        tags=("cluster", router, "node", "partition", "random", "soak"),
         deadline_s=180.0 + n * 0.3,
         trigger_timeout_s=60.0,
         inactivity_timeout_s=10.0,  # as the single-node soaks: queued attempts are not hung ones
@@ -111,13 +141,50 @@ def _for(router: str) -> tuple[Scenario, ...]:
             checks=(Wasted(at_most=1),), tags=("restart_node",),
         ),
         on_cluster(
-            router, "isolate-partition-leader",
-            "Cut the partition leader's inbound link while the specialist's LLM answer is held, heal after 2 s: "
-            "nothing can reach the leader meanwhile; the invocation completes after the heal.",
-            faults=(IsolateNode("leader", when=LLMCallHeld(2), until=After(2.0)),),
-            checks=(Wasted(at_most=2),), tags=("isolate_node",),
+            router, "partition-leader-both-ways-while-llm-held",
+            f"Cut the partition leader off from both other nodes, both ways, while the specialist's LLM answer is "
+            f"held, heal after {PARTITION_S:.0f} s: the majority elects a new leader inside the window, the "
+            "invocation completes after the heal, nothing is lost or done twice.",
+            faults=(PartitionNode("leader", when=LLMCallHeld(2), until=After(PARTITION_S)),),
+            checks=(IsolatedLeaderReplaced(), RecoversAfterHealing(bound_s=60.0), Wasted(at_most=2)),
+            tags=("partition", "partition_node"),
+        ),
+        on_cluster(
+            router, "clients-cut-from-leader",
+            "Cut the harness's ingress and admin traffic off the partition leader for 5 s while the specialist's "
+            "LLM answer is held; its peers still reach it, so it keeps leading and the invocation completes.",
+            faults=(PartitionClients("leader", when=LLMCallHeld(2), until=After(5.0)),),
+            checks=(RecoversAfterHealing(bound_s=60.0), Wasted(at_most=1)),
+            tags=("partition", "partition_clients"),
         ),
     )
 
 
-SCENARIOS = (*_for("local"), *_for("remote"), cluster_soak("local"))
+def partition_soak(router: str, shape: str, *, n: int = 200, seed: int = DEFAULT_SEED) -> Scenario:
+    """``n`` requests over 20 s while the cluster is split (``halves``: a seeded minority and
+    majority; ``ring``: Jepsen's ring of overlapping majorities) from 2 s in, for
+    ``PARTITION_S``."""
+    remote = router == "remote"
+    fault = (PartitionHalves(when=At(2.0), until=After(PARTITION_S), seed=seed) if shape == "halves"
+             else PartitionRing(when=At(2.0), until=After(PARTITION_S), seed=seed))
+    return Scenario(
+        name=f"partition-{shape}-soak",
+        description=f"{n} requests to the {router} router over 20 s while the cluster is split "
+        f"({'a seeded minority and majority' if shape == 'halves' else 'a ring of overlapping majorities'}) for "
+        f"{PARTITION_S:.0f} s: requests on the minority side wait, none acknowledged is lost, every one completes "
+        "after the heal, with no duplicate LLM call; the recovery time is reported.",
+        agents=REMOTE_AGENTS if remote else (LOCAL_ROUTER,),
+        script=billing_conversation(),
+        workload=Requests("RemoteAgentRouter" if remote else "AgentRouter", "answer", BILLING_QUESTION, n=n,
+                          spread_s=20.0, retry_for_s=60.0),
+        faults=(fault,),
+        checks=(*cluster_checks(router), IsolatedLeaderReplaced(), RecoversAfterHealing(bound_s=90.0)),
+        tags=("cluster", router, "partition", f"partition_{shape}", "soak"),
+        deadline_s=240.0,
+        trigger_timeout_s=60.0,
+        inactivity_timeout_s=10.0,  # as the other soaks: queued attempts are not hung ones
+    )
+
+
+SCENARIOS = (*_for("local"), *_for("remote"), partition_soak("local", "halves"), partition_soak("remote", "halves"),
+             partition_soak("local", "ring"), partition_soak("remote", "ring"), cluster_soak("local"))

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from harness.env.packet_filter import PacketFilter
 from harness.env.reaper import CONTAINER_LABEL, remove_containers
 from harness.errors import HarnessError
 
@@ -74,6 +75,7 @@ class Cleanup:
         self._dirs: set[str] = set()
         self._containers = False  # container_labels() was asked for: close() and the reaper sweep by label
         self.owner_id = uuid.uuid4().hex[:16]  # the label value of this owner's containers
+        self._filter: PacketFilter | None = None  # made when a cluster asks: its cgroups and cuts
         self._closed = False
         self.interrupted = False  # a SIGINT or SIGTERM arrived (see ``interrupt``)
         atexit.register(self.close)
@@ -153,6 +155,17 @@ class Cleanup:
                 self._tell_reaper(f"add-containers {self.owner_id}")
         return {CONTAINER_LABEL: self.owner_id}
 
+    def packet_filter(self) -> PacketFilter:
+        """This owner's cgroups and packet-filter cuts (``harness.env.packet_filter``): from
+        this call on, ``close()`` and the reaper (even after a SIGKILL of the owner) remove
+        every rule and cgroup it made."""
+        with self._lock:
+            self._check_open()
+            if self._filter is None:
+                self._filter = PacketFilter(self.owner_id)
+                self._tell_reaper(f"add-filter {self.owner_id}")
+            return self._filter
+
     def _check_open(self) -> None:
         if self._closed:
             raise HarnessError("this Cleanup is closed: make a new one to start processes")
@@ -178,6 +191,8 @@ class Cleanup:
                 self._reaper.stdin.write(f"add-dir {path}\n")
             if self._containers:
                 self._reaper.stdin.write(f"add-containers {self.owner_id}\n")
+            if self._filter is not None:
+                self._reaper.stdin.write(f"add-filter {self.owner_id}\n")
         assert self._reaper.stdin is not None
         self._reaper.stdin.write(line + "\n")
         self._reaper.stdin.flush()
@@ -192,12 +207,14 @@ class Cleanup:
                 return
             self._closed = True
             groups, dirs, reaper = list(self._groups), list(self._dirs), self._reaper
-            containers = self._containers
+            containers, packet_filter = self._containers, self._filter
             self._groups.clear()
             self._dirs.clear()
         atexit.unregister(self.close)
         for pgid in groups:
             kill_group(pgid)
+        if packet_filter is not None:  # after the kills: a cgroup goes once its processes have
+            packet_filter.close()
         if containers:
             remove_containers(self.owner_id)
         for path in dirs:

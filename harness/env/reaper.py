@@ -2,8 +2,9 @@
 SIGKILL, every process group, temp dir and container it registered is destroyed.
 
 The runner holds the write end of our stdin. Lines are ``add-group <pgid>``,
-``drop-group <pgid>``, ``add-dir <path>``, ``drop-dir <path>`` and ``add-containers <id>``
-(every Docker container labelled ``restate-resilience.run=<id>`` is the runner's). EOF
+``drop-group <pgid>``, ``add-dir <path>``, ``drop-dir <path>``, ``add-containers <id>``
+(every Docker container labelled ``restate-resilience.run=<id>`` is the runner's) and
+``add-filter <id>`` (the packet-filter chain and cgroups ``rrh-<id>`` are). EOF
 means the runner is gone (the kernel closes the pipe whatever killed it), so we clean up
 and exit.
 """
@@ -14,6 +15,8 @@ import os
 import shutil
 import signal
 import sys
+
+from harness.env.packet_filter import sweep
 
 # Every container the harness starts carries this label, its value the owner's run id
 # (``Cleanup.owner_id``): whatever is left with it is removed by ``remove_containers``.
@@ -58,6 +61,7 @@ def main() -> None:
     groups: set[int] = set()
     dirs: set[str] = set()
     owners: set[str] = set()
+    filters: set[str] = set()
     for line in sys.stdin:
         verb, _, arg = line.strip().partition(" ")
         if verb == "add-group":
@@ -70,8 +74,12 @@ def main() -> None:
             dirs.discard(arg)
         elif verb == "add-containers":
             owners.add(arg)
+        elif verb == "add-filter":
+            filters.add(arg)
     for pgid in groups:
         _kill_group(pgid)
+    for owner_id in filters:  # after the kills: a cgroup goes once its processes have
+        sweep(owner_id)
     for owner_id in owners:  # before the dirs: a container may use one
         remove_containers(owner_id)
     for path in dirs:

@@ -58,6 +58,7 @@ class LiveRun:
         self._observer = Observer(env)
         self._senders: list[_Sender] = []
         self._watcher: _Watcher | None = None
+        self._leaders: _LeaderWatcher | None = None
         self._planned: list[Fault] = []
         self._in_force: list[tuple[Fault, FaultRecord]] = []  # applied, not yet undone
         self._begun = False
@@ -103,6 +104,9 @@ class LiveRun:
         if not self._begun:
             self._begun = True
             self._started_at = time.time()
+            if self._observer.watches_leaders:
+                self._leaders = _LeaderWatcher(self._observer)
+                self._leaders.start()
 
     def send(self, workload: Requests) -> None:
         """Start sending ``workload`` in the background (faults can fire meanwhile)."""
@@ -162,6 +166,8 @@ class LiveRun:
             self._undo_everything()
             for sender in self._senders:
                 threading.Thread.join(sender, 30)  # after an error: let it finish quietly
+            if self._leaders is not None:  # after the heal: who leads once it settled is part of the record
+                self._leaders.stop()
         with self.phases.measure("observation"):
             self.history = self._observer.gather(self.requests, self.faults, self._started_at, len(self._planned))
         return self.history
@@ -245,6 +251,31 @@ class _Watcher(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join(10)
+
+
+class _LeaderWatcher(threading.Thread):
+    """Samples a cluster's partition leaders from the run's start until it is observed: the
+    leader before a fault, each change inside its window, and the leader after the heal."""
+
+    def __init__(self, observer: Observer, period_s: float = 0.5) -> None:
+        super().__init__(name="leaders", daemon=True)
+        self.observer, self.period_s, self._stopping = observer, period_s, threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.observer.sample_leaders()
+            except Exception:  # every node down or cut off for a moment: look again
+                pass
+            self._stopping.wait(self.period_s)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(10)
+        try:
+            self.observer.sample_leaders()  # the last word: who leads now
+        except Exception:
+            pass
 
 
 class _Sender(threading.Thread):

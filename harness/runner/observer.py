@@ -10,13 +10,28 @@ from dataclasses import dataclass, field
 from harness.context import Progress
 from harness.env.environment import Environment
 from harness.errors import HarnessError
-from harness.history import FaultRecord, History, Invocation, Request, Samples
+from harness.history import FaultRecord, History, Invocation, LeaderChange, Request, Samples
 
 
 @dataclass
 class Observer:
     env: Environment
     samples: Samples = field(default_factory=Samples)
+    leadership: list[LeaderChange] = field(default_factory=list)
+
+    @property
+    def watches_leaders(self) -> bool:
+        """A cluster: its partitions' leaders are sampled over the run."""
+        return callable(getattr(self.env.restate, "leaders", None))
+
+    def sample_leaders(self) -> None:
+        """One look at who leads each partition; a change (or a first sight) is recorded."""
+        seen = self.env.restate.leaders()  # type: ignore[attr-defined]
+        now = time.time()
+        last = {c.partition_id: c for c in self.leadership}
+        for pid, (leader, epoch) in sorted(seen.items()):
+            if pid not in last or (last[pid].leader, last[pid].epoch) != (leader, epoch):
+                self.leadership.append(LeaderChange(now, pid, leader, epoch))
 
     @property
     def mismatch_seen(self) -> bool:
@@ -96,4 +111,5 @@ class Observer:
             planned_faults=planned_faults,
             restate=env.restate_settings,
             ended_at=time.time(),
+            leadership=list(self.leadership),
         )

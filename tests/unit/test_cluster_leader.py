@@ -17,7 +17,7 @@ from harness.env.restate.cluster import (
 from harness.errors import HarnessError
 from harness.history import Invocation
 from harness.nemesis.faults import (
-    IsolateNode,
+    CutInboundNode,
     KillNode,
     RestartNode,
     describe,
@@ -208,7 +208,7 @@ def test_kill_restart_and_isolate_hit_the_resolved_node_and_record_it() -> None:
     restart.undo(run, restart.apply(run))  # type: ignore[arg-type]
     assert run.procs["restate-2"].events == ["terminate", "start"]
 
-    isolate = IsolateNode("leader", when=LLMCallHeld(2))
+    isolate = CutInboundNode("leader", when=LLMCallHeld(2))
     applied = isolate.apply(run)  # type: ignore[arg-type]
     assert applied == {"node": "restate-1", "links": ["->restate-1"]}
     isolate.undo(run, applied)  # type: ignore[arg-type]
@@ -218,8 +218,8 @@ def test_kill_restart_and_isolate_hit_the_resolved_node_and_record_it() -> None:
 
 def test_node_faults_describe_themselves_with_their_kinds() -> None:
     assert describe(KillNode("leader", when=LLMCallHeld(2))) == "kill_node leader when LLM call 2 is held, undone after 0.5s"
-    assert {f.kind for f in (KillNode("a", LLMCallHeld(1)), RestartNode("a", LLMCallHeld(1)), IsolateNode("a", LLMCallHeld(1)))} \
-        == {"kill_node", "restart_node", "isolate_node"}
+    assert {f.kind for f in (KillNode("a", LLMCallHeld(1)), RestartNode("a", LLMCallHeld(1)), CutInboundNode("a", LLMCallHeld(1)))} \
+        == {"kill_node", "restart_node", "cut_inbound_node"}
 
 
 def test_the_single_node_catalogue_is_unchanged_and_cluster_scenarios_are_apart() -> None:
@@ -231,4 +231,4 @@ def test_the_single_node_catalogue_is_unchanged_and_cluster_scenarios_are_apart(
     assert {s.agent_label for s in CLUSTER_SCENARIOS} == {"local-router", "remote-router"}
     soak = next(s for s in CLUSTER_SCENARIOS if "soak" in s.tags)
     assert soak.workload.n == 500 and soak.seed is not None
-    assert set(soak.fault_kinds) <= {"kill_node", "restart_node", "isolate_node"}
+    assert set(soak.fault_kinds) <= {"kill_node", "restart_node", "cut_inbound_node"}

@@ -34,6 +34,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import Any
 from harness.env import binaries
 from harness.env.cleanup import Cleanup
 from harness.env.links import Link
+from harness.env.packet_filter import Cut
 from harness.env.ports import free_port
 from harness.env.process import ManagedProcess, retry_on_taken_port
 from harness.env.restate.admin import RestateAdmin
@@ -58,6 +60,17 @@ NODES = 3
 REPLICATION = 2
 CLUSTER_NAME = "rrh-cluster"
 READY_TIMEOUT_S = 60.0  # three servers booting on two cores, plus provisioning and elections
+# Failure detection made faster than Restate's defaults, as the harness's inactivity timeout is:
+# with these an isolated leader was replaced about 6 s after the cut and a cluster booted in
+# 3 s; with the defaults (suspect 5 s, heartbeat 1.5 s, keep-alives 5 s and 3 s) 9 to 14 s,
+# and 8 s (docs/cluster.md#partitions). ``extra_env`` overrides them.
+FAILURE_DETECTION = (
+    ("RESTATE_GOSSIP_SUSPECT_INTERVAL", "1s"),
+    ("RESTATE_ADMIN__HEARTBEAT_INTERVAL", "500ms"),
+    ("RESTATE_NETWORKING__HTTP2_KEEP_ALIVE_TIMEOUT", "1s"),
+    ("RESTATE_METADATA_CLIENT__KEEP_ALIVE_INTERVAL", "1s"),
+    ("RESTATE_METADATA_CLIENT__KEEP_ALIVE_TIMEOUT", "1s"),
+)
 
 
 def node_name(i: int) -> str:
@@ -235,12 +248,16 @@ class RestateCluster:
             "RESTATE_METADATA_CLIENT__ADDRESSES": metadata,
             "RESTATE_ADVERTISED_ADDRESS": node.link.url,
             "RESTATE_AUTO_PROVISION": "true" if i == 0 else "false",
+            **dict(FAILURE_DETECTION),
             **self.extra_env,
         }
+        argv = [binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
+                "--listen-mode", "tcp"]
+        if self.partitionable:  # in a cgroup of its own, so that the packet filter can tell it apart
+            argv = self.cleanup.packet_filter().enter(node.name, argv)
         process = NodeProcess(
             name=node.name,
-            argv=[binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
-                  "--listen-mode", "tcp"],
+            argv=argv,
             env=node.server._env(),
             log_path=self.log_dir / f"{node.name}.log",
             ready=_sql_ready(node.server.admin_url),
@@ -318,6 +335,74 @@ class RestateCluster:
         self._node(node)
         return [inbound_link(node)]
 
+    # --- partitions (harness.env.packet_filter) --------------------------------------------
+
+    @property
+    def why_not_partitionable(self) -> str | None:
+        """None when the packet filter can cut between nodes on this machine; else why not."""
+        return self.cleanup.packet_filter().why_unavailable
+
+    @property
+    def partitionable(self) -> bool:
+        return self.why_not_partitionable is None
+
+    def cut_between(self, sender: str, receiver: str) -> Cut:
+        """What ``sender`` sends to ``receiver`` dropped: to its inbound link (how peers reach
+        it) and its node port."""
+        target = self._node(receiver).server
+        link = self._node(receiver).link
+        self._node(sender)
+        ports = (link.listen_port, target.node_port) if link is not None else (target.node_port,)
+        return Cut(f"{sender}->{receiver}", ports, sender=sender)
+
+    def cut_from_clients(self, node: str) -> Cut:
+        """What anyone sends to ``node``'s admin and ingress ports dropped: the harness's SQL
+        and requests (through their links) cannot reach it; its peers use the node port."""
+        server = self._node(node).server
+        return Cut(f"clients->{node}", (server.admin_port, server.ingress_port))
+
+    def cut(self, cuts: Sequence[Cut]) -> None:
+        if not self.partitionable:
+            raise HarnessError(f"cannot partition the cluster: {self.why_not_partitionable}")
+        packet_filter = self.cleanup.packet_filter()
+        for cut in cuts:
+            packet_filter.cut(cut)
+
+    def heal(self, labels: Sequence[str]) -> None:
+        """The cuts in force with these labels (``restate-1->restate-2``) healed."""
+        packet_filter = self.cleanup.packet_filter()
+        for cut in packet_filter.cuts:
+            if cut.label in labels:
+                packet_filter.heal(cut)
+
+    def leaders(self) -> dict[int, tuple[str, int]]:
+        """Each partition's leader and its epoch, as the nodes see it: every node reachable
+        is asked at once (on its own port) and the leader at the highest epoch wins, so a
+        leader cut off in a minority, still acting at its old epoch, is seen replaced as soon
+        as the majority has elected another. Empty when no node answers."""
+        sql = ("SELECT ps.partition_id, n.name, ps.effective_mode, ps.leader_epoch FROM partition_state ps "
+               "JOIN nodes n ON ps.plain_node_id = n.plain_node_id")
+
+        def view(node: _Node) -> list[dict[str, Any]]:
+            try:
+                return self._ctl_on(node, sql, timeout_s=3.0)
+            except HarnessError:  # cut off, or busy electing: the others answer
+                return []
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            views = list(pool.map(view, self._up()))
+        best: dict[int, tuple[str, int]] = {}
+        for rows in views:
+            for row in rows or ():
+                if str(row.get("effective_mode", "")).lower() != "leader" or "partition_id" not in row:
+                    continue
+                pid, epoch = int(row["partition_id"]), _epoch(row.get("leader_epoch"))
+                if pid not in best or epoch > best[pid][1]:
+                    best[pid] = (str(row.get("name")), epoch)
+        return best
+
+    # --- leadership ---------------------------------------------------------------------------
+
     def partitions(self) -> list[PartitionInfo]:
         nodes = self._ctl("SELECT plain_node_id, name FROM nodes")
         table = self._ctl("SELECT partition_id, start_key, end_key, leader_plain_node_id, current_replica_set FROM partitions")
@@ -370,23 +455,28 @@ class RestateCluster:
         return [n for n in self.nodes if n.process is not None and n.process.running and not n.process.paused]
 
     def _ctl(self, sql: str) -> list[dict[str, Any]]:
-        """``restatectl sql`` on the first node up, on its own port (not through its link)."""
-        candidates = self._up() or self.nodes
+        """``restatectl sql`` on the first node up that answers, on its own port (not through
+        its link)."""
         last = ""
-        for node in candidates:
+        for node in self._up() or self.nodes:
             try:
-                done = subprocess.run(
-                    [binaries.restatectl(self.settings), "sql", "--jsonl", sql],
-                    capture_output=True, text=True, timeout=10,
-                    env={**os.environ, "RESTATECTL_ADDRESS": f"http://127.0.0.1:{node.server.node_port}", "NO_COLOR": "1"},
-                )
-            except subprocess.TimeoutExpired:
-                last = f"restatectl on {node.name} timed out"
-                continue
-            if done.returncode == 0:
-                return parse_jsonl(done.stdout)
-            last = f"restatectl on {node.name}: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                return self._ctl_on(node, sql)
+            except HarnessError as exc:
+                last = str(exc)
         raise HarnessError(f"cannot read the cluster's state: {last}")
+
+    def _ctl_on(self, node: _Node, sql: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        try:
+            done = subprocess.run(
+                [binaries.restatectl(self.settings), "sql", "--jsonl", sql],
+                capture_output=True, text=True, timeout=timeout_s,
+                env={**os.environ, "RESTATECTL_ADDRESS": f"http://127.0.0.1:{node.server.node_port}", "NO_COLOR": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            raise HarnessError(f"restatectl on {node.name} timed out") from None
+        if done.returncode != 0:
+            raise HarnessError(f"restatectl on {node.name}: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+        return parse_jsonl(done.stdout)
 
     def _sql(self, sql: str) -> list[dict[str, Any]]:
         admin = RestateAdmin(self.admin_url)

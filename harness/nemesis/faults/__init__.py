@@ -6,7 +6,7 @@ What a fault does (``apply``/``undo``) is kept apart from when (its triggers), a
 Jepsen: ``Pause`` is ``Kill`` with SIGSTOP/SIGCONT instead of SIGKILL/restart. Faults only
 touch the run through ``harness.context.RunContext``.
 
-One module per target: processes, links, cluster nodes, the LLM, tools.
+One module per target: processes, links, cluster nodes, partitions between nodes, the LLM, tools.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from __future__ import annotations
 from harness.nemesis.faults.base import Fault, describe
 from harness.nemesis.faults.processes import Kill, Terminate, Pause, Restart
 from harness.nemesis.faults.links import Latency, ResetPeer, Timeout, Bandwidth, Slicer, LimitData, Partition
-from harness.nemesis.faults.nodes import ClusterNodes, cluster_of, first_in_flight, resolve_node, KillNode, RestartNode, IsolateNode, NODE_ROLES, NODE_FAULTS
+from harness.nemesis.faults.nodes import ClusterNodes, cluster_of, first_in_flight, resolve_node, KillNode, RestartNode, CutInboundNode, NODE_ROLES, NODE_FAULTS
 from harness.nemesis.faults.llm import LLMMatch, LLMRateLimited, LLMServerError, LLMHang, LLMSlowFirstToken, LLMMalformed, LLMStreamCut, LLMEmpty, LLMTruncated, LLMRefusal, LLMBadToolArgs, LLMSchemaViolation, LLMWrongTool, LLMStreamEarlyEnd, LLMContextLength, LLMAuth, OFFERS_TOOLS, VALUE_FAULTS
 from harness.nemesis.faults.tools import ToolError, ToolHang, ToolSlow, ToolCut, ToolHold
+from harness.nemesis.faults.partitions import PartitionNode, PartitionPair, PartitionHalves, PartitionRing, PartitionBridge, PartitionClients, PARTITION_FAULTS, PARTITION_KINDS
 
-__all__ = ["Fault", "describe", "Kill", "Terminate", "Pause", "Restart", "Latency", "ResetPeer", "Timeout", "Bandwidth", "Slicer", "LimitData", "Partition", "ClusterNodes", "cluster_of", "first_in_flight", "resolve_node", "KillNode", "RestartNode", "IsolateNode", "NODE_ROLES", "NODE_FAULTS", "LLMMatch", "LLMRateLimited", "LLMServerError", "LLMHang", "LLMSlowFirstToken", "LLMMalformed", "LLMStreamCut", "LLMEmpty", "LLMTruncated", "LLMRefusal", "LLMBadToolArgs", "LLMSchemaViolation", "LLMWrongTool", "LLMStreamEarlyEnd", "LLMContextLength", "LLMAuth", "OFFERS_TOOLS", "VALUE_FAULTS", "ToolError", "ToolHang", "ToolSlow", "ToolCut", "ToolHold"]
+__all__ = ["Fault", "describe", "Kill", "Terminate", "Pause", "Restart", "Latency", "ResetPeer", "Timeout", "Bandwidth", "Slicer", "LimitData", "Partition", "ClusterNodes", "cluster_of", "first_in_flight", "resolve_node", "KillNode", "RestartNode", "CutInboundNode", "NODE_ROLES", "NODE_FAULTS", "LLMMatch", "LLMRateLimited", "LLMServerError", "LLMHang", "LLMSlowFirstToken", "LLMMalformed", "LLMStreamCut", "LLMEmpty", "LLMTruncated", "LLMRefusal", "LLMBadToolArgs", "LLMSchemaViolation", "LLMWrongTool", "LLMStreamEarlyEnd", "LLMContextLength", "LLMAuth", "OFFERS_TOOLS", "VALUE_FAULTS", "ToolError", "ToolHang", "ToolSlow", "ToolCut", "ToolHold", "PartitionNode", "PartitionPair", "PartitionHalves", "PartitionRing", "PartitionBridge", "PartitionClients", "PARTITION_FAULTS", "PARTITION_KINDS"]

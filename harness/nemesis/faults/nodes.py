@@ -110,12 +110,13 @@ class RestartNode:
 
 
 @dataclass(frozen=True)
-class IsolateNode:
-    """Cut one node off from the other two: its inbound link goes down, so no peer (nor
-    the node itself, through its advertised address) can reach it; restored when undone.
-    See ``harness.env.restate.cluster`` for what a cut does and does not stop."""
+class CutInboundNode:
+    """Cut one node's inbound Toxiproxy link: no peer (nor the node itself, through its
+    advertised address) can reach it, but it still sends to them, so this is a one-way
+    partition (it was ``isolate_node``; Restate keeps such a leader). Restored when undone.
+    For a node cut off both ways, ``PartitionNode`` (``harness.nemesis.faults.partitions``)."""
 
-    kind: ClassVar[str] = "isolate_node"
+    kind: ClassVar[str] = "cut_inbound_node"
     settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
@@ -134,4 +135,4 @@ class IsolateNode:
         cluster_of(run).wait_until_ready()
 
 
-NODE_FAULTS = (KillNode, RestartNode, IsolateNode)
+NODE_FAULTS = (KillNode, RestartNode, CutInboundNode)
