@@ -38,6 +38,7 @@ from rich.table import Table
 from harness.catalogue import catalogue_module
 from harness.env import binaries, versions
 from harness.env.cleanup import Cleanup
+from harness.env.packet_filter import why_unavailable
 from harness.nemesis.faults import describe
 from harness.nemesis.strategies import decode_choices, with_schedule
 from harness.results.reproduce import soak_command as soak_reproduce_command
@@ -113,6 +114,17 @@ def select(scenarios: Sequence[Scenario], names: Sequence[str], tags: Sequence[s
     return chosen
 
 
+def without_partitions_if_impossible(scenarios: Sequence[Scenario]) -> list[Scenario]:
+    """The scenarios, less those that partition the network when this machine cannot (no
+    root, no cgroup match in iptables): skipped, with one line saying why."""
+    cutting = [s for s in scenarios if s.partitions]
+    reason = why_unavailable() if cutting else None
+    if reason is None:
+        return list(scenarios)
+    errors.print(f"skipping {len(cutting)} partition scenario(s): {reason}")
+    return [s for s in scenarios if not s.partitions]
+
+
 def _known(what: str, given: Sequence[str], known: set[str]) -> None:
     unknown = [g for g in given if g not in known]
     if unknown:
@@ -143,6 +155,9 @@ def _topology(args: argparse.Namespace) -> str:
 def run_command(args: argparse.Namespace) -> int:
     scenarios = select(load_scenarios(args.scenarios, topology=_topology(args), names=args.scenario), args.scenario,
                        args.tag, args.agent)
+    scenarios = without_partitions_if_impossible(scenarios)
+    if not scenarios:
+        return 0
     if args.seed is not None:
         scenarios = [s.with_seed(args.seed) for s in scenarios]
     if args.schedule is not None:

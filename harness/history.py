@@ -43,7 +43,8 @@ class Request:
     question: str
     invocation_id: str
     idempotency_key: str
-    sent_at: float
+    sent_at: float  # when Restate acknowledged it (the send returned an invocation id)
+    tried_at: float | None = None  # when its first send began: a partitioned ingress holds it until the heal
 
 
 @dataclass
@@ -544,6 +545,9 @@ class History:
                 del data[key]
         if not data["leadership"]:  # a cluster's only
             del data["leadership"]
+        for request in data["requests"]:  # recorded since partitions held sends back
+            if request["tried_at"] is None:
+                del request["tried_at"]
         if self.restate is not None:
             data["restate"] = self.restate.to_json()
         return {"history_version": HISTORY_VERSION, **data}

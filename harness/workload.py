@@ -63,9 +63,10 @@ class Requests:
                 time.sleep(max(0.0, start + i * self.spread_s / self.n - time.monotonic()))
             token = new_token()
             question = self.render(token)
+            began = time.time()
             accepted = self._send_one(ingress, question, token)
             sent.append(Request(token, json.dumps(question) if not isinstance(question, str) else question,
-                                accepted.invocation_id, token, time.time()))
+                                accepted.invocation_id, token, time.time(), began))
             if on_sent is not None:
                 on_sent(len(sent))
         return sent

@@ -184,9 +184,12 @@ def _tokens(call: Any) -> int:
 
 
 def _recovery(history: History) -> float | None:
-    """From a fault being undone to the last invocation it held up completing (one open when
-    it was undone): the worst case over faults undone while invocations were still open."""
+    """From a fault being undone to the last invocation it held up completing (one open, or
+    whose request was on its way, when it was undone: a partitioned ingress creates the
+    invocation only after the heal): the worst case over faults undone while invocations
+    were still open."""
     recoveries = []
+    sent = {r.invocation_id: r.tried_at or r.sent_at for r in history.requests}
     for fault in history.faults:
         if fault.undone_at is None:
             continue
@@ -194,7 +197,7 @@ def _recovery(history: History) -> float | None:
             inv.completed_at
             for inv in history.invocations
             if inv.completed_at is not None and inv.completed_at >= fault.undone_at
-            and (inv.created_at is None or inv.created_at <= fault.undone_at)
+            and (inv.created_at is None or min(inv.created_at, sent.get(inv.id, inv.created_at)) <= fault.undone_at)
         ]
         if held_up:
             recoveries.append(max(held_up) - fault.undone_at)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -98,6 +99,7 @@ class PacketFilter:
         self._cuts: list[Cut] = []
         self._unavailable: str | None = None
         self._probed = False
+        self._lock = threading.Lock()  # an owner's workers start clusters and cut at once
 
     @property
     def why_unavailable(self) -> str | None:
@@ -108,6 +110,10 @@ class PacketFilter:
 
     def _ensure(self) -> Path:
         """The owner's cgroup and chain, made on first use."""
+        with self._lock:
+            return self._make()
+
+    def _make(self) -> Path:
         if self._root is None:
             reason = self.why_unavailable
             if reason is not None:
@@ -130,13 +136,15 @@ class PacketFilter:
 
     def cut(self, cut: Cut) -> None:
         self._ensure()
-        _check(_iptables("-A", self.owner, *self._rule(cut)), f"cutting {cut.label}")
-        self._cuts.append(cut)
+        with self._lock:
+            _check(_iptables("-A", self.owner, *self._rule(cut)), f"cutting {cut.label}")
+            self._cuts.append(cut)
 
     def heal(self, cut: Cut) -> None:
-        if cut in self._cuts:
-            self._cuts.remove(cut)
-            _check(_iptables("-D", self.owner, *self._rule(cut)), f"healing {cut.label}")
+        with self._lock:
+            if cut in self._cuts:
+                self._cuts.remove(cut)
+                _check(_iptables("-D", self.owner, *self._rule(cut)), f"healing {cut.label}")
 
     @property
     def cuts(self) -> tuple[Cut, ...]:

@@ -30,7 +30,7 @@ from harness.env.environment import AgentSpec, Environment
 from harness.env.process import ManagedProcess, log_tail
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
-from harness.nemesis.faults import Fault, describe
+from harness.nemesis.faults import PARTITION_KINDS, Fault, describe
 from harness.nemesis.schedule import DrawnSchedule
 from harness.nemesis.strategies import Strategy, with_schedule
 from harness.nemesis.triggers import AtStart
@@ -121,6 +121,12 @@ class Scenario:
     @property
     def fault_kinds(self) -> list[str]:
         return sorted({f.kind for f in self.faults})
+
+    @property
+    def partitions(self) -> bool:
+        """Does it cut the network with the kernel's packet filter (a partition fault, or a
+        random schedule tagged ``partition`` that may draw one)?"""
+        return "partition" in self.tags or any(kind in PARTITION_KINDS for kind in self.fault_kinds)
 
     @property
     def agent_label(self) -> str:

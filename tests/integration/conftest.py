@@ -15,6 +15,8 @@ inherited by everything the test starts, directly or through a child runner).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from harness.env.cleanup import Cleanup
+from harness.env.packet_filter import PREFIX, cgroup2_root
 
 _HERE = Path(__file__).resolve().parent
 
@@ -44,7 +47,9 @@ PR_TIER = {
     "validate": ("test_validate.py::test_an_unjournaled_llm_call_is_a_duplicate_llm_call",
                  "test_validate.py::test_the_reference_local_router_validates_green",
                  "test_validate.py::test_bad_input_is_one_line_and_exit_2"),
-    "cluster": ("test_cluster.py::test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost",),
+    "cluster": ("test_cluster.py::test_leader_kill_on_the_cluster_passes_with_no_acknowledged_request_lost",
+                "test_cluster.py::test_a_leader_partitioned_both_ways_is_replaced_inside_the_window_and_nothing_is_lost[local-router]",
+                "test_packet_filter.py"),
     "docker": ("test_docker_backend.py::test_baseline_on_restate_in_a_container",),
     "report in Chromium": ("test_report_browser.py::test_report_in_chromium",),
     "pytest plugin": ("test_plugin.py::test_a_user_writes_scenarios_with_the_fixtures_and_gets_junit_and_a_report",),
@@ -280,3 +285,14 @@ def cleanup(no_leftovers: Leftovers) -> Iterator[Cleanup]:
         # The registry, before close() sweeps it: everything the test registered was released.
         assert not owned.groups, f"process groups still registered: {sorted(owned.groups)}"
         assert not owned.dirs, f"temp dirs still registered: {sorted(owned.dirs)}"
+    assert_no_packet_filter_left(owned.owner_id)
+
+
+def assert_no_packet_filter_left(owner_id: str) -> None:
+    """No chain, rule or cgroup of this owner is left (other tests' may come and go meanwhile)."""
+    owner = f"{PREFIX}{owner_id}"
+    if shutil.which("iptables") is not None and os.geteuid() == 0:
+        rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
+        assert owner not in rules, f"packet-filter rules left: {[r for r in rules.splitlines() if owner in r]}"
+    root = cgroup2_root()
+    assert root is None or not (root / owner).exists(), f"cgroup left: {root / owner}"

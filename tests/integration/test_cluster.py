@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.env.cleanup import Cleanup
+from harness.env.packet_filter import why_unavailable
 from harness.env.links import ToxiproxyServer
 from harness.env.restate.cluster import RestateCluster
 from harness.runner.scenario import run_scenario
@@ -18,6 +19,8 @@ from harness.settings import Settings
 from scenarios import CLUSTER_SCENARIOS
 
 from .conftest import has_restatectl
+
+NO_PARTITIONS = why_unavailable()
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -61,3 +64,30 @@ def test_a_node_whose_port_another_program_took_starts_again_on_fresh_ones(tmp_p
     finally:
         cluster.stop()
         toxiproxy.stop()
+
+
+@pytest.mark.skipif(not has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+@pytest.mark.skipif(NO_PARTITIONS is not None, reason=NO_PARTITIONS or "")
+@pytest.mark.parametrize("router", ["local-router", "remote-router"])
+def test_a_leader_partitioned_both_ways_is_replaced_inside_the_window_and_nothing_is_lost(
+        tmp_path: Path, cleanup: Cleanup, router: str) -> None:
+    scenario = next(s for s in CLUSTER_SCENARIOS
+                    if s.name == "partition-leader-both-ways-while-llm-held" and s.agent_label == router)
+    result = run_scenario(scenario, tmp_path, settings=Settings(topology="cluster"), cleanup=cleanup)
+
+    assert result.verdict == "pass", result.explain()
+    [fault] = result.faults
+    node = fault.detail["node"]
+    others = sorted({"restate-1", "restate-2", "restate-3"} - {node})
+    # Cut both ways, between exactly the isolated node and each of the others.
+    assert sorted(fault.detail["cut"]) == sorted([f"{node}->{o}" for o in others] + [f"{o}->{node}" for o in others])
+    assert fault.detail["leaders_before"] == {"0": node} and fault.detail["majority"] == others
+    replaced = next(f for f in result.findings if f.check == "isolated leader replaced")
+    assert replaced.ok and replaced.exercised and f"leader {node} replaced by" in replaced.message
+    for check in ("no acknowledged request lost", "no duplicate LLM calls", "finishes after every fault healed"):
+        assert next(f for f in result.findings if f.check == check).ok
+    # The history has the leader before, the new one inside the window, and who leads after the heal.
+    history = json.loads((tmp_path / scenario.folder / "history.json").read_text())
+    record = history["faults"][0]
+    inside = [c for c in history["leadership"] if record["applied_at"] <= c["at"] <= record["undone_at"]]
+    assert any(c["leader"] != node for c in inside), history["leadership"]

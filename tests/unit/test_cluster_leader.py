@@ -17,6 +17,7 @@ from harness.env.restate.cluster import (
 from harness.errors import HarnessError
 from harness.history import Invocation
 from harness.nemesis.faults import (
+    PARTITION_KINDS,
     CutInboundNode,
     KillNode,
     RestartNode,
@@ -229,6 +230,14 @@ def test_the_single_node_catalogue_is_unchanged_and_cluster_scenarios_are_apart(
     assert not any("cluster" in s.tags for s in CATALOGUE)
     assert all("cluster" in s.tags for s in CLUSTER_SCENARIOS)
     assert {s.agent_label for s in CLUSTER_SCENARIOS} == {"local-router", "remote-router"}
-    soak = next(s for s in CLUSTER_SCENARIOS if "soak" in s.tags)
+    soak = next(s for s in CLUSTER_SCENARIOS if s.name == "cluster-soak-local")
     assert soak.workload.n == 500 and soak.seed is not None
-    assert set(soak.fault_kinds) <= {"kill_node", "restart_node", "cut_inbound_node"}
+    assert set(soak.fault_kinds) <= {"kill_node", "restart_node", "cut_inbound_node"} | PARTITION_KINDS
+    drawn = {f.kind for seed in range(30) for f in soak.schedule_for_seed(seed)}  # type: ignore[misc]
+    assert drawn & PARTITION_KINDS and drawn & {"kill_node", "restart_node"}  # it draws from both
+    # Jepsen's partitions, on both routers: the leader both ways, clients, halves and a ring under a soak.
+    for name in ("partition-leader-both-ways-while-llm-held", "clients-cut-from-leader", "partition-halves-soak",
+                 "partition-ring-soak"):
+        assert {s.agent_label for s in CLUSTER_SCENARIOS if s.name == name} == {"local-router", "remote-router"}
+    assert all(s.partitions for s in CLUSTER_SCENARIOS if s.name.startswith("partition-"))
+    assert next(s for s in CLUSTER_SCENARIOS if s.name == "partition-halves-soak").workload.n == 200

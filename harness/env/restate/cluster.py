@@ -34,6 +34,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,6 +199,8 @@ class RestateCluster:
     nodes: list[_Node] = field(default_factory=list, init=False)
     serving: str = field(default=node_name(1), init=False)  # the node behind the admin and ingress links
     _stopping: bool = field(default=False, init=False, repr=False)
+    _id: str = field(default_factory=lambda: uuid.uuid4().hex[:8], init=False, repr=False)
+    _cuts: list[Cut] = field(default_factory=list, init=False, repr=False)  # in force (an owner's other clusters have theirs)
     _admin_link: Link | None = field(default=None, init=False, repr=False)
     _ingress_link: Link | None = field(default=None, init=False, repr=False)
 
@@ -254,7 +257,7 @@ class RestateCluster:
         argv = [binaries.restate_server(self.settings), "--base-dir", str(node.server.base_dir), "--no-logo",
                 "--listen-mode", "tcp"]
         if self.partitionable:  # in a cgroup of its own, so that the packet filter can tell it apart
-            argv = self.cleanup.packet_filter().enter(node.name, argv)
+            argv = self.cleanup.packet_filter().enter(self._group(node.name), argv)
         process = NodeProcess(
             name=node.name,
             argv=argv,
@@ -311,6 +314,8 @@ class RestateCluster:
 
     def stop(self) -> None:
         self._stopping = True  # nothing to re-point: every node goes
+        if self._cuts:  # a run stopped mid-partition: its nodes' cgroups go with them
+            self.heal([c.label for c in self._cuts])
         for node in self.nodes:
             if node.process is not None:
                 node.process.stop()
@@ -353,7 +358,11 @@ class RestateCluster:
         link = self._node(receiver).link
         self._node(sender)
         ports = (link.listen_port, target.node_port) if link is not None else (target.node_port,)
-        return Cut(f"{sender}->{receiver}", ports, sender=sender)
+        return Cut(f"{sender}->{receiver}", ports, sender=self._group(sender))
+
+    def _group(self, node: str) -> str:
+        """The node's cgroup: one per cluster, as an owner's workers each run one."""
+        return f"{self._id}-{node}"
 
     def cut_from_clients(self, node: str) -> Cut:
         """What anyone sends to ``node``'s admin and ingress ports dropped: the harness's SQL
@@ -367,13 +376,31 @@ class RestateCluster:
         packet_filter = self.cleanup.packet_filter()
         for cut in cuts:
             packet_filter.cut(cut)
+            self._cuts.append(cut)
 
     def heal(self, labels: Sequence[str]) -> None:
-        """The cuts in force with these labels (``restate-1->restate-2``) healed."""
+        """This cluster's cuts in force with these labels (``restate-1->restate-2``) healed."""
         packet_filter = self.cleanup.packet_filter()
-        for cut in packet_filter.cuts:
-            if cut.label in labels:
-                packet_filter.heal(cut)
+        for cut in [c for c in self._cuts if c.label in labels]:
+            packet_filter.heal(cut)
+            self._cuts.remove(cut)
+
+    def wait_until_leaders_settle(self, quiet_s: float = 5.0, within_s: float = 45.0) -> None:
+        """Ready, then until no partition's leader has changed for ``quiet_s``. After a
+        partition heals, the rejoining nodes move leadership once or twice more in the next
+        few seconds (seen 2 and 4 s after the cluster was ready again): what that disturbs is
+        still the partition's doing, so its window lasts until then."""
+        self.wait_until_ready()
+        deadline = time.monotonic() + within_s
+        last, since = self.leaders(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.leaders()
+            if now != last or not now:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+        raise HarnessError(f"the cluster's leadership kept changing for {within_s:.0f}s after the heal: {last}")
 
     def leaders(self) -> dict[int, tuple[str, int]]:
         """Each partition's leader and its epoch, as the nodes see it: every node reachable
