@@ -19,6 +19,7 @@ from harness.checker.judgement import (
     FindingRow,
     JournalRow,
     Judgement,
+    LeaderRow,
     SideEffectRow,
     TimelineRow,
     Verdict,
@@ -86,6 +87,11 @@ def _rows(result: Judgement, history: History, calls: list[ClassifiedCall]) -> N
         FaultRow(f.kind, f.target, round(f.applied_at - t0, 3),
                  round(f.undone_at - t0, 3) if f.undone_at is not None else None, f.detail or None)
         for f in history.faults
+    ]
+    result.leadership = [
+        LeaderRow(round(c.at - t0, 3), c.partition_id, c.leader, c.epoch,
+                  next((f.kind for f in history.faults if f.overlaps(c.at, c.at)), None))
+        for c in history.leadership
     ]
     result.calls = [_call_row(c, t0) for c in llm_calls(calls)]
     result.side_effect_calls = [

@@ -40,6 +40,18 @@ class FaultRow(Row):
 
 
 @dataclass
+class LeaderRow(Row):
+    """A cluster partition's leader as first seen and at each change (seconds since the run's
+    time zero); ``during`` names the fault whose window it fell in, if any."""
+
+    at_s: float = 0.0
+    partition_id: int = 0
+    leader: str | None = None
+    epoch: int = 0
+    during: str | None = None
+
+
+@dataclass
 class FindingRow(Row):
     """What one check found (a ``harness.checker.check.CheckResult``, as the judge keeps it):
     a ``finding`` that did not hold fails the run, an ``advisory`` is a figure with ``advice``."""
@@ -193,6 +205,7 @@ class Judgement:
     side_effect_calls: list[SideEffectRow] = field(default_factory=list)
     recovery_s: float | None = None
     faults: list[FaultRow] = field(default_factory=list)
+    leadership: list[LeaderRow] = field(default_factory=list)  # a cluster's leaders over the run
     findings: list[FindingRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     calls: list[CallRow] = field(default_factory=list)
@@ -212,5 +225,5 @@ class Judgement:
 
 __all__ = [
     "BAD_VERDICTS", "GOOD_VERDICTS", "VERDICTS", "CallRow", "FaultImpactRow", "FaultRow", "FindingRow", "ImpactRow",
-    "Judgement", "JournalRow", "RequestPointRow", "Row", "SideEffectRow", "TimelineRow", "Verdict",
+    "Judgement", "JournalRow", "LeaderRow", "RequestPointRow", "Row", "SideEffectRow", "TimelineRow", "Verdict",
 ]

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from harness.results.schema import CallRow, FaultImpactRow, ImpactRow, ScenarioResult
+from harness.results.schema import CallRow, FaultImpactRow, ImpactRow, LeaderRow, ScenarioResult
 
 from .model import (
     MAX_TIMELINE_INVOCATIONS,
@@ -34,6 +34,7 @@ COMPACT_ABOVE = 12  # invocations; beyond this, LLM calls share their invocation
 CLASS_COLOURS = {"committed": "#2e7d32", "wasted": "#ef8f00", "duplicate": "#c62828"}
 INVOCATION_COLOURS = {"success": "#546e7a", "failure": "#8e24aa", None: "#b0bec5"}
 FAULT_COLOUR = "#e53935"
+LEADER_COLOUR = "#3949ab"  # a change of a cluster partition's leader
 
 _RC = {
     "svg.fonttype": "none",
@@ -124,6 +125,7 @@ def _end_of_axis(view: ScenarioView) -> float:
     for f in s.faults:
         times += [f.at_s or 0.0, f.healed_s or 0.0]
     times += [e.appended_s or 0.0 for e in s.journal]
+    times += [row.at_s for row in s.leadership]
     return max(times) * 1.04
 
 
@@ -163,6 +165,7 @@ def timeline_svg(view: ScenarioView) -> str | None:
             ax.annotate(f"{f.kind} {f.target}", xy=(start, 1.0), xycoords=ax.get_xaxis_transform(),
                         xytext=(2, 3 + 12 * (i % 3)), textcoords="offset points", fontsize=8,
                         color=FAULT_COLOUR, va="bottom", annotation_clip=False)
+        _leader_changes(ax, view.result.leadership)
         ax.set_ylim(n - 0.4, -0.6)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
@@ -181,6 +184,20 @@ def timeline_svg(view: ScenarioView) -> str | None:
         ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.35, -0.5 / height),
                   ncol=7, fontsize=7, frameon=False, handlelength=1.2, columnspacing=1.0)
         return _to_svg(fig, f"timeline of {view.result.name} [{view.result.agent}]")
+
+
+def _leader_changes(ax: Any, leadership: list[LeaderRow]) -> None:
+    """A cluster's change of leader: a dashed line, labelled with the new leader and epoch
+    (the first sighting is not a change)."""
+    first: dict[int, bool] = {}
+    for row in leadership:
+        if first.setdefault(row.partition_id, True):
+            first[row.partition_id] = False
+            continue
+        ax.axvline(row.at_s, color=LEADER_COLOUR, lw=0.9, ls="--", zorder=1)
+        ax.annotate(f"p{row.partition_id} leader {row.leader or 'none'} (epoch {row.epoch})", xy=(row.at_s, 0.0),
+                    xycoords=ax.get_xaxis_transform(), xytext=(2, 2), textcoords="offset points", fontsize=7,
+                    color=LEADER_COLOUR, rotation=90, va="bottom", annotation_clip=False)
 
 
 def _draw_invocation(ax: Any, y: int, row: InvocationRow, end: float) -> None:

@@ -74,7 +74,7 @@ class ScenarioResult(Judgement):
 # The order of a scenario's keys in results.json (as before the judgement was split out).
 _JSON_ORDER = (
     "name", "agent", "verdict", "description", "tags", "invocations", "llm_calls", "side_effects", "side_effect_calls",
-    "recovery_s", "faults", "findings", "errors", "calls", "journal", "timeline", "duration_s", "environment_ready_s",
+    "recovery_s", "faults", "leadership", "findings", "errors", "calls", "journal", "timeline", "duration_s", "environment_ready_s",
     "environment_reused", "phases_s", "log_tails", "stuck", "always_replay", "suspended", "reproduce", "seed",
     "schedule", "shrunk", "impact",
 )

@@ -33,6 +33,7 @@ from harness.checker.judgement import (
     FindingRow,
     ImpactRow,
     JournalRow,
+    LeaderRow,
     RequestPointRow,
     Row,
     SideEffectRow,
@@ -44,6 +45,7 @@ from harness.results.scenario import ScenarioResult
 
 __all__ = [
     "BAD_VERDICTS", "GOOD_VERDICTS", "SCHEMA_VERSION", "VERDICTS", "BatchResults", "CallRow", "FaultImpactRow",
-    "FaultRow", "FindingRow", "ImpactRow", "JournalRow", "RequestPointRow", "Row", "ScenarioResult",
+    "FaultRow", "FindingRow", "ImpactRow", "JournalRow", "LeaderRow", "RequestPointRow", "Row",
+    "ScenarioResult",
     "SideEffectRow", "TimelineRow", "Verdict",
 ]
