@@ -195,7 +195,9 @@ def _recovery(history: History) -> float | None:
     invocation only after the heal): the worst case over faults undone while invocations
     were still open."""
     recoveries = []
-    sent = {r.invocation_id: r.tried_at or r.sent_at for r in history.requests}
+    tried = {r.invocation_id: r.tried_at or r.sent_at for r in history.requests}
+    began = {inv.id: min([t for t in (inv.created_at, tried.get(inv.id)) if t is not None], default=None)
+             for inv in history.invocations}
     for fault in history.faults:
         if fault.undone_at is None:
             continue
@@ -203,7 +205,7 @@ def _recovery(history: History) -> float | None:
             inv.completed_at
             for inv in history.invocations
             if inv.completed_at is not None and inv.completed_at >= fault.undone_at
-            and (inv.created_at is None or min(inv.created_at, sent.get(inv.id, inv.created_at)) <= fault.undone_at)
+            and (began[inv.id] is None or began[inv.id] <= fault.undone_at)  # type: ignore[operator]
         ]
         if held_up:
             recoveries.append(max(held_up) - fault.undone_at)

@@ -192,6 +192,30 @@ class RetryObserved:
 
 
 @dataclass(frozen=True)
+class LeaderReplaced:
+    """A partition's leader was replaced (another node leads at a higher epoch than any
+    seen before the trigger was armed) ``then_s`` ago, or ``at_most_s`` passed: ends a
+    partition soon after its failover instead of at a fixed time that must outlast the
+    slowest one. Reads the run's sampled leadership (a cluster's)."""
+
+    then_s: float = 2.0
+    at_most_s: float = 15.0
+    poll_s: ClassVar[float] = 0.1
+
+    def fired(self, run: RunContext, since: float) -> bool:
+        now = time.time()
+        if now >= since + self.at_most_s:
+            return True
+        changes = run.leadership()
+        known = {c.partition_id: c.epoch for c in changes if c.at <= since}
+        return any(c.at > since and c.partition_id in known and c.epoch > known[c.partition_id]
+                   and now >= c.at + self.then_s for c in changes)
+
+    def describe(self) -> str:
+        return f"{self.then_s:g}s after a new leader (at most {self.at_most_s:g}s)"
+
+
+@dataclass(frozen=True)
 class AllOf:
     """Every one of ``triggers`` has fired: e.g. "step 1 is journaled and the next LLM call
     is held", so that a kill right after a step lands before the request can finish, and

@@ -22,7 +22,7 @@ from harness.env.environment import Environment
 from harness.env.restate.admin import RestateAdmin
 from harness.errors import HarnessError
 from harness.fake_llm import FakeLLM
-from harness.history import FaultRecord, History, Invocation, Request
+from harness.history import FaultRecord, History, Invocation, LeaderChange, Request
 from harness.nemesis.faults import Fault
 from harness.nemesis.triggers import TriggerTimeout, wait_for
 from harness.results.schema import ScenarioResult
@@ -81,6 +81,10 @@ class LiveRun:
 
     def invocation_ids(self) -> list[str]:
         return [r.invocation_id for r in self.requests]
+
+    def leadership(self) -> list[LeaderChange]:
+        """A cluster's leaders as sampled so far (empty on a single server)."""
+        return list(self._observer.leadership)
 
     def process(self, name: str) -> Process:
         return self.env.process(name)

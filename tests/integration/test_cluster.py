@@ -14,9 +14,16 @@ from harness.env.cleanup import Cleanup
 from harness.env.packet_filter import why_unavailable
 from harness.env.links import ToxiproxyServer
 from harness.env.restate.cluster import RestateCluster
-from harness.runner.scenario import run_scenario
+from harness.checker.liveness import RecoversAfterHealing
+from harness.nemesis.faults import PartitionBridge, PartitionPair
+from harness.nemesis.triggers import After, At
+from harness.runner.scenario import Scenario, run_scenario
 from harness.settings import Settings
+from harness.workload import Requests
 from scenarios import CLUSTER_SCENARIOS
+from scenarios.agents import LOCAL_ROUTER
+from scenarios.cluster import cluster_checks
+from scenarios.llm_scripts import BILLING_QUESTION, billing_conversation
 
 from .conftest import has_restatectl
 
@@ -91,3 +98,32 @@ def test_a_leader_partitioned_both_ways_is_replaced_inside_the_window_and_nothin
     record = history["faults"][0]
     inside = [c for c in history["leadership"] if record["applied_at"] <= c["at"] <= record["undone_at"]]
     assert any(c["leader"] != node for c in inside), history["leadership"]
+
+
+@pytest.mark.skipif(not has_restatectl(), reason="restatectl not installed: ./scripts/setup")
+@pytest.mark.skipif(NO_PARTITIONS is not None, reason=NO_PARTITIONS or "")
+def test_a_pair_cut_and_a_bridge_under_load_cut_what_they_say_and_lose_nothing(tmp_path: Path, cleanup: Cleanup) -> None:
+    scenario = Scenario(
+        name="pair-then-bridge",
+        description="the leader and a follower cut from each other, then a bridge, under 30 requests",
+        agents=(LOCAL_ROUTER,),
+        script=billing_conversation(),
+        workload=Requests("AgentRouter", "answer", BILLING_QUESTION, n=30, spread_s=10.0, retry_for_s=60.0),
+        faults=(PartitionPair("leader", "follower", when=At(1.0), until=After(3.0)),
+                PartitionBridge(when=At(2.0), until=After(3.0), seed=7)),
+        checks=(*cluster_checks("local"), RecoversAfterHealing(bound_s=60.0)),
+        tags=("cluster", "partition"),
+        deadline_s=120.0,
+        trigger_timeout_s=60.0,
+    )
+    result = run_scenario(scenario, tmp_path, settings=Settings(topology="cluster"), cleanup=cleanup)
+
+    assert result.verdict == "pass", result.explain()
+    pair, bridged = result.faults
+    a, b = pair.detail["pair"]
+    assert a != b and sorted(pair.detail["cut"]) == sorted([f"{a}->{b}", f"{b}->{a}"])
+    assert sorted(pair.detail["majority"]) == ["restate-1", "restate-2", "restate-3"]  # each still hears a majority
+    node = bridged.detail["bridge"]
+    ends = sorted({"restate-1", "restate-2", "restate-3"} - {node})
+    assert sorted(bridged.detail["cut"]) == sorted([f"{ends[0]}->{ends[1]}", f"{ends[1]}->{ends[0]}"])
+    assert pair.healed_s is not None and bridged.healed_s is not None

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.env.binaries import PROJECT_ROOT
 from harness.env.cleanup import Cleanup
 from harness.env.packet_filter import PREFIX, Cut, cgroup2_root, why_unavailable
 from harness.env.ports import free_port
+
+from .conftest import Leftovers, has_restatectl
 
 REASON = why_unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -24,6 +27,11 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 def ruleset() -> str:
     return subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout
+
+
+def others(rules: str) -> set[str]:
+    """The table's rules that are not the harness's (other tests' chains come and go meanwhile)."""
+    return {line for line in rules.splitlines() if PREFIX not in line}
 
 
 def our_cgroups() -> set[str]:
@@ -54,7 +62,7 @@ def echo_server(port: int) -> subprocess.Popen[str]:
 
 
 def test_a_cut_drops_only_what_the_cgroup_sends_to_those_ports_and_heals_completely() -> None:
-    before, groups_before = ruleset(), our_cgroups()
+    before = ruleset()
     port = free_port()
     server = echo_server(port)
     try:
@@ -72,11 +80,12 @@ def test_a_cut_drops_only_what_the_cgroup_sends_to_those_ports_and_heals_complet
             assert reaches(port, procs)
             packet_filter.cut(Cut("clients->server", (port,)))  # from any process
             assert not reaches(port, None)
+            owner = packet_filter.owner
     finally:
         server.kill()
         server.wait()
-    assert ruleset() == before
-    assert our_cgroups() == groups_before
+    assert owner not in ruleset() and owner not in our_cgroups()
+    assert others(ruleset()) == others(before)
 
 
 OWNER = """
@@ -94,7 +103,7 @@ time.sleep(600)
 
 
 def test_the_reaper_removes_every_rule_and_cgroup_when_the_owner_is_sigkilled_mid_partition() -> None:
-    before, groups_before = ruleset(), our_cgroups()
+    before = ruleset()
     sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
     owner = subprocess.Popen([sys.executable, "-c", OWNER, str(free_port()), str(sleeper.pid)],
                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
@@ -109,10 +118,47 @@ def test_the_reaper_removes_every_rule_and_cgroup_when_the_owner_is_sigkilled_mi
         while (chain in ruleset() or chain in our_cgroups() or sleeper.poll() is None) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sleeper.poll() is not None, "the reaper did not kill the owner's process group"
-        assert ruleset() == before
-        assert our_cgroups() == groups_before
+        assert chain not in ruleset() and chain not in our_cgroups()
+        assert others(ruleset()) == others(before)
     finally:
         for process in (owner, sleeper):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_a_cli_run_sigkilled_mid_partition_leaves_no_rule_cgroup_or_process(tmp_path: Path, no_leftovers: Leftovers) -> None:
+    if not has_restatectl():
+        pytest.skip("restatectl not installed: ./scripts/setup")
+    before = ruleset()
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--topology", "cluster", "partition-leader-both-ways-while-llm-held",
+         "--agent", "local-router", "--out", str(tmp_path / "reports")],
+        cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        owner = ""
+        deadline = time.monotonic() + 60
+        while not (owner and any(owner in r and "->restate-" in r for r in ruleset().splitlines())):
+            assert cli.poll() is None, "the CLI ended before its partition was applied"
+            assert time.monotonic() < deadline, "no partition applied by the CLI within 60 s"
+            for node in no_leftovers.marked("restate-server --base-dir"):
+                cgroup = Path(f"/proc/{node.pid}/cgroup").read_text().strip().splitlines()[-1]
+                owner = cgroup.split("::/", 1)[-1].split("/", 1)[0]
+            time.sleep(0.2)
+        assert owner.startswith(PREFIX) and f"-N {owner}" in ruleset()
+
+        os.kill(cli.pid, signal.SIGKILL)  # the runner only: no Python code of it runs again
+        cli.wait(timeout=5)
+        deadline = time.monotonic() + 15
+        while (owner in ruleset() or owner in our_cgroups()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert owner not in ruleset(), [r for r in ruleset().splitlines() if owner in r]
+        assert owner not in our_cgroups()
+        no_leftovers.assert_no_processes_left(timeout_s=15)
+        no_leftovers.assert_no_new_restate_dirs(timeout_s=10)
+        assert others(ruleset()) == others(before)  # nothing else of the table changed
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()

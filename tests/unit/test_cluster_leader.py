@@ -113,6 +113,9 @@ class FakeCluster:
     def links_of(self, node: str) -> list[str]:
         return [f"->{node}"]
 
+    def wait_until_leaders_settle(self) -> None:
+        pass
+
     def wait_until_ready(self) -> "FakeCluster":
         self.asked.append("settled?")
         return self

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from harness.checker.leadership import IsolatedLeaderReplaced, failovers
 from harness.history import FaultRecord, History, LeaderChange
+from harness.nemesis.triggers import LeaderReplaced
 
 T0 = 1_000.0
 
@@ -45,3 +48,28 @@ def test_a_partition_that_leaves_the_leader_in_the_majority_is_not_exercised() -
     h = history([(0.0, "restate-1", 2)], majority=["restate-1", "restate-3"])
     result = IsolatedLeaderReplaced().evaluate(h, [])
     assert result.ok and not result.exercised
+
+
+class Leaders:
+    """A run as the trigger sees it: only its sampled leadership."""
+
+    def __init__(self, changes: list[LeaderChange]) -> None:
+        self.changes = changes
+
+    def leadership(self) -> list[LeaderChange]:
+        return self.changes
+
+
+def test_leader_replaced_fires_some_time_after_a_higher_epoch_or_at_most_after_its_bound() -> None:
+    now = time.time()
+    armed = now - 10.0
+    before = LeaderChange(armed - 5, 0, "restate-1", 2)
+    trigger = LeaderReplaced(then_s=2.0, at_most_s=60.0)
+    assert not trigger.fired(Leaders([before]), armed)  # type: ignore[arg-type]
+    fresh = LeaderChange(now - 1.0, 0, "restate-3", 3)
+    assert not trigger.fired(Leaders([before, fresh]), armed)  # type: ignore[arg-type]  # 1 s ago, not 2
+    older = LeaderChange(now - 3.0, 0, "restate-3", 3)
+    assert trigger.fired(Leaders([before, older]), armed)  # type: ignore[arg-type]
+    stale = LeaderChange(now - 3.0, 0, "restate-1", 2)  # the old leader seen again at its epoch
+    assert not trigger.fired(Leaders([before, stale]), armed)  # type: ignore[arg-type]
+    assert LeaderReplaced(2.0, at_most_s=5.0).fired(Leaders([before]), armed)  # type: ignore[arg-type]

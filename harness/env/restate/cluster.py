@@ -16,6 +16,12 @@ other two. Measured on 1.7.12: with the leader's link cut, its leadership is not
 away while the cut lasts (the others still hear from it), and the others' SQL fails
 until the link is restored; a killed leader is replaced in about 2 s.
 
+Partitions. Cuts in both directions, between chosen nodes, are the kernel's: each node runs
+in a cgroup of its own and a cut drops what one node's cgroup sends to another's ports
+(``harness.env.packet_filter``; ``cut_between``, ``cut_from_clients``, ``cut``, ``heal``).
+Toxiproxy stays on every link for latency, bandwidth and slicing. Leadership is read from
+every node at once (``leaders``): an isolated leader goes on acting at its old epoch.
+
 Admin and ingress. The harness has one admin URL (SQL) and one ingress port (the client
 link's upstream). Both are Toxiproxy links too, ``restate-admin`` and
 ``restate-ingress``, served by node 1 at first. Before a node that serves them is
@@ -385,11 +391,13 @@ class RestateCluster:
             packet_filter.heal(cut)
             self._cuts.remove(cut)
 
-    def wait_until_leaders_settle(self, quiet_s: float = 5.0, within_s: float = 45.0) -> None:
-        """Ready, then until no partition's leader has changed for ``quiet_s``. After a
-        partition heals, the rejoining nodes move leadership once or twice more in the next
-        few seconds (seen 2 and 4 s after the cluster was ready again): what that disturbs is
-        still the partition's doing, so its window lasts until then."""
+    # --- leadership ---------------------------------------------------------------------------
+
+    def wait_until_leaders_settle(self, quiet_s: float = 3.0, within_s: float = 45.0) -> None:
+        """Ready, then until no partition's leader has changed for ``quiet_s``. After a heal
+        or a restart, the rejoining node moves leadership two to four more times within about
+        5 s (over 22 heals, consecutive moves were at most 1.7 s apart): what that disturbs is
+        still the fault's doing, so its window lasts until then."""
         self.wait_until_ready()
         deadline = time.monotonic() + within_s
         last, since = self.leaders(), time.monotonic()
@@ -427,8 +435,6 @@ class RestateCluster:
                 if pid not in best or epoch > best[pid][1]:
                     best[pid] = (str(row.get("name")), epoch)
         return best
-
-    # --- leadership ---------------------------------------------------------------------------
 
     def partitions(self) -> list[PartitionInfo]:
         nodes = self._ctl("SELECT plain_node_id, name FROM nodes")

@@ -14,11 +14,13 @@ from harness.nemesis.triggers import After, Trigger
 class ClusterNodes(Protocol):
     """What node faults need of a Restate cluster (``harness.env.restate.cluster``): its
     node names, who leads or follows the partition of an invocation, the links that
-    isolate a node, and waiting until every partition is led again. A cluster's node
+    isolate a node, and waiting until every partition is led again and its leader stopped
+    moving (a node that rejoins moves leadership once or twice more). A cluster's node
     processes carry it as ``.cluster``."""
 
     def node_names(self) -> list[str]: ...
     def wait_until_ready(self) -> object: ...
+    def wait_until_leaders_settle(self) -> None: ...
     def leader_for(self, invocation_id: str | None) -> str: ...
     def follower_for(self, invocation_id: str | None) -> str: ...
     def links_of(self, node: str) -> list[str]: ...
@@ -84,7 +86,7 @@ class KillNode:
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         run.process(applied["node"]).restart()
-        cluster_of(run).wait_until_ready()  # rejoined, every partition led: the fault's window ends here
+        cluster_of(run).wait_until_leaders_settle()  # rejoined, and leadership stopped moving: the window ends
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class RestartNode:
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         run.process(applied["node"]).start()
-        cluster_of(run).wait_until_ready()  # rejoined, every partition led: the fault's window ends here
+        cluster_of(run).wait_until_leaders_settle()  # rejoined, and leadership stopped moving: the window ends
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class CutInboundNode:
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         for name in applied["links"]:
             run.link(name).restore()
-        cluster_of(run).wait_until_ready()
+        cluster_of(run).wait_until_leaders_settle()
 
 
 NODE_FAULTS = (KillNode, RestartNode, CutInboundNode)

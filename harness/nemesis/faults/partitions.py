@@ -30,6 +30,7 @@ class Partitionable(Protocol):
     """What partitions need of a Restate cluster (``harness.env.restate.cluster``)."""
 
     def node_names(self) -> list[str]: ...
+    def wait_until_ready(self) -> object: ...
     def wait_until_leaders_settle(self) -> None: ...
     def leaders(self) -> dict[int, tuple[str, int]]: ...
     def cut_between(self, sender: str, receiver: str) -> Any: ...
@@ -125,7 +126,10 @@ class _Partition:
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         cluster = partitionable(run)
         cluster.heal(applied["cut"])
-        cluster.wait_until_leaders_settle()  # healed, and leadership stopped moving: the window ends here
+        if all(label.startswith("clients->") for label in applied["cut"]):
+            cluster.wait_until_ready()  # no node was cut from another: leadership had no reason to move
+        else:
+            cluster.wait_until_leaders_settle()  # healed, and leadership stopped moving: the window ends here
 
 
 @dataclass(frozen=True)
@@ -161,14 +165,21 @@ class PartitionPair(_Partition):
 
 
 @dataclass(frozen=True)
-class PartitionHalves(_Partition):
+class _Seeded(_Partition):
+    """A shape over the whole cluster, drawn from ``seed``: a schedule replays it."""
+
+    when: Trigger
+    until: Trigger | None = After(10.0)
+    seed: int = 0
+    target: str = "cluster"
+
+
+@dataclass(frozen=True)
+class PartitionHalves(_Seeded):
     """A random minority and majority (from ``seed``), cut from each other both ways."""
 
     kind: ClassVar[str] = "partition_halves"
-    when: Trigger
     until: Trigger | None = After(12.0)
-    seed: int = 0
-    target: str = "cluster"
 
     def grudge(self, run: RunContext, nodes: list[str]) -> tuple[Grudge, dict[str, Any]]:
         minority, majority = halves(nodes, random.Random(self.seed))
@@ -176,29 +187,21 @@ class PartitionHalves(_Partition):
 
 
 @dataclass(frozen=True)
-class PartitionRing(_Partition):
+class PartitionRing(_Seeded):
     """Jepsen's ring of overlapping majorities (from ``seed``): every node hears from a
     majority, no two the same one."""
 
     kind: ClassVar[str] = "partition_ring"
-    when: Trigger
-    until: Trigger | None = After(10.0)
-    seed: int = 0
-    target: str = "cluster"
 
     def grudge(self, run: RunContext, nodes: list[str]) -> tuple[Grudge, dict[str, Any]]:
         return ring(nodes, random.Random(self.seed)), {}
 
 
 @dataclass(frozen=True)
-class PartitionBridge(_Partition):
+class PartitionBridge(_Seeded):
     """Two halves that cannot talk, joined by one node (from ``seed``) that talks to both."""
 
     kind: ClassVar[str] = "partition_bridge"
-    when: Trigger
-    until: Trigger | None = After(10.0)
-    seed: int = 0
-    target: str = "cluster"
 
     def grudge(self, run: RunContext, nodes: list[str]) -> tuple[Grudge, dict[str, Any]]:
         grudge, node = bridge(nodes, random.Random(self.seed))
