@@ -7,7 +7,8 @@ dropped. The shapes are Jepsen's (``jepsen.nemesis``): one node isolated both wa
 a random majority and minority, a ring of overlapping majorities, a bridge; and one of ours,
 the harness's clients cut from a node that its peers still reach. Random shapes draw from a
 seed the fault carries, so a schedule replays and shrinks. Each fault records the cuts, the
-sides and the leaders it found, and its undo waits until every partition is led again.
+sides and the leaders it found, and its undo waits until every partition is led again and
+leadership has stopped moving.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from harness.context import RunContext
 from harness.errors import HarnessError
-from harness.nemesis.faults.nodes import resolve_node
+from harness.nemesis.faults.nodes import cluster_of, resolve_node
 from harness.nemesis.triggers import After, Trigger
 
 Grudge = tuple[tuple[str, str], ...]  # (sender, receiver): what sender sends to receiver is dropped
@@ -40,9 +41,10 @@ class Partitionable(Protocol):
 
 
 def partitionable(run: RunContext) -> Partitionable:
-    cluster = getattr(run.process("restate-1"), "cluster", None)
+    """The run's cluster, as partitions use it (one clear error on a single server)."""
+    cluster = cluster_of(run)
     if not isinstance(cluster, Partitionable):
-        raise HarnessError("partitions need a Restate cluster: run with --topology cluster")
+        raise HarnessError(f"partitions need a cluster that can cut between its nodes, not {type(cluster).__name__}")
     return cluster
 
 
