@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cluster_boot import describe  # a benchmark runs as a script: its folder is on sys.path
 from harness.env.cleanup import Cleanup
 from harness.env.links import ToxiproxyServer
 from harness.env.packet_filter import why_unavailable
@@ -57,10 +58,6 @@ def failover(folder: Path, settings: Settings, cleanup: Cleanup, toxiproxy: Toxi
     finally:
         cluster.heal([c.label for c in cuts])
         cluster.stop()
-
-
-def describe(values: list[float]) -> str:
-    return f"median {statistics.median(values):.1f} s (range {min(values):.1f}-{max(values):.1f} s, n={len(values)})"
 
 
 def main() -> None:
