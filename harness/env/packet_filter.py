@@ -13,8 +13,8 @@ A node that receives nothing from a peer on the connections the peer opens, and 
 packets to the peer are dropped, is cut off from it both ways: Restate's nodes send over
 the connections they open (``harness.env.restate.cluster``). Rules go in, and come out,
 one by one; ``sweep`` removes the chain and the cgroups whatever is left, and the reaper
-runs it if the owner dies by SIGKILL. This module imports only the standard library: the
-reaper runs it on its own.
+runs it if the owner dies by SIGKILL. Beside the standard library this module imports only
+``harness.errors``: the reaper runs it on its own.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.errors import HarnessError
 
 PREFIX = "rrh-"  # chains and cgroups named rrh-<owner id>: the owner's, and only its
 
@@ -165,9 +167,9 @@ class PacketFilter:
             self._root = None
 
 
-class PartitionUnavailable(Exception):
-    """This machine cannot cut (no root, no iptables cgroup match, no cgroup v2): the
-    partition scenarios are skipped with this message."""
+class PartitionUnavailable(HarnessError):
+    """This machine cannot cut (no root, no iptables cgroup match, no cgroup v2), or iptables
+    refused a rule: one line, as every error a user can act on."""
 
 
 def _check(done: subprocess.CompletedProcess[str], doing: str) -> None:
