@@ -52,8 +52,9 @@ class FaultRecord:
     """One fault as it happened; times are epoch seconds (``at_s``/``healed_s`` in results
     are relative to the start of the run). ``undone_at`` is when the undo began (a restart's
     start-up time is part of recovery); None while the fault is in force. ``settled_at`` is
-    when the undo finished: a restarted cluster node has rejoined and every partition has a
-    leader again, so what the restart disturbed meanwhile is still the fault's doing."""
+    when the undo finished, on a cluster (where an undo waits until every partition is led
+    and leadership has stopped moving), so what the undo disturbed meanwhile is still the
+    fault's doing."""
 
     kind: str
     target: str
@@ -526,7 +527,7 @@ class History:
         data = {k: (v.to_json() if k == "samples" else [asdict(x) for x in v] if isinstance(v, list)
                     else dict(v) if isinstance(v, dict) else v)
                 for k, v in data.items()}
-        for fault in data["faults"]:  # only cluster node faults settle after their undo: others lack it
+        for fault in data["faults"]:  # only a cluster's faults settle after their undo: others lack it
             if fault["settled_at"] is None:
                 del fault["settled_at"]
         for call in data["llm_calls"]:  # noted since the fake reads every protocol's tools; most calls offer none

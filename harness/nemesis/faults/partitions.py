@@ -106,7 +106,6 @@ class _Partition:
     """What every partition does: resolve its grudge, cut it, record it; heal and wait until
     every partition is led again."""
 
-    settles_after_undo: ClassVar[bool] = True
 
     def grudge(self, run: RunContext, nodes: list[str]) -> tuple[Grudge, dict[str, Any]]:
         raise NotImplementedError
