@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from harness.env import packet_filter
 from harness.env.packet_filter import Cut
 from harness.errors import HarnessError
 from harness.nemesis.faults.partitions import (
@@ -166,3 +167,26 @@ def test_seeded_shapes_replay_from_their_seed() -> None:
         a = kind(when=At(1.0), seed=11).apply(Run(first))  # type: ignore[arg-type]
         b = kind(when=At(1.0), seed=11).apply(Run(second))  # type: ignore[arg-type]
         assert a == b and first.in_force == second.in_force and first.in_force
+
+
+# --- a machine that cannot cut ---------------------------------------------------------------
+
+
+def test_without_root_there_are_no_partitions_and_one_line_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packet_filter.os, "geteuid", lambda: 1000)
+    assert packet_filter.why_unavailable() == "partitions need root (iptables and cgroups)"
+
+
+def test_the_cli_skips_partition_scenarios_with_one_line_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import cli
+    from scenarios import CLUSTER_SCENARIOS
+
+    monkeypatch.setattr(cli, "why_unavailable", lambda: "partitions need root (iptables and cgroups)")
+    kept = cli.without_partitions_if_impossible(CLUSTER_SCENARIOS)
+    cutting = [s for s in CLUSTER_SCENARIOS if s.partitions]
+    assert cutting and kept == [s for s in CLUSTER_SCENARIOS if not s.partitions] and kept
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"skipping {len(cutting)} partition scenario(s): partitions need root (iptables and cgroups)"]
+    monkeypatch.setattr(cli, "why_unavailable", lambda: None)
+    assert cli.without_partitions_if_impossible(CLUSTER_SCENARIOS) == list(CLUSTER_SCENARIOS)
