@@ -10,6 +10,7 @@ import pytest
 
 from harness.env.restate.cluster import (
     PartitionInfo,
+    acting_leaders,
     parse_jsonl,
     parse_partitions,
     partition_of,
@@ -244,3 +245,13 @@ def test_the_single_node_catalogue_is_unchanged_and_cluster_scenarios_are_apart(
         assert {s.agent_label for s in CLUSTER_SCENARIOS if s.name == name} == {"local-router", "remote-router"}
     assert all(s.partitions for s in CLUSTER_SCENARIOS if s.name.startswith("partition-"))
     assert next(s for s in CLUSTER_SCENARIOS if s.name == "partition-halves-soak").workload.n == 200
+
+
+def test_the_acting_leader_at_the_highest_epoch_comes_first_whoever_reports_it() -> None:
+    # Two views under a partition: the cut-off old leader still acts at epoch 4, the majority elected another at 5.
+    rows = [{"partition_id": 0, "name": "restate-1", "effective_mode": "Leader", "leader_epoch": 4},
+            {"partition_id": 0, "name": "restate-3", "effective_mode": "Follower", "leader_epoch": 5},
+            {"partition_id": 0, "name": "restate-2", "effective_mode": "Leader", "leader_epoch": "e5"}]
+    [first, old] = acting_leaders(rows)[0]
+    assert (first["name"], old["name"]) == ("restate-2", "restate-1")
+    assert acting_leaders([r for r in rows if r["effective_mode"] == "Follower"]) == {}

@@ -125,15 +125,12 @@ def parse_partitions(partitions: Sequence[Mapping[str, Any]], nodes: Sequence[Ma
     ``restate-3``). The leader is the node ``partition_state`` reports acting as leader
     at the highest epoch, else the partition table's; None while there is none."""
     names = {str(n.get("plain_node_id")): str(n.get("name")) for n in nodes if n.get("plain_node_id")}
-    acting: dict[int, list[Mapping[str, Any]]] = {}
-    for state in states:
-        if str(state.get("effective_mode", "")).lower() == "leader" and "partition_id" in state:
-            acting.setdefault(int(state["partition_id"]), []).append(state)
+    acting = acting_leaders(states)
     out = []
     for p in partitions:
         pid = int(p["partition_id"])
         replicas = tuple(names.get(r.strip(), r.strip()) for r in str(p.get("current_replica_set") or "").split(",") if r.strip())
-        leaders = sorted(acting.get(pid, []), key=lambda s: _epoch(s.get("leader_epoch")), reverse=True)
+        leaders = acting.get(pid, [])
         leader = names.get(str(leaders[0].get("plain_node_id"))) if leaders else None
         leader = leader or names.get(str(p.get("leader_plain_node_id")))
         settled = (
@@ -144,6 +141,17 @@ def parse_partitions(partitions: Sequence[Mapping[str, Any]], nodes: Sequence[Ma
         out.append(PartitionInfo(pid, int(p.get("start_key", 0)), int(p.get("end_key", 2**64 - 1)), leader, replicas,
                                  settled))
     return out
+
+
+def acting_leaders(states: Sequence[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
+    """``partition_state`` rows of nodes acting as a partition's leader, per partition, the
+    highest epoch first: after a failover, or under a partition, the old leader may act on at
+    its old epoch while a new one leads at a higher one."""
+    acting: dict[int, list[Mapping[str, Any]]] = {}
+    for state in states:
+        if str(state.get("effective_mode", "")).lower() == "leader" and "partition_id" in state:
+            acting.setdefault(int(state["partition_id"]), []).append(state)
+    return {pid: sorted(rows, key=lambda s: _epoch(s.get("leader_epoch")), reverse=True) for pid, rows in acting.items()}
 
 
 def _epoch(value: Any) -> int:
@@ -437,16 +445,9 @@ class RestateCluster:
                 return []
 
         with ThreadPoolExecutor(len(self.nodes)) as pool:
-            views = list(pool.map(view, self._up()))
-        best: dict[int, tuple[str, int]] = {}
-        for rows in views:
-            for row in rows or ():
-                if str(row.get("effective_mode", "")).lower() != "leader" or "partition_id" not in row:
-                    continue
-                pid, epoch = int(row["partition_id"]), _epoch(row.get("leader_epoch"))
-                if pid not in best or epoch > best[pid][1]:
-                    best[pid] = (str(row.get("name")), epoch)
-        return best
+            rows = [row for view_rows in pool.map(view, self._up()) for row in view_rows]
+        return {pid: (str(states[0].get("name")), _epoch(states[0].get("leader_epoch")))
+                for pid, states in acting_leaders(rows).items()}
 
     def partitions(self) -> list[PartitionInfo]:
         nodes = self._ctl("SELECT plain_node_id, name FROM nodes")
@@ -549,5 +550,5 @@ def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-__all__ = ["NodeProcess", "PartitionInfo", "RestateCluster", "inbound_link", "node_name", "parse_jsonl",
+__all__ = ["NodeProcess", "PartitionInfo", "RestateCluster", "acting_leaders", "inbound_link", "node_name", "parse_jsonl",
            "parse_partitions", "partition_of"]

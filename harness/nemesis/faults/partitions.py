@@ -20,19 +20,18 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from harness.context import RunContext
 from harness.errors import HarnessError
-from harness.nemesis.faults.nodes import cluster_of, resolve_node
+from harness.nemesis.faults.nodes import ClusterNodes, cluster_of, resolve_node
 from harness.nemesis.triggers import After, Trigger
 
 Grudge = tuple[tuple[str, str], ...]  # (sender, receiver): what sender sends to receiver is dropped
 
 
 @runtime_checkable
-class Partitionable(Protocol):
-    """What partitions need of a Restate cluster (``harness.env.restate.cluster``)."""
+class Partitionable(ClusterNodes, Protocol):
+    """What partitions need of a Restate cluster (``harness.env.restate.cluster``), beyond
+    what node faults need."""
 
-    def node_names(self) -> list[str]: ...
     def wait_until_ready(self) -> object: ...
-    def wait_until_leaders_settle(self) -> None: ...
     def leaders(self) -> dict[int, tuple[str, int]]: ...
     def cut_between(self, sender: str, receiver: str) -> Any: ...
     def cut_from_clients(self, node: str) -> Any: ...
@@ -104,8 +103,10 @@ def majority_of(grudge: Grudge, nodes: Sequence[str]) -> list[str]:
 @dataclass(frozen=True)
 class _Partition:
     """What every partition does: resolve its grudge, cut it, record it; heal and wait until
-    every partition is led again."""
+    every partition is led again and, if it cut nodes from each other, leadership has stopped
+    moving."""
 
+    cuts_nodes: ClassVar[bool] = True  # False: only clients are cut, so leadership has no reason to move
 
     def grudge(self, run: RunContext, nodes: list[str]) -> tuple[Grudge, dict[str, Any]]:
         raise NotImplementedError
@@ -127,10 +128,10 @@ class _Partition:
     def undo(self, run: RunContext, applied: dict[str, Any]) -> None:
         cluster = partitionable(run)
         cluster.heal(applied["cut"])
-        if all(label.startswith("clients->") for label in applied["cut"]):
-            cluster.wait_until_ready()  # no node was cut from another: leadership had no reason to move
-        else:
+        if self.cuts_nodes:
             cluster.wait_until_leaders_settle()  # healed, and leadership stopped moving: the window ends here
+        else:
+            cluster.wait_until_ready()
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ class PartitionClients(_Partition):
     from one node, both ways; its peers still reach it, so it keeps its roles."""
 
     kind: ClassVar[str] = "partition_clients"
+    cuts_nodes: ClassVar[bool] = False
     target: str
     when: Trigger
     until: Trigger | None = After(5.0)
