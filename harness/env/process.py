@@ -103,7 +103,11 @@ def exited_before_ready(name: str, code: int | None, log_path: Path, tail: str) 
     """The error for a server that exited before it was ready: ``PortTaken`` when its log
     says its address was in use (Python, Node.js, Go and Rust servers all say so)."""
     kind = PortTaken if _ADDRESS_IN_USE.search(tail) else ProcessFailed
-    return kind(f"{name} exited with code {code} before it was ready (its log: {log_path})\n"
+    # The CLI prints one line, so it carries the log's last word (usually the reason).
+    last = next((line.strip() for line in reversed(tail.splitlines())
+                 if line.strip() and not line.startswith("--- harness")), "")
+    reason = f": {last[:200]}" if last else ""
+    return kind(f"{name} exited with code {code} before it was ready{reason} (its log: {log_path})\n"
                 f"the log's last lines:\n{tail}")
 
 

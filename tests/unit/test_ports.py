@@ -56,6 +56,15 @@ def test_a_server_that_exited_saying_its_address_was_in_use_lost_its_port(said: 
     assert type(other) is ProcessFailed and "No module named 'app'" in str(other)
 
 
+def test_the_first_line_of_an_early_exit_names_the_logs_last_word(tmp_path: Path) -> None:
+    """The CLI prints only the first line: it must say why, not only where the log is."""
+    tail = "--- harness: starting agent: python app.py\nTraceback ...\nModuleNotFoundError: No module named 'hypercorn'\n\n"
+    first = str(exited_before_ready("agent", 1, tmp_path / "agent.log", tail)).splitlines()[0]
+    assert first.startswith("agent exited with code 1 before it was ready: ModuleNotFoundError: No module named")
+    assert str(tmp_path / "agent.log") in first
+    assert "before it was ready (its log" in str(exited_before_ready("agent", 1, tmp_path / "a.log", "--- harness: x\n"))
+
+
 def test_a_start_that_lost_its_port_moves_and_starts_again_but_not_forever() -> None:
     tried: list[str] = []
 
