@@ -18,7 +18,8 @@ Severity = Literal["finding", "advisory"]
 class CheckResult:
     """What one check found. ``exercised`` is False when the run gave it nothing to judge
     (no side effect to repeat, no hang to end): it neither passed nor failed. ``advice`` is
-    the fix, with figures, when an advisory did not hold."""
+    the fix when the check did not hold: an advisory's, with figures, or a finding's where it
+    depends on what the check saw (the class's general fix otherwise)."""
 
     check: str
     ok: bool

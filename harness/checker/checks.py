@@ -278,7 +278,18 @@ class NoBadAnswerCommitted(Check):
                     problems.append(f"{inv.id} committed call #{call.id}'s bad answer ({call.flaw}): {output!r}, "
                                     f"the baseline {self.baseline!r}")
                     break
-        return self.result(not problems, "; ".join(problems[:3]) or f"{len(flawed)} bad answer(s), none committed")
+        return self.result(not problems, "; ".join(problems[:3]) or f"{len(flawed)} bad answer(s), none committed",
+                           advice=_BAD_ANSWER_FIX if problems else "")
+
+
+# Nothing was caught here: the bad answer passed for a good one (LangChain, for one, turns
+# arguments that do not parse into ``invalid_tool_calls`` and ends its loop on the empty message).
+_BAD_ANSWER_FIX = (
+    "check the model's answer inside the step that asked for it and raise there, so Restate asks the model again "
+    "and the bad answer is never journaled: the finish reason, an empty content, each tool call's arguments "
+    "(`json.loads` them). With LangChain's `create_agent`, a middleware after `RestateMiddleware` that raises on "
+    "`invalid_tool_calls` (agents/validation/langchain_openai_router); where the provider enforces them, strict tools "
+    "and schemas (`strict: true`) rule malformed arguments out")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,9 @@ class Baseline:
     # Per step (in ``steps``' order): the first LLM call that arrived after it completed, if any.
     # Holding that call keeps the request from finishing before a kill "right after the step" lands.
     call_after_step: tuple[int | None, ...] = ()
+    # Per step: how long the request ran on after it (seconds). A kill "right after" a step
+    # that the request ends a few milliseconds after, with no call to hold, cannot land in time.
+    end_after_step_s: tuple[float, ...] = ()
     tool_calls: tuple[ToolCallPoint, ...] = ()
     # Did one more fault-free request give the same answer? Not when the model is shown
     # something that differs per request (a proxied service's own ids): then a different
@@ -99,6 +102,8 @@ class Baseline:
             tool_calls=_tool_calls(history),
             call_after_step=tuple(
                 next((i + 1 for i, c in enumerate(calls) if c.arrived_at > (s.completed_at or 0.0)), None) for s in steps),
+            end_after_step_s=tuple(max(0.0, (root.completed_at or 0.0) - (s.completed_at or 0.0)) for s in steps)
+            if root.completed_at else (),
         )
 
     def describe(self) -> str:

@@ -53,7 +53,8 @@ def add_parser(sub: Any, out_default: str) -> None:
     p.add_argument("--entry", metavar="Service/handler", help="the handler to validate (default: the only public one)")
     p.add_argument("--input", metavar="JSON", help="the request, any JSON value; {token} marks where the token goes")
     p.add_argument("--key", help="the Virtual Object or Workflow key (default: a fresh one per request)")
-    p.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: at most 15 runs (default)")
+    p.add_argument("--budget", choices=["quick", "full"], default="quick",
+                   help="quick (default): at most 15 runs, plus 3 per outside tool (two at most) and up to 2 bad answers")
     p.add_argument("--fail-on", metavar="CLASSES", default="",
                    help="advisories of these bug classes fail the validation too (comma-separated, e.g. "
                         "stuck,retry_storm; 'all' for every class)")

@@ -38,8 +38,10 @@ WHY = {
     "started over plain HTTP (not through the Restate context) is invisible to the journal, so every retry starts it anew.",
     "non_determinism": "Restate reported a journal mismatch (RT0016): on replay the handler took another path than the "
     "one journaled, because it branched on something not journaled (randomness, the clock, an outside read).",
-    "degraded_answer": "Under a transient fault the agent ended with a different answer than its fault-free baseline: it "
-    "caught the failure and committed a fallback instead of letting Restate retry.",
+    "degraded_answer": "Under a transient fault the agent committed another answer than its fault-free baseline's, as "
+    "a success: it caught the failure and returned a fallback, or it took a bad answer of the LLM (empty, cut short, "
+    "tool arguments that do not parse) for a good one. Nothing raised inside the step, so Restate had nothing to "
+    "retry, and the request's work is lost to its user.",
     "poisoned_journal": "A bad answer of the LLM (empty, cut short, a refusal, JSON that breaks its schema, tool "
     "arguments that do not parse) was journaled as the result of the step that asked for it, and parsed or validated "
     "only after that step. Every retry replays the journaled answer and fails on it again: the invocation can never "
@@ -131,7 +133,7 @@ def fail_on_classes(text: str) -> frozenset[str]:
 
 def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()) -> dict[str, ClassRow]:
     rows = {cls: ClassRow("skipped", why="no run of the plan exercised this class") for cls in BUG_CLASSES}
-    failed: dict[str, tuple[str, str]] = {}  # class -> (probe, message) of its first finding
+    failed: dict[str, tuple[str, str, str]] = {}  # class -> (probe, message, advice) of its first finding
     caused: dict[str, tuple[str, str, str]] = {}  # class -> (cause, probe, message) of its first symptom
     for outcome in outcomes:
         if outcome.skipped or outcome.verdict == "unknown":
@@ -146,7 +148,7 @@ def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()
             if f.failed:
                 cause = _cause(cls, here)
                 if cause is None:
-                    failed.setdefault(cls, (outcome.probe, f.message))
+                    failed.setdefault(cls, (outcome.probe, f.message, f.advice))
                 else:
                     caused.setdefault(cls, (cause, outcome.probe, f.message))
             elif not f.ok:
@@ -154,12 +156,12 @@ def diagnose(outcomes: list[ProbeOutcome], fail_on: frozenset[str] = frozenset()
     for root, symptoms in SYMPTOMS_ANYWHERE.items():
         for cls in symptoms:
             if root in failed and cls in failed:
-                probe, message = failed.pop(cls)
+                probe, message, _ = failed.pop(cls)
                 caused.setdefault(cls, (root, probe, message))
     for cls, row in rows.items():
         if cls in failed:
-            probe, message = failed[cls]
-            rows[cls] = ClassRow("fail", probe, WHY[cls], FIX[cls], message, row.exercised_by, row.advisories)
+            probe, message, advice = failed[cls]  # a check that knows the mechanism it saw gives its own fix
+            rows[cls] = ClassRow("fail", probe, WHY[cls], advice or FIX[cls], message, row.exercised_by, row.advisories)
         elif row.advisories and cls in fail_on:
             first = row.advisories[0]
             rows[cls] = ClassRow("fail", first.probe, WHY[cls], first.advice or FIX[cls], first.message,

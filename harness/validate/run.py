@@ -241,8 +241,10 @@ def _run_plan(batch: Batch, agent: AgentUnderTest, workload: Requests, validatio
         if result.verdict != "unknown" and _too_late(result):
             result.verdict = "unknown"
             result.errors.append("every fault came after every request had finished: nothing was exercised")
-        bad = [f.check for f in result.findings if f.failed]
-        noted = [f.check for f in result.findings if not f.ok and not f.failed and f.exercised]
+        # Bug classes, not check names: a check is named for what must hold, which reads backwards after "fail".
+        bad = list(dict.fromkeys(str(f.bug_class or f.check) for f in result.findings if f.failed))
+        noted = list(dict.fromkeys(str(f.bug_class or f.check) for f in result.findings
+                                   if not f.ok and not f.failed and f.exercised))
         say(f"  {runnable[index].name}: {result.verdict}" + (f" ({', '.join(bad)})" if bad else "")
             + (f" [advisory: {', '.join(noted)}]" if noted else "")
             + (f" [{result.errors[0].splitlines()[0]}]" if result.errors and result.verdict == "unknown" else ""))

@@ -561,6 +561,8 @@ def test_a_bad_answer_healed_to_the_baseline_answer_is_not_committed() -> None:
 def test_an_empty_answer_committed_after_a_bad_one_is_degraded() -> None:
     result = H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), _answered(_healed(), ""))
     assert not result.ok and result.bug_class == "degraded_answer" and "empty answer" in result.message
+    # Its fix is about checking the answer inside the step, not about a caught exception.
+    assert "raise there" in result.advice and "invalid_tool_calls" in result.advice
 
 
 def test_committing_the_bad_answer_itself_is_degraded() -> None:
@@ -573,6 +575,7 @@ def test_committing_the_bad_answer_itself_is_degraded() -> None:
 
 def test_another_answer_that_is_not_the_bad_one_is_left_to_the_advisory() -> None:
     history = _answered(_healed(), {"customer": "someone else", "category": "travel"})
+    assert H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), history).advice == ""
     assert H.evaluate(NoBadAnswerCommitted(baseline=BASELINE_CLAIM), history).ok
     assert not H.evaluate(SameAnswerAsBaseline(baseline=BASELINE_CLAIM), history).ok
 

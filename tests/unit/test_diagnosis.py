@@ -41,6 +41,15 @@ def test_a_failed_finding_fails_its_class_with_the_run_why_fix_and_evidence() ->
     assert rows["retry_storm"].verdict == "skipped"
 
 
+def test_a_finding_that_knows_what_it_saw_gives_its_own_fix_and_the_class_keeps_its_why() -> None:
+    """A bad answer taken for a good one is not a caught exception: the class's general fix
+    (do not catch transient errors) would send the user the wrong way."""
+    bad = finding("degraded_answer", ok=False, message="committed an empty answer", advice="raise inside the step")
+    row = diagnose([outcome("llm-bad-tool-args-at-call-1", bad)])["degraded_answer"]
+    assert (row.verdict, row.why, row.fix) == ("fail", WHY["degraded_answer"], "raise inside the step")
+    assert "bad answer of the LLM" in row.why and "fallback" in row.why
+
+
 def test_a_failed_advisory_alone_makes_an_advisory_row_listing_it() -> None:
     rows = diagnose([outcome("llm-down-then-back", finding("retry_storm"), STORM_ADVISORY)])
     row = rows["retry_storm"]

@@ -4,7 +4,7 @@ their advisories; ``--expect-terminal-within`` adds its check and lengthens the 
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -17,7 +17,7 @@ from harness.nemesis.triggers import After
 from harness.restate_settings import FAST
 from harness.runner.scenario import Scenario
 from harness.validate.baseline import Baseline, LLMCallPoint
-from harness.validate.plan import QUICK_MAX, Probe, make_plan
+from harness.validate.plan import KILL_LANDS_AFTER_S, QUICK_MAX, Probe, make_plan
 
 BASELINE = Baseline(
     output="answered {token}", llm_calls=(LLMCallPoint(1, "Router"), LLMCallPoint(2, "Router")),
@@ -274,3 +274,29 @@ def test_a_probe_is_a_scenario_of_the_baselines_workload_with_its_own_requests_a
     scenario = kill.to_scenario(agents, workload)
     assert not scenario.always_replay and scenario.faults == kill.faults and scenario.checks == kill.checks
     assert (scenario.deadline_s, scenario.trigger_timeout_s) == (kill.deadline_s, kill.trigger_timeout_s)
+
+
+def test_quick_spends_no_run_on_a_kill_after_a_step_the_request_ends_milliseconds_after() -> None:
+    """With no LLM call after it to hold, a kill fired by the journal's poll lands after the
+    request already ended (4 ms after its last step, seen in the docs-style agent): always
+    ``unknown``. Full keeps it; a step the request runs on after, or one followed by a call,
+    stays in quick."""
+    ends_at_once = replace(BASELINE, call_after_step=(2, None), end_after_step_s=(0.3, 0.004))
+    quick = {p.name for p in make_plan(ends_at_once, AGENT_OF, budget="quick")}
+    full = {p.name for p in make_plan(ends_at_once, AGENT_OF, budget="full")}
+    assert "kill-agent-after-step-1" in quick and "kill-agent-after-step-2" not in quick
+    assert {"kill-agent-after-step-1", "kill-agent-after-step-2"} <= full
+    runs_on = replace(ends_at_once, end_after_step_s=(0.3, KILL_LANDS_AFTER_S))
+    assert "kill-agent-after-step-2" in {p.name for p in make_plan(runs_on, AGENT_OF, budget="quick")}
+
+
+def test_the_baseline_learns_how_long_the_request_ran_on_after_each_step() -> None:
+    from tests.unit import histories as H
+
+    history = H.load(H.KILL_ROUTER)
+    learned = Baseline.learn(history)
+    assert len(learned.end_after_step_s) == len(learned.steps) > 0
+    root = history.invocation[history.requests[0].invocation_id]
+    last = max(s.completed_at or 0.0 for s in history.steps if s.completed)
+    assert learned.end_after_step_s[-1] == pytest.approx((root.completed_at or 0.0) - last)
+    assert list(learned.end_after_step_s) == sorted(learned.end_after_step_s, reverse=True)
