@@ -142,6 +142,26 @@ def test_scenario_details(tmp_path: Path) -> None:
         assert text in html, text
 
 
+def test_only_a_finding_that_did_not_hold_is_red_in_a_scenarios_checks(tmp_path: Path) -> None:
+    """An advisory's figure is not a failure, and a check given nothing to judge did not pass."""
+    findings = [
+        {"check": "no duplicate LLM call", "ok": False, "message": "call #4 again", "bug_class": "duplicate_llm_call",
+         "severity": "finding", "exercised": True, "advice": ""},
+        {"check": "a hung LLM call is ended by the client's timeout", "ok": False, "message": "held 9 s",
+         "bug_class": "stuck_invocation", "severity": "advisory", "exercised": True, "advice": "set a timeout"},
+        {"check": "no duplicate side effect", "ok": True, "message": "no side effect", "bug_class":
+         "duplicate_side_effect", "severity": "finding", "exercised": False, "advice": ""},
+        {"check": "all invocations completed", "ok": True, "message": "1/1 completed"},  # an older results.json
+    ]
+    html = report(tmp_path, [scenario(verdict="fail", findings=findings)])
+    rows = {row.split("</td>")[0].split("<td>")[-1]: row for row in html.split("<tr")}
+    assert "chip fail" in rows["no duplicate LLM call"] and 'class="bad"' in rows["no duplicate LLM call"]
+    hang = rows["a hung LLM call is ended by the client&#39;s timeout"]
+    assert "chip unknown\">advisory" in hang and "chip fail" not in hang and "fix: set a timeout" in hang
+    assert "not exercised" in rows["no duplicate side effect"] and "chip fail" not in rows["no duplicate side effect"]
+    assert "chip pass\">ok" in rows["all invocations completed"]
+
+
 def test_reproduce_command() -> None:
     # The runner records the exact command (CLI, soak or pytest); the report shows it as is.
     recorded = "python -m harness soak --router remote --n 200 --faults 3 --seed 9"
