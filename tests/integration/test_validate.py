@@ -51,9 +51,12 @@ def test_the_reference_local_router_validates_green(tmp_path: Path, no_leftovers
     assert set(verdicts(validation)) == CLASSES
     assert not failed(validation) and validation["green"], output
     assert validation["summary"].startswith("green: no safety finding"), validation["summary"]
-    # Every crash point the baseline showed was exercised: two LLM calls, two steps.
+    # Every crash point a kill can land at was exercised: two LLM calls, and the step the second
+    # call follows. The request ends milliseconds after its last step, before a kill can land
+    # (`--budget full` plans it: unknown every time), so quick spends no run on it.
     assert {"kill-agent-at-llm-call-1", "kill-agent-at-llm-call-2", "kill-agent-after-step-1",
-            "kill-agent-after-step-2", "always-replay"} <= set(validation["plan"]), validation["plan"]
+            "always-replay"} <= set(validation["plan"]), validation["plan"]
+    assert "kill-agent-after-step-2" not in validation["plan"]
     assert verdicts(validation)["duplicate_llm_call"] == "pass"
     assert "green: no safety finding" in output, output
 
