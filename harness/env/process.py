@@ -96,6 +96,10 @@ class PortTaken(ProcessFailed):
     Started again on a fresh port, it will do."""
 
 
+# How the harness's own lines in a server's log begin (they say what was started, and how),
+# so a reader of the log can tell them from the server's.
+HARNESS_LINE = "--- harness: "
+
 _ADDRESS_IN_USE = re.compile(r"address (already )?in use|EADDRINUSE", re.IGNORECASE)
 
 
@@ -105,7 +109,7 @@ def exited_before_ready(name: str, code: int | None, log_path: Path, tail: str) 
     kind = PortTaken if _ADDRESS_IN_USE.search(tail) else ProcessFailed
     # The CLI prints one line, so it carries the log's last word (usually the reason).
     last = next((line.strip() for line in reversed(tail.splitlines())
-                 if line.strip() and not line.startswith("--- harness")), "")
+                 if line.strip() and not line.startswith(HARNESS_LINE)), "")
     reason = f": {last[:200]}" if last else ""
     return kind(f"{name} exited with code {code} before it was ready{reason} (its log: {log_path})\n"
                 f"the log's last lines:\n{tail}")
@@ -182,7 +186,7 @@ class ManagedProcess:
     def _spawn(self) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        log.write(f"--- harness: starting {self.name}: {' '.join(self.argv)}\n".encode())
+        log.write(f"{HARNESS_LINE}starting {self.name}: {' '.join(self.argv)}\n".encode())
         log.flush()
         if self.launcher is not None and self.launcher.can_run(self.argv):
             try:
@@ -191,7 +195,7 @@ class ManagedProcess:
                 log.close()
                 return self._registered()
             except HarnessError as exc:  # the fork server is gone: start it the ordinary way
-                log.write(f"--- harness: {exc}; starting it as a process\n".encode())
+                log.write(f"{HARNESS_LINE}{exc}; starting it as a process\n".encode())
                 log.flush()
         try:
             self._popen = subprocess.Popen(

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.env.cleanup import Cleanup
 from harness.env.docker import engine as docker_engine
-from harness.env.process import ProcessFailed, exited_before_ready, log_tail
+from harness.env.process import HARNESS_LINE, ProcessFailed, exited_before_ready, log_tail
 from harness.errors import HarnessError
 
 Readiness = Callable[[], bool]
@@ -192,7 +192,7 @@ class ContainerProcess:
     def _write_header(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_lock, open(self.log_path, "ab") as log:
-            log.write(f"--- harness: starting {self.name}: container of image {self.image}\n".encode())
+            log.write(f"{HARNESS_LINE}starting {self.name}: container of image {self.image}\n".encode())
 
     def _follow(self) -> None:
         """Follow the container's output into the log until it stops (one thread per start)."""
